@@ -1,0 +1,35 @@
+# make install: a virtual environment in .venv with every distribution of this
+#               repository installed editable, plus the test tools (quick when nothing
+#               changed: it reinstalls only when a pyproject.toml or requirements file is
+#               newer than the last install)
+# make test:    install, then pytest over tests/
+# make demo:    install, then a real cms session against moto's EC2 server on 127.0.0.1
+# make bench:   install, then the benchmark suite (see README, Performance)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DISTS  := $(sort $(wildcard cloudmesh-*/pyproject.toml))
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(DISTS) requirements-dev.txt Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# cloudmesh-compute first: the providers depend on it
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation \
+		-e ./cloudmesh-compute $(patsubst %/pyproject.toml,-e ./%,$(filter-out cloudmesh-compute/%,$(DISTS)))
+	@touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+demo: install
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache

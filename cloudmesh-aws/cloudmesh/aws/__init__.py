@@ -1,0 +1,1 @@
+"""cloudmesh-aws: the Amazon EC2 provider of cms (kind ``aws``)."""

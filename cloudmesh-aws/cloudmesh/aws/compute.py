@@ -1,0 +1,316 @@
+"""Amazon EC2 provider (kind ``aws``), over boto3.
+
+It maps EC2 objects to cms records and does nothing else. A VM's name is its ``Name``
+tag; an instance id (``i-...``) works wherever a name does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cloudmesh.compute.abc import ComputeNodeABC
+from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
+                                      NotFound, UsageError)
+from cloudmesh.compute.lazy import require
+
+boto3 = require("boto3", "cloudmesh-aws", "boto3")
+botocore_exceptions = require("botocore.exceptions", "cloudmesh-aws", "boto3")
+botocore_config = require("botocore.config", "cloudmesh-aws", "boto3")
+
+#: EC2 instance state -> cms status
+NODE_STATE_MAP = {
+    "pending": "booting",
+    "running": "running",
+    "stopping": "stopping",
+    "stopped": "stopped",
+    "shutting-down": "deleting",
+    "terminated": "terminated",
+}
+_LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+_AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
+               "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired", "OptInRequired",
+               "UnrecognizedClientException", "InvalidToken"}
+_USAGE_CODES = {"InvalidParameterValue", "InvalidParameterCombination", "MissingParameter",
+                "InvalidInstanceType", "Unsupported", "InvalidAMIID.Malformed",
+                "InvalidInstanceID.Malformed", "InvalidParameter"}
+_LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
+
+
+class Provider(ComputeNodeABC):
+    kind = "aws"
+    unsupported = {
+        "suspend": "EC2 hibernates only instances launched with hibernation enabled; "
+                   "use 'cms vm stop'",
+        "resume": "EC2 hibernates only instances launched with hibernation enabled; "
+                  "use 'cms vm start'",
+    }
+
+    def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
+        super().__init__(cloud, spec)
+        endpoint = self.credentials.get("endpoint_url")
+        if endpoint and str(endpoint).startswith("http://") and not str(endpoint).startswith(
+                _LOOPBACK):
+            raise ConfigError(f"cloud '{cloud}': endpoint_url {endpoint} is plain http",
+                              "use https (plain http is allowed only for 127.0.0.1)")
+        self._client = None
+
+    # ---- client ----------------------------------------------------------------------
+    @property
+    def client(self):
+        """The EC2 client, made on first use (the session reads ~/.aws lazily too)."""
+        if self._client is None:
+            creds = self.credentials
+            try:
+                session = boto3.session.Session(
+                    aws_access_key_id=creds.get("access_key_id"),
+                    aws_secret_access_key=creds.get("secret_access_key"),
+                    aws_session_token=creds.get("session_token"),
+                    region_name=creds.get("region"),
+                    profile_name=creds.get("profile") if not creds.get("access_key_id") else None)
+                self._client = session.client(
+                    "ec2", endpoint_url=creds.get("endpoint_url") or None,
+                    config=botocore_config.Config(retries={"mode": "standard",
+                                                           "max_attempts": 4},
+                                                  connect_timeout=10, read_timeout=60))
+            except Exception as error:
+                raise self.translate_error(error) or error from None
+        return self._client
+
+    @property
+    def region(self) -> str | None:
+        return self.credentials.get("region") or (self._client and self._client.meta.region_name)
+
+    def translate_error(self, error: Exception) -> CmsError | None:
+        exc = botocore_exceptions
+        where = f"cloud '{self.cloud}'"
+        if isinstance(error, exc.ProfileNotFound):
+            return CredentialError(f"{where}: the AWS profile '{self.credentials.get('profile')}' "
+                                   "is not in ~/.aws/config or ~/.aws/credentials",
+                                   "fix credentials.profile or run 'aws configure'")
+        if isinstance(error, (exc.NoCredentialsError, exc.PartialCredentialsError)):
+            return CredentialError(f"{where}: no AWS credentials found",
+                                   "set credentials.access_key_id and secret_access_key "
+                                   "(as ${ENV} references) or a profile in ~/.aws/credentials")
+        if isinstance(error, exc.NoRegionError):
+            return ConfigError(f"{where}: no AWS region", "set credentials.region")
+        if isinstance(error, (exc.EndpointConnectionError, exc.ConnectTimeoutError,
+                              exc.ReadTimeoutError, exc.ConnectionClosedError)):
+            return CloudError(f"{where}: cannot reach EC2: {error}")
+        if isinstance(error, exc.ClientError):
+            info = error.response.get("Error", {})
+            code, message = info.get("Code", "Unknown"), info.get("Message", "")
+            text = f"{where}: EC2 {code}: {message}".rstrip(": ")
+            if code in _AUTH_CODES:
+                return CredentialError(text, "check the credentials with 'cms check'")
+            if code.endswith(".NotFound") or code.endswith("NotFoundException"):
+                return NotFound(text)
+            if code in _USAGE_CODES:
+                return UsageError(text)
+            return CloudError(text)
+        if isinstance(error, exc.BotoCoreError):
+            return CloudError(f"{where}: {error}")
+        return None
+
+    # ---- mappers ---------------------------------------------------------------------
+    def _to_vm(self, instance: dict) -> dict[str, Any]:
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or ()}
+        state = instance.get("State", {}).get("Name", "unknown")
+        public, private = [], []
+        for interface in instance.get("NetworkInterfaces") or ():
+            for address in interface.get("PrivateIpAddresses") or ():
+                if address.get("PrivateIpAddress"):
+                    private.append(address["PrivateIpAddress"])
+                public_ip = (address.get("Association") or {}).get("PublicIp")
+                if public_ip:
+                    public.append(public_ip)
+        if not private and instance.get("PrivateIpAddress"):
+            private.append(instance["PrivateIpAddress"])
+        if not public and instance.get("PublicIpAddress"):
+            public.append(instance["PublicIpAddress"])
+        placement = instance.get("Placement") or {}
+        zone = placement.get("AvailabilityZone")
+        return self.vm_record(
+            name=tags.pop("Name", None) or instance["InstanceId"],
+            id=instance["InstanceId"],
+            status=NODE_STATE_MAP.get(state, "unknown"),
+            state=state,
+            image=instance.get("ImageId"),
+            flavor=instance.get("InstanceType"),
+            public_ips=public,
+            private_ips=private,
+            key=instance.get("KeyName"),
+            secgroups=[g.get("GroupName") for g in instance.get("SecurityGroups") or ()],
+            region=self.credentials.get("region") or (zone[:-1] if zone else None),
+            zone=zone,
+            created=instance.get("LaunchTime"),
+            metadata=tags,
+        )
+
+    def _to_image(self, image: dict) -> dict[str, Any]:
+        return self.image_record(
+            name=image.get("Name") or image["ImageId"],
+            id=image["ImageId"],
+            os=image.get("PlatformDetails") or image.get("Platform") or "Linux/UNIX",
+            version=image.get("Description"),
+            status=image.get("State"),
+            created=image.get("CreationDate"),
+        )
+
+    def _to_flavor(self, instance_type: dict) -> dict[str, Any]:
+        storage = instance_type.get("InstanceStorageInfo") or {}
+        return self.flavor_record(
+            name=instance_type["InstanceType"],
+            id=instance_type["InstanceType"],
+            vcpus=(instance_type.get("VCpuInfo") or {}).get("DefaultVCpus"),
+            ram_mb=(instance_type.get("MemoryInfo") or {}).get("SizeInMiB"),
+            disk_gb=storage.get("TotalSizeInGB", 0),
+        )
+
+    # ---- VMs -------------------------------------------------------------------------
+    def _instances(self, **kwargs: Any) -> list[dict]:
+        paginator = self.client.get_paginator("describe_instances")
+        return [instance for page in paginator.paginate(**kwargs)
+                for reservation in page.get("Reservations", ())
+                for instance in reservation.get("Instances", ())]
+
+    def _find(self, name: str) -> dict:
+        """The instance a name stands for: a live one with that Name tag (or that id);
+        if none is live, the most recently launched terminated one."""
+        if name.startswith("i-"):
+            found = self._instances(InstanceIds=[name])
+        else:
+            found = self._instances(Filters=[{"Name": "tag:Name", "Values": [name]}])
+        live = [i for i in found if i.get("State", {}).get("Name") in _LIVE_STATES]
+        if len(live) > 1:
+            ids = ", ".join(i["InstanceId"] for i in live)
+            raise UsageError(f"{len(live)} VMs on '{self.cloud}' are named '{name}' ({ids})",
+                             "use the instance id instead of the name")
+        if live:
+            return live[0]
+        if found:
+            return max(found, key=lambda i: str(i.get("LaunchTime", "")))
+        raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
+                       f"see 'cms vm list --cloud={self.cloud}'")
+
+    def _find_live(self, name: str) -> dict:
+        instance = self._find(name)
+        if instance.get("State", {}).get("Name") not in _LIVE_STATES:
+            raise NotFound(f"VM '{name}' on cloud '{self.cloud}' is terminated")
+        return instance
+
+    def list(self) -> list[dict[str, Any]]:
+        return [self._to_vm(i) for i in self._instances()]
+
+    def info(self, name: str) -> dict[str, Any]:
+        return self._to_vm(self._find(name))
+
+    def create(self, name: str, image: str, flavor: str, key: str | None = None,
+               secgroups: list[str] | None = None, userdata: str | None = None,
+               metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        image_id = image if image.startswith("ami-") else self.image(image)["id"]
+        tags = [{"Key": "Name", "Value": name}]
+        tags += [{"Key": str(k), "Value": str(v)} for k, v in (metadata or {}).items()]
+        request: dict[str, Any] = {
+            "ImageId": image_id, "InstanceType": flavor, "MinCount": 1, "MaxCount": 1,
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
+            # the same token on a retried request makes EC2 return the first instance
+            # instead of booting a second one
+            "ClientToken": str(uuid.uuid4()),
+        }
+        if key:
+            request["KeyName"] = key
+        if secgroups:
+            request["SecurityGroupIds"] = self._secgroup_ids(secgroups)
+        if userdata:
+            request["UserData"] = userdata
+        response = self.client.run_instances(**request)
+        return self._to_vm(response["Instances"][0])
+
+    def _secgroup_ids(self, groups: list[str]) -> list[str]:
+        ids = [g for g in groups if g.startswith("sg-")]
+        names = [g for g in groups if not g.startswith("sg-")]
+        if names:
+            found = self.client.describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+            by_name = {g["GroupName"]: g["GroupId"] for g in found}
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise NotFound(f"security group '{missing[0]}' is not on cloud '{self.cloud}'",
+                               "create it on the cloud or pick another with --secgroup")
+            ids += [by_name[n] for n in names]
+        return ids
+
+    def start(self, name: str) -> dict[str, Any]:
+        instance = self._find_live(name)
+        self.client.start_instances(InstanceIds=[instance["InstanceId"]])
+        return self.info(instance["InstanceId"])
+
+    def stop(self, name: str) -> dict[str, Any]:
+        instance = self._find_live(name)
+        self.client.stop_instances(InstanceIds=[instance["InstanceId"]])
+        return self.info(instance["InstanceId"])
+
+    def reboot(self, name: str) -> dict[str, Any]:
+        instance = self._find_live(name)
+        self.client.reboot_instances(InstanceIds=[instance["InstanceId"]])
+        return self.info(instance["InstanceId"])
+
+    def destroy(self, name: str) -> dict[str, Any]:
+        instance = self._find_live(name)
+        self.client.terminate_instances(InstanceIds=[instance["InstanceId"]])
+        return self.info(instance["InstanceId"])
+
+    def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
+        instance = self._find_live(name)
+        if "Name" in metadata:
+            raise UsageError("the metadata key 'Name' is the VM's name; it cannot be set")
+        self.client.create_tags(Resources=[instance["InstanceId"]],
+                                Tags=[{"Key": str(k), "Value": str(v)}
+                                      for k, v in metadata.items()])
+        return self.metadata_get(instance["InstanceId"])
+
+    # ---- images and flavors ----------------------------------------------------------
+    def _image_owners(self) -> list[str]:
+        owners = self.defaults.get("image_owners") or ["self", "amazon"]
+        return [owners] if isinstance(owners, str) else [str(o) for o in owners]
+
+    def images(self) -> list[dict[str, Any]]:
+        paginator = self.client.get_paginator("describe_images")
+        pages = paginator.paginate(Owners=self._image_owners(),
+                                   Filters=[{"Name": "state", "Values": ["available"]}])
+        return [self._to_image(i) for page in pages for i in page.get("Images", ())]
+
+    def image(self, name: str) -> dict[str, Any]:
+        if name.startswith("ami-"):
+            found = self.client.describe_images(ImageIds=[name])["Images"]
+        else:
+            found = self.client.describe_images(
+                Filters=[{"Name": "name", "Values": [name]}])["Images"]
+        if not found:
+            raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
+                           f"see 'cms image list --cloud={self.cloud}'")
+        return self._to_image(max(found, key=lambda i: i.get("CreationDate", "")))
+
+    def flavors(self) -> list[dict[str, Any]]:
+        paginator = self.client.get_paginator("describe_instance_types")
+        return sorted((self._to_flavor(t) for page in paginator.paginate()
+                       for t in page.get("InstanceTypes", ())), key=lambda f: f["name"])
+
+    def flavor(self, name: str) -> dict[str, Any]:
+        try:
+            found = self.client.describe_instance_types(InstanceTypes=[name])["InstanceTypes"]
+        except botocore_exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("InvalidInstanceType",
+                                                                 "InvalidParameterValue"):
+                found = []
+            else:
+                raise
+        if not found:
+            raise NotFound(f"no flavor '{name}' on cloud '{self.cloud}'",
+                           f"see 'cms flavor list --cloud={self.cloud}'")
+        return self._to_flavor(found[0])
+
+    def check(self) -> str:
+        zones = self.client.describe_availability_zones()["AvailabilityZones"]
+        return f"region {self.client.meta.region_name}, {len(zones)} availability zones"

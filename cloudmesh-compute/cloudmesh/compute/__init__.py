@@ -1,0 +1,41 @@
+"""cloudmesh-compute: the core of ``cms``.
+
+``from cloudmesh.compute import Provider, ComputeNodeABC, Config`` works, but nothing is
+imported until it is used, so that ``cms`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Provider": "cloudmesh.compute.provider",
+    "ComputeNodeABC": "cloudmesh.compute.abc",
+    "Config": "cloudmesh.compute.config",
+    "State": "cloudmesh.compute.state",
+    "wait_for": "cloudmesh.compute.wait",
+    "CmsError": "cloudmesh.compute.errors",
+}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cloudmesh.compute.abc import ComputeNodeABC
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.errors import CmsError
+    from cloudmesh.compute.provider import Provider
+    from cloudmesh.compute.state import State
+    from cloudmesh.compute.wait import wait_for
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cloudmesh.compute' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,234 @@
+"""``ComputeNodeABC``: the contract every provider implements.
+
+A provider maps its SDK's objects to the plain-dict records below and does nothing else:
+no printing, no defaults, no name expansion, no caching (the ``Provider`` facade does
+those). What a kind cannot do it lists in ``unsupported`` with a reason; calling it raises
+NotSupported, which cms prints as "VERB is not supported by KIND: reason".
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime, timezone
+from typing import Any
+
+from cloudmesh.compute.errors import CmsError, NotFound, NotSupported
+from cloudmesh.compute.wait import Progress, wait_for
+
+VM_STATUSES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
+               "deleting", "terminated", "error", "unknown")
+VM_FIELDS = ("name", "id", "cloud", "kind", "status", "state", "image", "flavor",
+             "public_ips", "private_ips", "key", "secgroups", "region", "zone", "created",
+             "metadata")
+IMAGE_FIELDS = ("name", "id", "cloud", "kind", "os", "version", "status", "created")
+FLAVOR_FIELDS = ("name", "id", "cloud", "kind", "vcpus", "ram_mb", "disk_gb")
+KEY_FIELDS = ("name", "fingerprint", "cloud", "kind")
+SECGROUP_FIELDS = ("name", "id", "description", "rules")
+_LIST_FIELDS = {"public_ips", "private_ips", "secgroups", "rules"}
+_DICT_FIELDS = {"metadata"}
+
+#: Every verb of the contract. The facade and ``supports()`` use these names.
+VERBS = ("list", "info", "create", "start", "stop", "reboot", "suspend", "resume",
+         "destroy", "wait", "images", "image", "flavors", "flavor", "keys", "key_upload",
+         "key_delete", "secgroups", "secgroup_upload", "secgroup_delete", "ssh",
+         "metadata_get", "metadata_set", "check")
+
+
+def iso_utc(value: Any) -> str | None:
+    """A timestamp (datetime, epoch seconds or ISO text) as ISO 8601 in UTC, ``...Z``."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        value = datetime.fromtimestamp(value, tz=timezone.utc)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace(
+            "+00:00", "Z")
+    return str(value)
+
+
+class ComputeNodeABC(abc.ABC):
+    """Base class of every provider (``cloudmesh.<kind>.compute.Provider``).
+
+    ``cloud`` is the cloud's name in cloudmesh.yaml and ``spec`` its entry (cm,
+    credentials, default) with ${ENV} already expanded.
+    """
+
+    #: the kind this provider serves, e.g. "aws"
+    kind: str = ""
+    #: verbs this kind cannot do, each with the reason shown to the user
+    unsupported: dict[str, str] = {}
+
+    def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
+        self.cloud = cloud
+        self.spec = spec or {}
+        self.credentials: dict[str, Any] = dict(self.spec.get("credentials") or {})
+        self.defaults: dict[str, Any] = dict(
+            self.spec.get("default") or self.spec.get("defaults") or {})
+
+    # ---- capabilities --------------------------------------------------------------
+    def supports(self, verb: str) -> bool:
+        return verb not in self.unsupported
+
+    def not_supported(self, verb: str) -> NotSupported:
+        reason = self.unsupported.get(verb, "this provider does not implement it")
+        return NotSupported(self.kind or type(self).__module__, verb, reason)
+
+    # ---- records -------------------------------------------------------------------
+    def _record(self, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for field in fields:
+            value = values.pop(field, None)
+            if value is None and field in _LIST_FIELDS:
+                value = []
+            elif value is None and field in _DICT_FIELDS:
+                value = {}
+            record[field] = value
+        if "cloud" in record:
+            record["cloud"] = self.cloud
+            record["kind"] = self.kind
+        native = values.pop("native", None)
+        if values:
+            raise TypeError(f"unknown record fields: {sorted(values)}")
+        if native:
+            record["native"] = native
+        return record
+
+    def vm_record(self, **values: Any) -> dict[str, Any]:
+        """A vm record with every field of the design; lists and dicts default empty."""
+        record = self._record(VM_FIELDS, values)
+        if record["status"] not in VM_STATUSES:
+            record["status"] = "unknown"
+        record["created"] = iso_utc(record["created"])
+        return record
+
+    def image_record(self, **values: Any) -> dict[str, Any]:
+        record = self._record(IMAGE_FIELDS, values)
+        record["created"] = iso_utc(record["created"])
+        return record
+
+    def flavor_record(self, **values: Any) -> dict[str, Any]:
+        return self._record(FLAVOR_FIELDS, values)
+
+    def key_record(self, **values: Any) -> dict[str, Any]:
+        return self._record(KEY_FIELDS, values)
+
+    def secgroup_record(self, **values: Any) -> dict[str, Any]:
+        record = self._record(SECGROUP_FIELDS, values)
+        record["cloud"], record["kind"] = self.cloud, self.kind
+        return record
+
+    # ---- errors --------------------------------------------------------------------
+    def translate_error(self, error: Exception) -> CmsError | None:
+        """Map an SDK exception to a CmsError (CloudError, NotFound, CredentialError...).
+        Return None for exceptions the provider does not know; they stay bugs."""
+        return None
+
+    # ---- the contract: VMs ---------------------------------------------------------
+    @abc.abstractmethod
+    def list(self) -> list[dict[str, Any]]:
+        """Every VM of this cloud (all pages), as vm records."""
+
+    @abc.abstractmethod
+    def info(self, name: str) -> dict[str, Any]:
+        """One VM by name (or the cloud's id); NotFound if there is none."""
+
+    @abc.abstractmethod
+    def create(self, name: str, image: str, flavor: str, key: str | None = None,
+               secgroups: list[str] | None = None, userdata: str | None = None,
+               metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """Boot one VM; returns its record (usually status booting)."""
+
+    @abc.abstractmethod
+    def start(self, name: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def stop(self, name: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def reboot(self, name: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def destroy(self, name: str) -> dict[str, Any]:
+        """Delete the VM; returns its last record (status deleting or terminated)."""
+
+    def suspend(self, name: str) -> dict[str, Any]:
+        raise self.not_supported("suspend")
+
+    def resume(self, name: str) -> dict[str, Any]:
+        raise self.not_supported("resume")
+
+    def wait(self, name: str, status: str | list[str] = "running", timeout: float = 600,
+             interval: float = 2, progress: Progress | None = None) -> dict[str, Any]:
+        """Wait until the VM's normalised status is one of ``status``."""
+        gone = status == "terminated" or (isinstance(status, list) and "terminated" in status)
+        return wait_for(lambda: self.info(name), status, timeout=timeout, interval=interval,
+                        progress=progress, what=f"{name} on {self.cloud}", gone_ok=gone)
+
+    # ---- images and flavors --------------------------------------------------------
+    @abc.abstractmethod
+    def images(self) -> list[dict[str, Any]]: ...
+
+    def image(self, name: str) -> dict[str, Any]:
+        """An image by name or id; the default searches images()."""
+        return self._find_in(self.images(), name, "image")
+
+    @abc.abstractmethod
+    def flavors(self) -> list[dict[str, Any]]: ...
+
+    def flavor(self, name: str) -> dict[str, Any]:
+        return self._find_in(self.flavors(), name, "flavor")
+
+    def _find_in(self, records: list[dict], name: str, what: str) -> dict[str, Any]:
+        for record in records:
+            if name in (record.get("name"), record.get("id")):
+                return record
+        raise NotFound(f"no {what} '{name}' on cloud '{self.cloud}'",
+                       f"see 'cms {what} list --cloud={self.cloud}'")
+
+    # ---- keys, security groups, metadata (optional) ---------------------------------
+    def keys(self) -> list[dict[str, Any]]:
+        raise self.not_supported("keys")
+
+    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
+        raise self.not_supported("key_upload")
+
+    def key_delete(self, name: str) -> None:
+        raise self.not_supported("key_delete")
+
+    def secgroups(self) -> list[dict[str, Any]]:
+        raise self.not_supported("secgroups")
+
+    def secgroup_upload(self, group: dict[str, Any]) -> dict[str, Any]:
+        raise self.not_supported("secgroup_upload")
+
+    def secgroup_delete(self, name: str) -> None:
+        raise self.not_supported("secgroup_delete")
+
+    def metadata_get(self, name: str) -> dict[str, str]:
+        return dict(self.info(name).get("metadata") or {})
+
+    def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
+        raise self.not_supported("metadata_set")
+
+    # ---- ssh and health ------------------------------------------------------------
+    def ssh_address(self, name: str) -> tuple[str, int]:
+        """Where to reach the VM's sshd: its first public address, else private, port 22."""
+        record = self.info(name)
+        addresses = record.get("public_ips") or record.get("private_ips") or []
+        if not addresses:
+            raise NotFound(f"{name} on {self.cloud} has no IP address yet",
+                           "wait for it to be running")
+        return addresses[0], 22
+
+    def check(self) -> str:
+        """Verify the credentials with one cheap call; return a short description."""
+        count = len(self.flavors())
+        return f"{count} flavors visible"

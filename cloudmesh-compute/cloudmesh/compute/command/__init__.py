@@ -1,0 +1,93 @@
+"""Helpers shared by the command modules: parsing with docopt-ng, reporting fan-out
+outcomes, and option values. A command parses, calls the facade, prints."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+from cloudmesh.compute.errors import EXIT_OK, UsageError, worst_exit_code
+
+
+class HelpShown(Exception):
+    """--help was asked for and printed."""
+
+
+def parse(doc: str, argv: list[str]) -> dict[str, Any]:
+    """Parse argv (starting with the command name) against a docopt usage docstring.
+    ``--help`` prints the docstring; bad usage is one UsageError line, exit code 2."""
+    from docopt import DocoptExit, docopt
+
+    command = argv[0] if argv else "?"
+    if "-h" in argv[1:] or "--help" in argv[1:]:
+        if "--" not in argv or argv.index("--") > max(
+                argv.index(a) for a in ("-h", "--help") if a in argv):
+            print(doc.strip("\n"))
+            raise HelpShown()
+    try:
+        return docopt(doc, argv=argv, default_help=False)
+    except DocoptExit as error:
+        message = str(error).split("\n", 1)[0].strip()
+        known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", doc))
+        unknown = [a.split("=", 1)[0] for a in argv[1:]
+                   if a.startswith("-") and a != "--" and a.split("=", 1)[0] not in known]
+        if unknown:
+            detail = f"unknown option {unknown[0]}"
+        elif message and not message.startswith(("Warning", "Usage")):
+            detail = message
+        else:
+            detail = f"invalid arguments '{' '.join(argv[1:])}'"
+        raise UsageError(f"cms {command}: {detail}", f"see 'cms {command} --help'") from None
+
+
+def run_command(function, doc: str, argv: list[str]) -> int:
+    """Parse and call ``function(arguments)``; --help returns 0."""
+    try:
+        arguments = parse(doc, argv)
+    except HelpShown:
+        return EXIT_OK
+    return int(function(arguments) or 0)
+
+
+def positive_seconds(value: str | None, option: str, default: float) -> float:
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"{option} takes a number of seconds, not '{value}'") from None
+    if not number > 0:
+        raise UsageError(f"{option} must be above 0, not '{value}'")
+    return number
+
+
+def positive_int(value: str | None, option: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(f"{option} takes a whole number, not '{value}'") from None
+    if number < 1:
+        raise UsageError(f"{option} must be at least 1, not '{value}'")
+    return number
+
+
+def report_errors(outcomes: list, prefix: str = "") -> int:
+    """Print each failed outcome as one line on stderr; return the exit code."""
+    errors = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            errors.append(outcome.error)
+            print(f"error: {prefix}{outcome.item}: {outcome.error}", file=sys.stderr)
+    return worst_exit_code(errors)
+
+
+def progress_printer(action: str = ""):
+    """A progress callback that prints status changes of a wait on stderr."""
+    def show(name: str, record: dict, elapsed: float) -> None:
+        status = record.get("status")
+        print(f"{name}: {status}{' ' + action if action else ''} ({elapsed:.0f}s)",
+              file=sys.stderr, flush=True)
+    return show

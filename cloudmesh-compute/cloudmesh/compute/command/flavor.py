@@ -1,0 +1,50 @@
+"""List and show the flavors (machine sizes, instance types, shapes) of a cloud.
+
+Usage:
+  cms flavor list [--cloud=CLOUD] [--output=FORMAT] [--cached]
+  cms flavor show NAME [--cloud=CLOUD] [--output=FORMAT]
+
+Arguments:
+  NAME   a flavor name or id
+
+Options:
+  --cloud=CLOUD    the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud)
+  --output=FORMAT  table, json, yaml or csv [default: table]
+  --cached         list what the last live list saw, without asking the cloud
+"""
+
+from __future__ import annotations
+
+from cloudmesh.compute.command import run_command
+from cloudmesh.compute.output import FLAVOR_COLUMNS, check_format, emit
+
+
+def run(argv: list[str]) -> int:
+    return run_command(lambda a: list_or_show(a, "flavor", "flavors", FLAVOR_COLUMNS), __doc__,
+                       argv)
+
+
+def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> int:
+    """``cms image|flavor list|show``: the same shape for both record types."""
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.provider import Provider, resolve_cloud
+    from cloudmesh.compute.state import State
+
+    output = check_format(arguments["--output"])
+    config, state = Config(), State()
+    if arguments["list"] and arguments["--cached"]:
+        cloud = resolve_cloud(arguments["--cloud"], config, state)
+        config.cloud(cloud)  # an unknown cloud is an error even offline
+        emit(state.cached(cloud, one), output, columns)
+        return 0
+    provider = Provider(arguments["--cloud"], config=config, state=state)
+    if arguments["list"]:
+        emit(getattr(provider, many)(), output, columns)
+    else:
+        record = getattr(provider, one)(arguments["NAME"])
+        if output == "table":  # one record reads best as field/value rows
+            emit([{"field": k, "value": v} for k, v in record.items() if k != "native"],
+                 output, ["field", "value"])
+        else:
+            emit(record if output in ("json", "yaml") else [record], output)
+    return 0

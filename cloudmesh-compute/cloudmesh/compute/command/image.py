@@ -1,0 +1,25 @@
+"""List and show the images of a cloud.
+
+Usage:
+  cms image list [--cloud=CLOUD] [--output=FORMAT] [--cached]
+  cms image show NAME [--cloud=CLOUD] [--output=FORMAT]
+
+Arguments:
+  NAME   an image name or id
+
+Options:
+  --cloud=CLOUD    the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud)
+  --output=FORMAT  table, json, yaml or csv [default: table]
+  --cached         list what the last live list saw, without asking the cloud
+"""
+
+from __future__ import annotations
+
+from cloudmesh.compute.command import run_command
+from cloudmesh.compute.command.flavor import list_or_show
+from cloudmesh.compute.output import IMAGE_COLUMNS
+
+
+def run(argv: list[str]) -> int:
+    return run_command(lambda a: list_or_show(a, "image", "images", IMAGE_COLUMNS), __doc__,
+                       argv)

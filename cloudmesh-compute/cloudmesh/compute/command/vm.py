@@ -1,0 +1,177 @@
+"""Manage virtual machines on any configured cloud.
+
+Usage:
+  cms vm boot [--name=NAMES] [--n=COUNT] [--cloud=CLOUD] [--image=IMAGE] [--flavor=FLAVOR]
+              [--key=KEY] [--secgroup=GROUPS] [--username=USER] [--userdata=FILE]
+              [--wait] [--timeout=SECONDS] [--dryrun] [--output=FORMAT]
+  cms vm list [NAMES] [--cloud=CLOUD] [--output=FORMAT] [--refresh | --cached]
+  cms vm info NAMES [--cloud=CLOUD] [--output=FORMAT]
+  cms vm status NAMES [--cloud=CLOUD] [--output=FORMAT]
+  cms vm start NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm stop NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm reboot NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm suspend NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm resume NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm delete NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm wait NAMES [--cloud=CLOUD] [--state=STATE] [--timeout=SECONDS] [--interval=SECONDS]
+
+Arguments:
+  NAMES   VM names; expressions expand: web[01-03], a,b,c, x[1-2,5]
+
+Options:
+  --cloud=CLOUD        the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud);
+                       for list, several clouds (a,b or an expression) are listed at once
+  --name=NAMES         names of the VMs to boot (default: USER-vm-N, counted locally)
+  --n=COUNT            how many VMs to boot with generated names
+  --image=IMAGE        image name or id (default: the cloud's default.image)
+  --flavor=FLAVOR      flavor / instance type (default: the cloud's default.flavor or size)
+  --key=KEY            key pair name on the cloud (default: the cloud's default.key)
+  --secgroup=GROUPS    security groups, comma separated (default: default.secgroup)
+  --username=USER      login user recorded in the VM's metadata for ssh
+  --userdata=FILE      a cloud-init file passed as user data
+  --wait               wait until the VMs reach their target state
+  --timeout=SECONDS    how long to wait [default: 600]
+  --interval=SECONDS   how often to poll while waiting [default: 2]
+  --state=STATE        the status to wait for [default: running]
+  --dryrun             say what would be done; change nothing
+  --refresh            list live from the cloud (the default)
+  --cached             list from the local cache, without asking the cloud
+  --output=FORMAT      table, json, yaml or csv [default: table]
+
+Exit codes: 0 ok, 1 cloud error, 2 usage, 3 not found, 4 configuration, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cloudmesh.compute.command import (positive_int, positive_seconds, progress_printer,
+                                       report_errors, run_command)
+from cloudmesh.compute.errors import ConfigError, UsageError, worst_exit_code
+from cloudmesh.compute.output import VM_COLUMNS, check_format, emit
+
+_ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
+            "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
+            "resume": ("resume", "running"), "delete": ("destroy", "terminated")}
+STATUS_COLUMNS = ["name", "status", "state", "cloud"]
+
+
+def run(argv: list[str]) -> int:
+    return run_command(_vm, __doc__, argv)
+
+
+def _context():
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.state import State
+
+    return Config(), State()
+
+
+def _provider(cloud: str | None):
+    from cloudmesh.compute.provider import Provider
+
+    config, state = _context()
+    return Provider(cloud, config=config, state=state)
+
+
+def _vm(arguments: dict) -> int:
+    output = check_format(arguments["--output"])
+    if arguments["list"]:
+        return _list(arguments, output)
+    timeout = positive_seconds(arguments["--timeout"], "--timeout", 600)
+    if arguments["boot"]:
+        return _boot(arguments, output, timeout)
+    if arguments["info"] or arguments["status"]:
+        provider = _provider(arguments["--cloud"])
+        outcomes = provider.infos(arguments["NAMES"])
+        records = [o.result for o in outcomes if o.ok]
+        columns = STATUS_COLUMNS if arguments["status"] else None
+        if arguments["info"] and output == "table":
+            columns = VM_COLUMNS + ["id", "key", "secgroups", "region", "state"]
+        if records:
+            single = len(outcomes) == 1 and output in ("json", "yaml")
+            emit(records[0] if single else records, output, columns)
+        return report_errors(outcomes)
+    if arguments["wait"]:
+        provider = _provider(arguments["--cloud"])
+        interval = positive_seconds(arguments["--interval"], "--interval", 2)
+        outcomes = provider.wait(arguments["NAMES"], arguments["--state"] or "running",
+                                 timeout=timeout, interval=interval,
+                                 progress=progress_printer())
+        return report_errors(outcomes)
+    for verb, (method, target) in _ACTIONS.items():
+        if arguments[verb]:
+            return _act(arguments, verb, method, target, timeout)
+    raise UsageError("cms vm: no verb given", "see 'cms vm --help'")
+
+
+def _list(arguments: dict, output: str) -> int:
+    from cloudmesh.compute.names import expand
+    from cloudmesh.compute.provider import cloud_names, fan_out, open_providers
+
+    names = expand(arguments["NAMES"]) if arguments["NAMES"] else None  # bad input first
+    config, state = _context()
+    clouds = cloud_names(arguments["--cloud"], config, state)
+    opened = open_providers(clouds, config, state)
+    providers = {o.item: o.result for o in opened if o.ok}
+    listed = fan_out(lambda cloud: providers[cloud].list(names, cached=arguments["--cached"]),
+                     list(providers))
+    if any(o.ok for o in listed):
+        emit([r for outcome in listed if outcome.ok for r in outcome.result], output,
+             VM_COLUMNS)
+    failed = [o for o in opened if not o.ok] + [o for o in listed if not o.ok]
+    for outcome in failed:
+        print(f"error: {outcome.error}", file=sys.stderr)
+    return worst_exit_code([o.error for o in failed])
+
+
+def _boot(arguments: dict, output: str, timeout: float) -> int:
+    provider = _provider(arguments["--cloud"])
+    userdata = None
+    if arguments["--userdata"]:
+        try:
+            with open(arguments["--userdata"], encoding="utf-8") as handle:
+                userdata = handle.read()
+        except OSError as error:
+            raise ConfigError(f"cannot read --userdata file: {error.strerror}: "
+                              f"{arguments['--userdata']}") from None
+    username = provider.default("username", arguments["--username"])
+    outcomes = provider.boot(
+        names=arguments["--name"], count=positive_int(arguments["--n"], "--n"),
+        image=arguments["--image"], flavor=arguments["--flavor"], key=arguments["--key"],
+        secgroups=arguments["--secgroup"], userdata=userdata,
+        metadata={"username": username} if username else None,
+        dryrun=arguments["--dryrun"], wait=arguments["--wait"], timeout=timeout,
+        progress=progress_printer())
+    if arguments["--dryrun"]:
+        for outcome in outcomes:
+            vm = outcome.result
+            print(f"would boot {vm['name']} on {provider.name} ({provider.kind}): image={vm['image']} "
+                  f"flavor={vm['flavor']} key={vm['key'] or '-'} "
+                  f"secgroups={','.join(vm['secgroups']) or '-'}", file=sys.stderr)
+        return 0
+    records = [o.result for o in outcomes if o.ok]
+    if records:
+        emit(records, output, VM_COLUMNS)
+    return report_errors(outcomes)
+
+
+def _act(arguments: dict, verb: str, method: str, target: str, timeout: float) -> int:
+    provider = _provider(arguments["--cloud"])
+    dryrun = arguments["--dryrun"]
+    outcomes = provider.act(method, arguments["NAMES"], dryrun=dryrun)
+    for outcome in outcomes:
+        if outcome.ok:
+            if dryrun:
+                print(f"would {verb} {outcome.item} on {provider.name} "
+                      f"(now {outcome.result['status']})", file=sys.stderr)
+            else:
+                print(f"{outcome.item}: {verb} requested ({outcome.result['status']})",
+                      file=sys.stderr)
+    code = report_errors(outcomes)
+    started = [o.item for o in outcomes if o.ok]
+    if arguments["--wait"] and not dryrun and started:
+        waited = provider.wait(started, target, timeout=timeout, progress=progress_printer())
+        wait_code = report_errors(waited)
+        code = code or wait_code
+    return code

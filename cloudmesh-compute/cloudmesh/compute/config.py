@@ -1,0 +1,299 @@
+"""``Config()``: dotted access to cloudmesh.yaml.
+
+Reading uses PyYAML (its C loader when present); writing uses ruamel.yaml's round trip so
+that ``cms config set`` keeps the user's comments and key order. Values of the form
+``${NAME}`` are taken from the environment when read. Secret values are never printed:
+they are masked by key name, and any value that came from ``${...}`` is masked too.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from cloudmesh.compute.errors import ConfigError, NotFound
+from cloudmesh.compute.files import atomic_write, config_dir
+
+MASK = "********"
+_MISSING = object()
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_NAME = re.compile(
+    r"(password|passwd|secret|token|passphrase|access_key|private_key|api_key|credential)",
+    re.IGNORECASE)
+_NOT_SECRET_SUFFIX = ("_file", "_path", "_url", "_endpoint", "_id_file")
+_warned_permissions: set[str] = set()
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a config key (last dotted part) names a secret value."""
+    last = key.rsplit(".", 1)[-1].lower()
+    if last.endswith(_NOT_SECRET_SUFFIX) or last in {"application_credential_id"}:
+        return False
+    return bool(_SECRET_NAME.search(last))
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}",
+                          "fix that line (see 'cms init' for the format)") from None
+
+
+class Config:
+    """The cms configuration file, by default ``~/.cloudmesh/cloudmesh.yaml``
+    (``$CLOUDMESH_CONFIG_DIR/cloudmesh.yaml`` when set)."""
+
+    FILENAME = "cloudmesh.yaml"
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path else config_dir() / self.FILENAME
+        self._data: dict | None = None
+
+    # ---- reading -------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def data(self) -> dict:
+        """The parsed file (without ${ENV} expansion). Raises ConfigError if missing or
+        malformed."""
+        if self._data is None:
+            self._data = self._read()
+        return self._data
+
+    def _read(self) -> dict:
+        path = self.path
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory, not a file",
+                              "move it away and run 'cms init'")
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"no configuration file at {path}",
+                              "run 'cms init' to write one") from None
+        except PermissionError:
+            raise ConfigError(f"cannot read {path}: permission denied",
+                              "fix its owner or mode (chmod 600)") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 text",
+                              "save the file as UTF-8") from None
+        self._warn_permissions()
+        data = _load_yaml(text, path)
+        if data is None:
+            raise ConfigError(f"{path} is empty", "run 'cms init' for a template")
+        if not isinstance(data, dict) or not isinstance(data.get("cloudmesh"), dict):
+            raise ConfigError(f"{path}: the top level must be a mapping with the key 'cloudmesh'",
+                              "see 'cms init' for the format")
+        return data
+
+    def _warn_permissions(self) -> None:
+        problem = self.permission_problem()
+        if problem and str(self.path) not in _warned_permissions:
+            _warned_permissions.add(str(self.path))
+            print(f"warning: {problem}", file=sys.stderr)
+
+    def permission_problem(self) -> str | None:
+        """A sentence if the file can be read by group or others, else None."""
+        try:
+            mode = self.path.stat().st_mode
+        except OSError:
+            return None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            return (f"{self.path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
+                    f"run: chmod 600 {self.path}")
+        return None
+
+    def _resolve_alias(self, parts: list[str]) -> list[str]:
+        # "cloudmesh.cloud" (older files) and "cloudmesh.compute" are the same section.
+        if len(parts) >= 2 and parts[0] == "cloudmesh" and parts[1] in ("compute", "cloud"):
+            section = self.data["cloudmesh"]
+            if parts[1] not in section or section.get(parts[1]) is None:
+                other = "cloud" if parts[1] == "compute" else "compute"
+                if other in section:
+                    return [parts[0], other, *parts[2:]]
+        return parts
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        """The value at a dotted key as written in the file (no ${ENV} expansion)."""
+        node: Any = self.data
+        for part in self._resolve_alias(key.split(".")):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                if default is _MISSING:
+                    raise NotFound(f"{self.path} has no key '{key}'",
+                                   "see 'cms config cat' for what it has")
+                return default
+        return node
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """The value at a dotted key, with ${ENV} references expanded."""
+        return self.expand(self.raw(key, default), key)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return self.raw(key, _MISSING_SENTINEL) is not _MISSING_SENTINEL
+
+    def expand(self, value: Any, key: str = "") -> Any:
+        """Expand ${NAME} in a value (recursively); an unset variable is a ConfigError
+        naming the key."""
+        if isinstance(value, str):
+            def substitute(match: re.Match) -> str:
+                name = match.group(1)
+                if name not in os.environ:
+                    raise ConfigError(
+                        f"{self.path}: '{key}' refers to ${{{name}}}, which is not set",
+                        f"export {name} or edit the file")
+                return os.environ[name]
+            return _ENV_REF.sub(substitute, value)
+        if isinstance(value, dict):
+            return {k: self.expand(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.expand(v, key) for v in value]
+        return value
+
+    # ---- clouds --------------------------------------------------------------------
+    def clouds(self) -> dict[str, dict]:
+        """The cloud entries (cloudmesh.compute, or cloudmesh.cloud in older files)."""
+        section = self.raw("cloudmesh.compute", None)
+        if section is None:
+            return {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{self.path}: 'cloudmesh.compute' must be a mapping of cloud names")
+        return section
+
+    def cloud(self, name: str) -> dict:
+        """One cloud's entry with ${ENV} expanded; ConfigError if it is not there."""
+        clouds = self.clouds()
+        if name not in clouds:
+            known = ", ".join(sorted(clouds)) or "none"
+            raise ConfigError(f"cloud '{name}' is not in {self.path} (known: {known})",
+                              "add it under cloudmesh.compute or pick another with --cloud")
+        spec = clouds[name]
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{self.path}: cloud '{name}' must be a mapping with cm, "
+                              "credentials and default")
+        return self.expand(spec, f"cloudmesh.compute.{name}")
+
+    def default_cloud(self) -> str | None:
+        value = self.get("cloudmesh.default.cloud", None)
+        return str(value) if value else None
+
+    def username(self) -> str:
+        user = self.get("cloudmesh.profile.user", None)
+        return str(user or os.environ.get("USER") or "cloudmesh")
+
+    # ---- masking -------------------------------------------------------------------
+    def is_masked(self, key: str) -> bool:
+        """True if the value at key must not be printed: a secret by name, or one that
+        comes from ${ENV}."""
+        if is_secret_key(key):
+            return True
+        raw = self.raw(key, None)
+        return isinstance(raw, str) and bool(_ENV_REF.search(raw))
+
+    def masked(self, key: str = "cloudmesh") -> Any:
+        """The value at key, safe to print: secrets replaced by a mask, ${ENV} shown as
+        the reference, never as its value."""
+        return mask_tree(copy.deepcopy(self.raw(key)), key)
+
+    def masked_text(self) -> str:
+        """The whole file, comments kept, with every secret masked (for cms config cat)."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        self.data  # report a malformed file with our own error first
+        yaml = YAML()
+        document = yaml.load(self.path.read_text(encoding="utf-8"))
+        buffer = io.StringIO()
+        yaml.dump(mask_tree(document), buffer)
+        return buffer.getvalue()
+
+    # ---- writing -------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        """Set a dotted key and write the file atomically (0600), keeping comments."""
+        from ruamel.yaml import YAML
+        from ruamel.yaml.comments import CommentedMap
+
+        yaml = YAML()
+        yaml.preserve_quotes = True
+        if self.path.exists():
+            self.data  # validate first: never rewrite a file we could not parse
+            with open(self.path, encoding="utf-8") as handle:
+                document = yaml.load(handle)
+        else:
+            document = CommentedMap()
+            document["cloudmesh"] = CommentedMap()
+            self._data = {"cloudmesh": {}}
+        parts = self._resolve_alias(key.split("."))
+        if not all(parts):
+            raise ConfigError(f"invalid key '{key}': empty part between dots")
+        node = document
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = CommentedMap()
+                node[part] = child
+            elif not isinstance(child, dict):
+                raise ConfigError(f"cannot set '{key}': '{part}' holds a value, not a mapping")
+            node = child
+        node[parts[-1]] = value
+        import io
+
+        buffer = io.StringIO()
+        yaml.dump(document, buffer)
+        atomic_write(self.path, buffer.getvalue())
+        self._data = None
+
+    def write_text(self, text: str) -> None:
+        """Replace the whole file (used by cms init), atomically with mode 0600."""
+        atomic_write(self.path, text)
+        self._data = None
+
+
+_MISSING_SENTINEL = object()
+
+
+def mask_tree(node: Any, key: str = "") -> Any:
+    """Mask secrets in a (copied) tree of dicts and lists, in place; returns it."""
+    if isinstance(node, dict):
+        for k in list(node):
+            child_key = f"{key}.{k}" if key else str(k)
+            value = node[k]
+            if isinstance(value, (dict, list)):
+                mask_tree(value, child_key)
+            elif value not in (None, "") and is_secret_key(child_key):
+                if not (isinstance(value, str) and _ENV_REF.fullmatch(value)):
+                    node[k] = MASK
+    elif isinstance(node, list):
+        for item in node:
+            mask_tree(item, key)
+    return node
+
+
+def iter_keys(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every leaf of a tree as (dotted key, value)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from iter_keys(v, f"{prefix}.{k}" if prefix else str(k))
+    else:
+        yield prefix, node

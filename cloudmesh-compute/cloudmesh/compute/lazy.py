@@ -1,0 +1,35 @@
+"""Import a cloud SDK only where a provider uses it, with an install hint when it is
+missing (as SkyPilot's adaptors do)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from cloudmesh.compute.errors import ConfigError
+
+
+def require(module: str, distribution: str, package: str | None = None) -> ModuleType:
+    """Import ``module`` now; if it is not installed, raise a ConfigError that names the
+    distribution to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        missing = getattr(error, "name", None) or module
+        hint = f"pip install {distribution}"
+        if package:
+            hint += f" (or pip install {package})"
+        raise ConfigError(f"the Python package '{missing}' is not installed", hint) from None
+
+
+class LazyModule:
+    """A module imported on first attribute access, with the same install hint."""
+
+    def __init__(self, module: str, distribution: str, package: str | None = None) -> None:
+        self._spec = (module, distribution, package)
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str):
+        if self._module is None:
+            self._module = require(*self._spec)
+        return getattr(self._module, attribute)

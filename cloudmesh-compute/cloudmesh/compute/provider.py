@@ -1,0 +1,325 @@
+"""The delegating ``Provider(name)`` facade.
+
+It reads ``cm.kind`` of the named cloud, imports ``cloudmesh.<kind>.compute`` (and so only
+that kind's SDK), and adds what every cloud shares: defaults (command line, then
+``cms set``, then the cloud's ``default:`` block), generated names, name expansion,
+fan-out over names in a thread pool, error translation and the local cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from cloudmesh.compute import names as name_expr
+from cloudmesh.compute.abc import ComputeNodeABC
+from cloudmesh.compute.config import Config
+from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, UsageError
+from cloudmesh.compute.state import State
+
+MAX_WORKERS = 16
+#: spellings the seeds and older cloudmesh files use for the same default
+_DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secgroups"),
+                    "image": ("image",), "key": ("key",), "username": ("username", "user")}
+
+
+@dataclass
+class Outcome:
+    """What happened to one item of a fan-out: a result or an error, never both."""
+
+    item: str
+    result: Any = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def fan_out(function: Callable[[str], Any], items: Iterable[str],
+            workers: int = MAX_WORKERS) -> list[Outcome]:
+    """Run ``function`` for each item concurrently; one failure does not hide the other
+    results. Outcomes keep the order of ``items``."""
+    items = list(items)
+
+    def one(item: str) -> Outcome:
+        try:
+            return Outcome(item, result=function(item))
+        except Exception as error:  # reported per item by the caller
+            return Outcome(item, error=error)
+
+    if len(items) <= 1:
+        return [one(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(one, items))
+
+
+def load_provider_class(kind: str, cloud: str) -> type[ComputeNodeABC]:
+    """Import ``cloudmesh.<kind>.compute.Provider``; nothing else is imported."""
+    if not kind.replace("_", "").isalnum():
+        raise ConfigError(f"cloud '{cloud}' has an invalid kind '{kind}'",
+                          "use a provider name such as aws, openstack or multipass")
+    module_name = f"cloudmesh.{kind}.compute"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            raise ConfigError(
+                f"cloud '{cloud}' is of kind '{kind}', but no provider for '{kind}' is installed",
+                f"pip install cloudmesh-{kind}") from None
+        raise
+    provider_class = getattr(module, "Provider", None)
+    if not (isinstance(provider_class, type) and issubclass(provider_class, ComputeNodeABC)):
+        raise ConfigError(f"{module_name} has no Provider class derived from ComputeNodeABC",
+                          f"reinstall cloudmesh-{kind}")
+    return provider_class
+
+
+def resolve_cloud(cloud: str | None, config: Config, state: State) -> str:
+    """The cloud to use: --cloud, then ``cms set cloud=``, then cloudmesh.default.cloud."""
+    name = cloud or state.get("cloud") or config.default_cloud()
+    if not name:
+        raise ConfigError("no cloud given",
+                          f"use --cloud=NAME, 'cms set cloud=NAME', or set "
+                          f"cloudmesh.default.cloud in {config.path}")
+    return name
+
+
+class Provider:
+    """``Provider("mycloud")``: one configured cloud, whatever its kind."""
+
+    def __init__(self, name: str | None = None, config: Config | None = None,
+                 state: State | None = None) -> None:
+        self.config = config or Config()
+        self.state = state or State()
+        self.name = resolve_cloud(name, self.config, self.state)
+        self.spec = self.config.cloud(self.name)
+        cm = self.spec.get("cm") or {}
+        kind = cm.get("kind") if isinstance(cm, dict) else None
+        if not kind:
+            raise ConfigError(f"{self.config.path}: cloud '{self.name}' has no cm.kind",
+                              "set it, e.g. cms config set "
+                              f"cloudmesh.compute.{self.name}.cm.kind aws")
+        self.kind = str(kind)
+        provider_class = load_provider_class(self.kind, self.name)
+        self.provider: ComputeNodeABC = provider_class(self.name, self.spec)
+
+    def __repr__(self) -> str:
+        return f"Provider({self.name!r}, kind={self.kind!r})"
+
+    # ---- calling the provider ------------------------------------------------------
+    def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a provider method, turning the SDK's exceptions into CmsErrors."""
+        if not self.provider.supports(verb):
+            raise self.provider.not_supported(verb)
+        method = getattr(self.provider, verb)
+        try:
+            return method(*args, **kwargs)
+        except CmsError:
+            raise
+        except Exception as error:
+            translated = self.provider.translate_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Delegate anything else (provider-specific extras) with error translation.
+        if attribute.startswith("_") or attribute in ("provider", "config", "state"):
+            raise AttributeError(attribute)
+        target = getattr(self.provider, attribute)
+        if callable(target):
+            return lambda *args, **kwargs: self.call(attribute, *args, **kwargs)
+        return target
+
+    # ---- defaults ------------------------------------------------------------------
+    def default(self, option: str, given: Any = None) -> Any:
+        """An option's value: the command line, then ``cms set CLOUD.OPTION`` or
+        ``cms set OPTION``, then the cloud's ``default:`` block."""
+        if given not in (None, ""):
+            return given
+        for variable in (f"{self.name}.{option}", option):
+            value = self.state.get(variable)
+            if value not in (None, ""):
+                return value
+        for spelling in _DEFAULT_ALIASES.get(option, (option,)):
+            value = self.provider.defaults.get(spelling)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def require_default(self, option: str, given: Any = None) -> Any:
+        value = self.default(option, given)
+        if value in (None, ""):
+            raise ConfigError(
+                f"no {option} given for cloud '{self.name}'",
+                f"use --{option}=..., 'cms set {option}=...', or set "
+                f"cloudmesh.compute.{self.name}.default.{option} in {self.config.path}")
+        return value
+
+    def new_names(self, count: int) -> tuple[list[str], int]:
+        """Reserve ``count`` generated names ``{user}-vm-{n}``; returns them and the
+        first counter value (to release if the boot fails)."""
+        if count < 1:
+            raise UsageError(f"--n must be at least 1, not {count}")
+        if count > name_expr.MAX_NAMES:
+            raise UsageError(f"--n={count} is above the limit of {name_expr.MAX_NAMES}")
+        first = self.state.next_counter("vm", count)
+        user = self.config.username()
+        return [f"{user}-vm-{n}" for n in range(first, first + count)], first
+
+    # ---- VMs -----------------------------------------------------------------------
+    def list(self, names: str | list[str] | None = None, cached: bool = False) -> list[dict]:
+        """The cloud's VMs, live (the cache is replaced) or from the cache."""
+        wanted = set(name_expr.expand(names)) if names else None
+        if cached:
+            records = self.state.cached(self.name, "vm")
+        else:
+            records = self.call("list")
+            self.state.cache_replace(self.name, "vm", records)
+        if wanted is not None:
+            records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
+        return records
+
+    def info(self, name: str) -> dict:
+        record = self.call("info", name)
+        self.state.cache_put(self.name, "vm", record)
+        return record
+
+    def boot(self, names: str | list[str] | None = None, count: int | None = None,
+             image: str | None = None, flavor: str | None = None, key: str | None = None,
+             secgroups: str | list[str] | None = None, userdata: str | None = None,
+             metadata: dict[str, str] | None = None, dryrun: bool = False,
+             wait: bool = False, timeout: float = 600,
+             progress: Callable[[str, dict, float], None] | None = None) -> list[Outcome]:
+        """Boot VMs, one per name (or ``count`` generated names), concurrently."""
+        image = self.require_default("image", image)
+        flavor = self.require_default("flavor", flavor)
+        key = self.default("key", key)
+        groups = self.default("secgroup", secgroups)
+        if isinstance(groups, str):
+            groups = [g.strip() for g in groups.split(",") if g.strip()]
+        reserved: tuple[int, int] | None = None
+        if names:
+            vm_names = name_expr.expand(names)
+            if count not in (None, len(vm_names)):
+                raise UsageError(f"--n={count} does not match the {len(vm_names)} names given")
+        elif dryrun:
+            user, first = self.config.username(), self.state.counter("vm") + 1
+            vm_names = [f"{user}-vm-{n}" for n in range(first, first + (count or 1))]
+        else:
+            vm_names, first = self.new_names(count or 1)
+            reserved = (first, len(vm_names))
+        if dryrun:
+            return [Outcome(n, result=self.provider.vm_record(
+                name=n, status="unknown", state="dryrun", image=image, flavor=flavor, key=key,
+                secgroups=groups)) for n in vm_names]
+
+        def boot_one(vm_name: str) -> dict:
+            try:
+                existing = self.call("info", vm_name)
+            except NotFound:
+                existing = None
+            if existing and existing["status"] not in ("terminated", "deleting"):
+                raise UsageError(f"a VM named '{vm_name}' already exists on '{self.name}' "
+                                 f"(status {existing['status']})", "pick another name")
+            record = self.call("create", vm_name, image, flavor, key=key, secgroups=groups,
+                               userdata=userdata, metadata=metadata)
+            if wait:
+                record = self.call("wait", vm_name, "running", timeout=timeout,
+                                   progress=self._progress(vm_name, progress))
+            return record
+
+        outcomes = fan_out(boot_one, vm_names)
+        for outcome in outcomes:
+            if outcome.ok:
+                self.state.cache_put(self.name, "vm", outcome.result)
+        if reserved and not any(o.ok for o in outcomes):
+            self.state.release_counter("vm", *reserved)
+        return outcomes
+
+    @staticmethod
+    def _progress(vm_name: str, progress: Callable[[str, dict, float], None] | None):
+        if progress is None:
+            return None
+        return lambda record, elapsed: progress(vm_name, record, elapsed)
+
+    def act(self, verb: str, names: str | list[str], dryrun: bool = False) -> list[Outcome]:
+        """start, stop, reboot, suspend, resume or destroy the named VMs concurrently.
+        Acts only on the names given; a name that is not there is a NotFound outcome."""
+        if verb not in ("start", "stop", "reboot", "suspend", "resume", "destroy"):
+            raise UsageError(f"unknown action '{verb}'")
+        vm_names = name_expr.expand(names)
+        if not vm_names:
+            raise UsageError(f"{verb} needs at least one VM name")
+        if not self.provider.supports(verb):
+            raise self.provider.not_supported(verb)
+        if dryrun:
+            return fan_out(lambda n: self.call("info", n), vm_names)
+        outcomes = fan_out(lambda n: self.call(verb, n), vm_names)
+        for outcome in outcomes:
+            if outcome.ok and outcome.result:
+                self.state.cache_put(self.name, "vm", outcome.result)
+        return outcomes
+
+    def wait(self, names: str | list[str], status: str = "running", timeout: float = 600,
+             interval: float = 2,
+             progress: Callable[[str, dict, float], None] | None = None) -> list[Outcome]:
+        vm_names = name_expr.expand(names)
+        outcomes = fan_out(lambda n: self.call("wait", n, status, timeout=timeout,
+                                               interval=interval,
+                                               progress=self._progress(n, progress)), vm_names)
+        for outcome in outcomes:
+            if outcome.ok and outcome.result.get("name"):
+                self.state.cache_put(self.name, "vm", outcome.result)
+        return outcomes
+
+    def infos(self, names: str | list[str]) -> list[Outcome]:
+        vm_names = name_expr.expand(names)
+        outcomes = fan_out(lambda n: self.call("info", n), vm_names)
+        for outcome in outcomes:
+            if outcome.ok:
+                self.state.cache_put(self.name, "vm", outcome.result)
+        return outcomes
+
+    # ---- images and flavors --------------------------------------------------------
+    def images(self) -> list[dict]:
+        records = self.call("images")
+        self.state.cache_replace(self.name, "image", records)
+        return records
+
+    def image(self, name: str) -> dict:
+        return self.call("image", name)
+
+    def flavors(self) -> list[dict]:
+        records = self.call("flavors")
+        self.state.cache_replace(self.name, "flavor", records)
+        return records
+
+    def flavor(self, name: str) -> dict:
+        return self.call("flavor", name)
+
+    def check(self) -> str:
+        return self.call("check")
+
+
+def cloud_names(option: str | None, config: Config, state: State) -> list[str]:
+    """Clouds named by --cloud=a,b (or the default cloud), in order, without duplicates."""
+    if option:
+        names = name_expr.expand(option)
+    else:
+        names = [resolve_cloud(None, config, state)]
+    return names
+
+
+def open_providers(clouds: list[str], config: Config, state: State) -> list[Outcome]:
+    """A Provider for each cloud; a cloud that cannot be opened is an error outcome."""
+    outcomes = []
+    for cloud in clouds:
+        try:
+            outcomes.append(Outcome(cloud, result=Provider(cloud, config=config, state=state)))
+        except CmsError as error:
+            outcomes.append(Outcome(cloud, error=error))
+    return outcomes

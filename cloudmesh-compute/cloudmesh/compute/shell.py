@@ -1,0 +1,75 @@
+"""The ``cms`` command: finds the command module, runs it, and turns errors into one
+line on stderr and a documented exit code.
+
+Usage: cms [--debug] COMMAND [ARGS...]      (cms help lists the commands)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cloudmesh.compute.errors import EXIT_CLOUD, EXIT_INTERRUPTED, EXIT_USAGE, CmsError
+
+
+def _debug_enabled(argv: list[str]) -> tuple[bool, list[str]]:
+    debug = os.environ.get("CMS_DEBUG", "") not in ("", "0")
+    while argv and argv[0] == "--debug":
+        debug = True
+        argv = argv[1:]
+    return debug, argv
+
+
+def run(argv: list[str]) -> int:
+    """Run one cms command line (without the program name); returns the exit code."""
+    from cloudmesh.compute import discovery
+
+    if not argv or argv[0] in ("-h", "--help"):
+        argv = ["help"]
+    elif argv[0] == "--version":
+        argv = ["version"]
+    command = argv[0]
+    module_name = discovery.find_command(command)
+    if module_name is None:
+        print(f"cms: unknown command '{command}'; see 'cms help'", file=sys.stderr)
+        return EXIT_USAGE
+    import importlib
+
+    module = importlib.import_module(module_name)
+    return int(module.run(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug, argv = _debug_enabled(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return run(argv)
+    except CmsError as error:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout was closed early (cms vm list | head): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as error:  # a bug, or an SDK error a provider does not translate
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        print(f"error: internal error: {type(error).__name__}: {first_line} "
+              "(run 'cms --debug ...' for the traceback and report it)", file=sys.stderr)
+        return EXIT_CLOUD
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Local state: one SQLite database beside the config (``cloudmesh.db``, WAL mode).
+
+It holds the variables of ``cms set``, the VM name counter and the last seen VMs, images
+and flavors of each cloud. Every write is one transaction, so several cms processes at
+once neither corrupt it nor lose an update (SQLite's locking; ``BEGIN IMMEDIATE`` for
+read-modify-write such as the counter).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from cloudmesh.compute.errors import ConfigError
+from cloudmesh.compute.files import config_dir, ensure_dir
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS variables (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cache (
+    cloud TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    record TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (cloud, kind, name));
+CREATE INDEX IF NOT EXISTS cache_by_name ON cache (kind, name);
+"""
+
+
+class State:
+    """The cms state database. Cheap to open; the file is created on first use."""
+
+    FILENAME = "cloudmesh.db"
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else config_dir() / self.FILENAME
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            if self.path.is_dir():
+                raise ConfigError(f"{self.path} is a directory, not the state database",
+                                  "move it away; cms creates the file itself")
+            ensure_dir(self.path.parent)
+            try:
+                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                             check_same_thread=False)
+                connection.execute("PRAGMA busy_timeout = 30000")
+                self._retry(lambda: connection.execute("PRAGMA journal_mode = WAL"))
+                self._retry(lambda: connection.executescript(_SCHEMA))
+            except sqlite3.DatabaseError as error:
+                raise ConfigError(f"cannot open the state database {self.path}: {error}",
+                                  "move the file away; cms creates a new one") from None
+            try:
+                self.path.chmod(0o600)
+            except OSError:
+                pass
+            self._connection = connection
+        return self._connection
+
+    @staticmethod
+    def _retry(action, attempts: int = 50):
+        # Setting WAL mode and creating tables need a write lock that a busy_timeout does
+        # not always wait for (SQLITE_BUSY on schema changes); try again briefly.
+        for attempt in range(attempts):
+            try:
+                return action()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
+    def _write(self, statements: Iterable[tuple[str, tuple]]) -> list[sqlite3.Cursor]:
+        """Run statements in one IMMEDIATE transaction."""
+        with self._lock:
+            db = self.db
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                cursors = [db.execute(sql, params) for sql, params in statements]
+                db.execute("COMMIT")
+                return cursors
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # ---- variables (cms set) -------------------------------------------------------
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if not self.path.exists():
+            return default
+        with self._lock:
+            row = self.db.execute("SELECT value FROM variables WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else default
+
+    def set(self, name: str, value: str) -> None:
+        self._write([("INSERT INTO variables (name, value) VALUES (?, ?) "
+                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))])
+
+    def delete(self, name: str) -> bool:
+        (cursor,) = self._write([("DELETE FROM variables WHERE name = ?", (name,))])
+        return cursor.rowcount > 0
+
+    def variables(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        with self._lock:
+            rows = self.db.execute("SELECT name, value FROM variables ORDER BY name").fetchall()
+        return dict(rows)
+
+    # ---- counters --------------------------------------------------------------------
+    def next_counter(self, name: str = "vm", count: int = 1) -> int:
+        """Reserve ``count`` numbers atomically; returns the first one (numbers start at 1)."""
+        with self._lock:
+            db = self.db
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+                current = row[0] if row else 0
+                db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                           "DO UPDATE SET value = excluded.value", (name, current + count))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return current + 1
+
+    def release_counter(self, name: str, first: int, count: int) -> bool:
+        """Give back numbers reserved by next_counter if nobody reserved more since
+        (a failed boot then leaves the counter as it was)."""
+        (cursor,) = self._write([("UPDATE counters SET value = ? WHERE name = ? AND value = ?",
+                                  (first - 1, name, first + count - 1))])
+        return cursor.rowcount > 0
+
+    def counter(self, name: str = "vm") -> int:
+        if not self.path.exists():
+            return 0
+        with self._lock:
+            row = self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else 0
+
+    # ---- cache of records --------------------------------------------------------------
+    def cache_replace(self, cloud: str, kind: str, records: list[dict[str, Any]]) -> None:
+        """Replace every cached record of one kind for a cloud (a live list is the truth:
+        VMs deleted elsewhere disappear)."""
+        now = time.time()
+        rows = [(cloud, kind, r["name"], json.dumps(r, default=str), now) for r in records]
+        with self._lock:
+            db = self.db
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                db.execute("DELETE FROM cache WHERE cloud = ? AND kind = ?", (cloud, kind))
+                db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def cache_put(self, cloud: str, kind: str, record: dict[str, Any]) -> None:
+        self._write([("INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?)",
+                      (cloud, kind, record["name"], json.dumps(record, default=str),
+                       time.time()))])
+
+    def cache_remove(self, cloud: str, kind: str, name: str) -> None:
+        self._write([("DELETE FROM cache WHERE cloud = ? AND kind = ? AND name = ?",
+                      (cloud, kind, name))])
+
+    def cached(self, cloud: str | None, kind: str = "vm") -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self._lock:
+            if cloud is None:
+                rows = self.db.execute("SELECT record FROM cache WHERE kind = ? ORDER BY cloud, name",
+                                       (kind,)).fetchall()
+            else:
+                rows = self.db.execute(
+                    "SELECT record FROM cache WHERE cloud = ? AND kind = ? ORDER BY name",
+                    (cloud, kind)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def find(self, name: str, kind: str = "vm") -> list[dict[str, Any]]:
+        """Cached records of that name on any cloud."""
+        if not self.path.exists():
+            return []
+        with self._lock:
+            rows = self.db.execute("SELECT record FROM cache WHERE kind = ? AND name = ?",
+                                   (kind, name)).fetchall()
+        return [json.loads(r[0]) for r in rows]
