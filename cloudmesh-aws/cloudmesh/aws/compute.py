@@ -31,9 +31,6 @@ _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 _AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
                "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired", "OptInRequired",
                "UnrecognizedClientException", "InvalidToken"}
-_USAGE_CODES = {"InvalidParameterValue", "InvalidParameterCombination", "MissingParameter",
-                "InvalidInstanceType", "Unsupported", "InvalidAMIID.Malformed",
-                "InvalidInstanceID.Malformed", "InvalidParameter"}
 _LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
 
 
@@ -105,8 +102,6 @@ class Provider(ComputeNodeABC):
                 return CredentialError(text, "check the credentials with 'cms check'")
             if code.endswith(".NotFound") or code.endswith("NotFoundException"):
                 return NotFound(text)
-            if code in _USAGE_CODES:
-                return UsageError(text)
             return CloudError(text)
         if isinstance(error, exc.BotoCoreError):
             return CloudError(f"{where}: {error}")
@@ -224,6 +219,8 @@ class Provider(ComputeNodeABC):
             request["SecurityGroupIds"] = self._secgroup_ids(secgroups)
         if userdata:
             request["UserData"] = userdata
+        if self.defaults.get("zone"):
+            request["Placement"] = {"AvailabilityZone": str(self.defaults["zone"])}
         response = self.client.run_instances(**request)
         return self._to_vm(response["Instances"][0])
 

@@ -14,6 +14,20 @@ EXIT_NOT_FOUND = 3
 EXIT_CONFIG = 4
 EXIT_INTERRUPTED = 130
 
+#: set by ``cms --debug``: errors are printed with their tracebacks
+DEBUG = False
+
+
+def print_error(error: BaseException, prefix: str = "") -> None:
+    """One line on stderr (and the traceback first under --debug)."""
+    import sys
+
+    if DEBUG:
+        import traceback
+
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    print(f"error: {prefix}{error}", file=sys.stderr, flush=True)
+
 
 class CmsError(Exception):
     """Base of every error cms reports without a traceback."""

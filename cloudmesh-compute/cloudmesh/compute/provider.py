@@ -56,6 +56,16 @@ def fan_out(function: Callable[[str], Any], items: Iterable[str],
         return list(pool.map(one, items))
 
 
+def _one_per_name(records: list[dict]) -> list[dict]:
+    """The cache keeps one VM per name: a live one over a terminated one of that name."""
+    chosen: dict[str, dict] = {}
+    for record in records:
+        current = chosen.get(record["name"])
+        if current is None or current.get("status") == "terminated":
+            chosen[record["name"]] = record
+    return list(chosen.values())
+
+
 def load_provider_class(kind: str, cloud: str) -> type[ComputeNodeABC]:
     """Import ``cloudmesh.<kind>.compute.Provider``; nothing else is imported."""
     if not kind.replace("_", "").isalnum():
@@ -177,8 +187,8 @@ class Provider:
         if cached:
             records = self.state.cached(self.name, "vm")
         else:
-            records = self.call("list")
-            self.state.cache_replace(self.name, "vm", records)
+            records = sorted(self.call("list"), key=lambda r: (r["name"], r.get("id") or ""))
+            self.state.cache_replace(self.name, "vm", _one_per_name(records))
         if wanted is not None:
             records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
         return records

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from cloudmesh.compute import errors
 from cloudmesh.compute.errors import EXIT_CLOUD, EXIT_INTERRUPTED, EXIT_USAGE, CmsError
 
 
@@ -41,14 +42,11 @@ def run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     debug, argv = _debug_enabled(list(sys.argv[1:] if argv is None else argv))
+    errors.DEBUG = debug
     try:
         return run(argv)
     except CmsError as error:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        errors.print_error(error)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

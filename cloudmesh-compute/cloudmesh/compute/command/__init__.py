@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any
 
-from cloudmesh.compute.errors import EXIT_OK, UsageError, worst_exit_code
+from cloudmesh.compute.errors import EXIT_OK, UsageError, print_error, worst_exit_code
 
 
 class HelpShown(Exception):
@@ -80,7 +80,7 @@ def report_errors(outcomes: list, prefix: str = "") -> int:
     for outcome in outcomes:
         if outcome.error is not None:
             errors.append(outcome.error)
-            print(f"error: {prefix}{outcome.item}: {outcome.error}", file=sys.stderr)
+            print_error(outcome.error, f"{prefix}{outcome.item}: ")
     return worst_exit_code(errors)
 
 

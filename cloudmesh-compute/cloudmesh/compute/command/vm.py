@@ -47,7 +47,7 @@ import sys
 
 from cloudmesh.compute.command import (positive_int, positive_seconds, progress_printer,
                                        report_errors, run_command)
-from cloudmesh.compute.errors import ConfigError, UsageError, worst_exit_code
+from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
 from cloudmesh.compute.output import VM_COLUMNS, check_format, emit
 
 _ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
@@ -121,7 +121,7 @@ def _list(arguments: dict, output: str) -> int:
              VM_COLUMNS)
     failed = [o for o in opened if not o.ok] + [o for o in listed if not o.ok]
     for outcome in failed:
-        print(f"error: {outcome.error}", file=sys.stderr)
+        print_error(outcome.error)
     return worst_exit_code([o.error for o in failed])
 
 

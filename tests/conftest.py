@@ -1,0 +1,142 @@
+"""Shared fixtures: an isolated cms home per test, moto's EC2 server on 127.0.0.1, and a
+helper that runs the real ``cms`` script as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+CMS = str(Path(sys.executable).parent / "cms")
+_AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+            "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2",
+            "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+# moto validates AMIs and instance types as EC2 does (read per request by moto)
+os.environ["MOTO_ENABLE_AMI_VALIDATION"] = "true"
+os.environ["MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION"] = "true"
+
+MOTO_UBUNTU_AMI = "ami-1e749f67"   # ships with moto
+TEST_KEY_ID = "testing-key-id"     # moto accepts any credentials; these are not secrets
+TEST_SECRET = "testing-not-a-secret"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> str:
+    """moto's server in a thread of the test process; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: str) -> str:
+    """A moto server with no state left from earlier tests."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    return moto_server
+
+
+@pytest.fixture
+def cms_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CLOUDMESH_CONFIG_DIR and HOME (so no ~/.aws of the machine is read)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config_dir = home / ".cloudmesh"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
+    monkeypatch.delenv("CMS_DEBUG", raising=False)
+    for name in _AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return config_dir
+
+
+def write_config(config_dir: Path, clouds: dict[str, Any], default: str | None = None,
+                 user: str = "tester") -> Path:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {"cloudmesh": {"profile": {"user": user}, "compute": clouds}}
+    if default:
+        data["cloudmesh"]["default"] = {"cloud": default}
+    path = config_dir / "cloudmesh.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def aws_cloud_spec(endpoint: str, region: str = "us-east-1", **default: Any) -> dict[str, Any]:
+    return {
+        "cm": {"kind": "aws", "label": "moto"},
+        "credentials": {"region": region, "endpoint_url": endpoint,
+                        "access_key_id": TEST_KEY_ID, "secret_access_key": TEST_SECRET},
+        "default": {"image": MOTO_UBUNTU_AMI, "flavor": "t3.micro", **default},
+    }
+
+
+@pytest.fixture
+def aws_cloud(moto: str, cms_home: Path) -> str:
+    """A configured cloud 'moto' of kind aws, the default cloud."""
+    write_config(cms_home, {"moto": aws_cloud_spec(moto)}, default="moto")
+    return "moto"
+
+
+def ec2_client(endpoint: str, region: str = "us-east-1"):
+    import boto3
+
+    return boto3.client("ec2", region_name=region, endpoint_url=endpoint,
+                        aws_access_key_id=TEST_KEY_ID, aws_secret_access_key=TEST_SECRET)
+
+
+class Result:
+    def __init__(self, completed: subprocess.CompletedProcess) -> None:
+        self.code = completed.returncode
+        self.out = completed.stdout
+        self.err = completed.stderr
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out[-800:]!r}, err={self.err[-800:]!r})"
+
+
+def run_cms(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+            timeout: float = 120) -> Result:
+    """Run the installed ``cms`` script with the test's environment."""
+    completed = subprocess.run([CMS, *args], capture_output=True, text=True, input=stdin,
+                               env={**os.environ, **(env or {})}, timeout=timeout)
+    return Result(completed)
+
+
+def snapshot(config_dir: Path) -> dict[str, bytes]:
+    """The bytes of the config file and a logical dump of the state database, to show
+    that a failed command changed neither."""
+    result: dict[str, bytes] = {}
+    config = config_dir / "cloudmesh.yaml"
+    if config.exists():
+        result["config"] = config.read_bytes()
+    db = config_dir / "cloudmesh.db"
+    if db.exists():
+        import sqlite3
+
+        connection = sqlite3.connect(db)
+        rows = []
+        for table in ("variables", "counters", "cache"):
+            try:
+                rows += [(table, *r[:4]) for r in connection.execute(
+                    f"SELECT * FROM {table} ORDER BY 1, 2, 3" if table == "cache"
+                    else f"SELECT * FROM {table} ORDER BY 1")]
+            except sqlite3.OperationalError:
+                pass
+        connection.close()
+        result["state"] = repr(rows).encode()
+    return result

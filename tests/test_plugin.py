@@ -1,0 +1,116 @@
+"""Pluggability: a provider distribution built in a temporary directory and pip-installed
+into a temporary virtual environment adds its kind to cms, with no change to the core.
+The same provider also passes the conformance suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from cloudmesh.compute.testing import ComputeProviderSuite
+from conftest import run_cms, write_config
+
+FAKE = Path(__file__).parent / "fakes" / "filecloud" / "compute.py"
+PYPROJECT = """\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "cloudmesh-filecloud"
+version = "0.0.1"
+dependencies = ["cloudmesh-compute"]
+
+[tool.hatch.build.targets.wheel]
+only-include = ["cloudmesh/filecloud"]
+"""
+
+
+@pytest.fixture(scope="module")
+def plugin_venv(tmp_path_factory) -> Path:
+    """A throwaway venv that sees this project's packages (through a .pth that adds our
+    site-packages) and has cloudmesh-filecloud pip-installed from a throwaway source."""
+    root = tmp_path_factory.mktemp("plugin")
+    source = root / "cloudmesh-filecloud"
+    (source / "cloudmesh" / "filecloud").mkdir(parents=True)
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    shutil.copy(FAKE, source / "cloudmesh" / "filecloud" / "compute.py")
+    (source / "cloudmesh" / "filecloud" / "__init__.py").write_text("")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    target_site = Path(subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    our_site = sysconfig.get_path("purelib")
+    (target_site / "_cloudmesh_parent.pth").write_text(
+        f"import site; site.addsitedir({our_site!r})\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                    "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check", str(source)], check=True)
+    assert (target_site / "cloudmesh" / "filecloud" / "compute.py").is_file()
+    assert not (target_site / "cloudmesh" / "__init__.py").exists()
+    return venv
+
+
+def run_in(venv: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(venv / "bin" / "python"), "-m", "cloudmesh.compute", *args],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=60)
+
+
+def test_installed_distribution_adds_the_kind(plugin_venv: Path, cms_home: Path,
+                                              tmp_path: Path) -> None:
+    write_config(cms_home, {"x": {"cm": {"kind": "filecloud"},
+                                  "credentials": {"path": str(tmp_path / "vms.json")},
+                                  "default": {"image": "tiny-os", "flavor": "small"}}})
+    # Without the distribution (this project's own venv) the kind is unknown ...
+    missing = run_cms("vm", "list", "--cloud=x")
+    assert missing.code == 4 and "pip install cloudmesh-filecloud" in missing.err
+    # ... and in the venv where it was pip-installed, cms drives it.
+    kinds = run_in(plugin_venv, "provider", "list", "--output=json")
+    assert "filecloud" in {row["kind"] for row in json.loads(kinds.stdout)}
+    boot = run_in(plugin_venv, "vm", "boot", "--cloud=x", "--name=p[1-2]", "--output=json")
+    assert boot.returncode == 0, boot.stderr
+    listed = run_in(plugin_venv, "vm", "list", "--cloud=x", "--output=json")
+    assert listed.returncode == 0, listed.stderr
+    assert [vm["name"] for vm in json.loads(listed.stdout)] == ["p1", "p2"]
+    assert {vm["kind"] for vm in json.loads(listed.stdout)} == {"filecloud"}
+    version = run_in(plugin_venv, "version")
+    assert "cloudmesh-filecloud" in version.stdout
+    suspend = run_in(plugin_venv, "vm", "suspend", "p1", "--cloud=x")
+    assert suspend.returncode == 2
+    assert "suspend is not supported by filecloud: filecloud VMs cannot sleep" in suspend.stderr
+
+
+@pytest.fixture
+def filecloud_on_path(monkeypatch, tmp_path: Path):
+    """Make cloudmesh.filecloud importable in this process too (for the suite)."""
+    package_root = tmp_path / "src"
+    (package_root / "cloudmesh" / "filecloud").mkdir(parents=True)
+    shutil.copy(FAKE, package_root / "cloudmesh" / "filecloud" / "compute.py")
+    import cloudmesh
+
+    monkeypatch.setattr(cloudmesh, "__path__", [*cloudmesh.__path__,
+                                                 str(package_root / "cloudmesh")])
+    yield
+    for name in [m for m in sys.modules if m.startswith("cloudmesh.filecloud")]:
+        del sys.modules[name]
+
+
+class TestThirdPartyConformance(ComputeProviderSuite):
+    """The suite is for third-party providers too: the throwaway one passes it."""
+
+    image = "tiny-os"
+    flavor = "small"
+
+    @pytest.fixture
+    def cloud(self, filecloud_on_path, cms_home: Path, tmp_path: Path) -> str:
+        write_config(cms_home, {"fc": {"cm": {"kind": "filecloud"},
+                                       "credentials": {"path": str(tmp_path / "vms.json")}}})
+        return "fc"
