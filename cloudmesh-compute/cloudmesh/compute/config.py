@@ -198,7 +198,8 @@ class Config:
         return str(value) if value else None
 
     def username(self) -> str:
-        user = self.get("cloudmesh.profile.user", None)
+        # without a file (zero-config clouds such as multipass) the login name serves
+        user = self.get("cloudmesh.profile.user", None) if self.exists else None
         return str(user or os.environ.get("USER") or "cloudmesh")
 
     # ---- masking -------------------------------------------------------------------

@@ -9,7 +9,6 @@ never by importing other packages or walking them with pkgutil.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 
 def namespace_paths() -> list[str]:
@@ -18,10 +17,10 @@ def namespace_paths() -> list[str]:
     return list(cloudmesh.__path__)
 
 
-def packages() -> list[tuple[str, Path]]:
+def packages() -> list[tuple[str, str]]:
     """(package name, directory) of every installed cloudmesh.* package; ``compute``
     first so that core commands win over a same-named command elsewhere."""
-    found: dict[str, Path] = {}
+    found: dict[str, str] = {}
     for root in namespace_paths():
         try:
             entries = os.scandir(root)
@@ -30,7 +29,7 @@ def packages() -> list[tuple[str, Path]]:
         with entries:
             for entry in entries:
                 if entry.is_dir() and entry.name.isidentifier() and entry.name not in found:
-                    found[entry.name] = Path(entry.path)
+                    found[entry.name] = entry.path
     return sorted(found.items(), key=lambda item: (item[0] != "compute", item[0]))
 
 
@@ -39,7 +38,7 @@ def find_command(name: str) -> str | None:
     if not name.isidentifier():
         return None
     for package, directory in packages():
-        if (directory / "command" / f"{name}.py").is_file():
+        if os.path.isfile(os.path.join(directory, "command", f"{name}.py")):
             return f"cloudmesh.{package}.command.{name}"
     return None
 
@@ -49,7 +48,7 @@ def commands() -> dict[str, str]:
     found: dict[str, str] = {}
     for package, directory in packages():
         try:
-            files = os.listdir(directory / "command")
+            files = os.listdir(os.path.join(directory, "command"))
         except OSError:
             continue
         for filename in sorted(files):
@@ -59,10 +58,10 @@ def commands() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def kinds() -> dict[str, Path]:
+def kinds() -> dict[str, str]:
     """Every installed provider kind: kind -> path of its compute.py."""
-    return {package: directory / "compute.py" for package, directory in packages()
-            if (directory / "compute.py").is_file()}
+    return {package: os.path.join(directory, "compute.py") for package, directory in packages()
+            if os.path.isfile(os.path.join(directory, "compute.py"))}
 
 
 def distributions() -> list[tuple[str, str]]:

@@ -3,9 +3,7 @@ only place that formats records, and tabulate/PyYAML are imported only when need
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, TextIO
 
 from cloudmesh.compute.errors import UsageError
 
@@ -24,7 +22,7 @@ def check_format(output: str | None) -> str:
     return output
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -37,6 +35,8 @@ def render(records: list[dict] | dict, output: str = "table",
     """Records as text in the given format. A single dict is one object in json/yaml."""
     output = check_format(output)
     if output == "json":
+        import json
+
         return json.dumps(records, indent=2, default=str)
     if output == "yaml":
         import yaml
@@ -63,7 +63,7 @@ def render(records: list[dict] | dict, output: str = "table",
 
 
 def emit(records: list[dict] | dict, output: str = "table", columns: list[str] | None = None,
-         stream: TextIO | None = None) -> None:
+         stream=None) -> None:
     text = render(records, output, columns)
     stream = stream or sys.stdout
     if text:

@@ -87,6 +87,20 @@ def load_provider_class(kind: str, cloud: str) -> type[ComputeNodeABC]:
     return provider_class
 
 
+def zero_config_spec(name: str) -> dict[str, Any] | None:
+    """The spec of a cloud that needs no cloudmesh.yaml entry: one named after an
+    installed kind whose Provider sets ``zero_config`` (True, or a dict of extra spec
+    such as ``default:``), e.g. ``multipass``. None for any other name."""
+    from cloudmesh.compute import discovery
+
+    if name not in discovery.kinds():  # a stat per package; imports nothing
+        return None
+    extra = getattr(load_provider_class(name, name), "zero_config", None)
+    if not extra:
+        return None
+    return {**(extra if isinstance(extra, dict) else {}), "cm": {"kind": name}}
+
+
 def resolve_cloud(cloud: str | None, config: Config, state: State) -> str:
     """The cloud to use: --cloud, then ``cms set cloud=``, then cloudmesh.default.cloud."""
     name = cloud or state.get("cloud") or config.default_cloud()
@@ -105,7 +119,10 @@ class Provider:
         self.config = config or Config()
         self.state = state or State()
         self.name = resolve_cloud(name, self.config, self.state)
-        self.spec = self.config.cloud(self.name)
+        # a zero-config kind (multipass) works without a yaml entry, even without a file
+        configured = self.config.exists and self.name in self.config.clouds()
+        self.spec = (None if configured else zero_config_spec(self.name)) or \
+            self.config.cloud(self.name)
         cm = self.spec.get("cm") or {}
         kind = cm.get("kind") if isinstance(cm, dict) else None
         if not kind:

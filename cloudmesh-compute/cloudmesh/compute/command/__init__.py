@@ -3,9 +3,7 @@ outcomes, and option values. A command parses, calls the facade, prints."""
 
 from __future__ import annotations
 
-import re
 import sys
-from typing import Any
 
 from cloudmesh.compute.errors import EXIT_OK, UsageError, print_error, worst_exit_code
 
@@ -14,7 +12,7 @@ class HelpShown(Exception):
     """--help was asked for and printed."""
 
 
-def parse(doc: str, argv: list[str]) -> dict[str, Any]:
+def parse(doc: str, argv: list[str]) -> dict:
     """Parse argv (starting with the command name) against a docopt usage docstring.
     ``--help`` prints the docstring; bad usage is one UsageError line, exit code 2."""
     from docopt import DocoptExit, docopt
@@ -28,6 +26,8 @@ def parse(doc: str, argv: list[str]) -> dict[str, Any]:
     try:
         return docopt(doc, argv=argv, default_help=False)
     except DocoptExit as error:
+        import re
+
         message = str(error).split("\n", 1)[0].strip()
         known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", doc))
         unknown = [a.split("=", 1)[0] for a in argv[1:]

@@ -19,13 +19,12 @@ Variables live in the state database beside cloudmesh.yaml.
 
 from __future__ import annotations
 
-import re
 import sys
 
 from cloudmesh.compute.command import run_command
 from cloudmesh.compute.errors import UsageError
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
 
 def run(argv: list[str]) -> int:
@@ -46,10 +45,12 @@ def _set(arguments: dict) -> int:
         for name, value in state.variables().items():
             print(f"{name}={value}")
         return 0
+    import re
+
     pairs = []
     for assignment in assignments:
         name, sep, value = assignment.partition("=")
-        if not sep or not _NAME.match(name):
+        if not sep or not re.match(_NAME, name):
             raise UsageError(f"'{assignment}' is not NAME=VALUE",
                              "write e.g. cms set cloud=mycloud")
         pairs.append((name, value))

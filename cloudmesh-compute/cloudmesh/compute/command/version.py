@@ -6,8 +6,6 @@ Usage:
 
 from __future__ import annotations
 
-import platform
-
 from cloudmesh.compute.command import run_command
 
 
@@ -17,6 +15,8 @@ def run(argv: list[str]) -> int:
     if argv[1:]:
         print(__doc__.strip("\n"))
         return 0
+    import platform
+
     from cloudmesh.compute import __version__, discovery
 
     rows = [("cms", __version__), ("python", platform.python_version())]
