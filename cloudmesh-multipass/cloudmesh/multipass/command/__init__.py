@@ -1,0 +1,1 @@
+"""Command modules of cloudmesh-multipass (``cms multipass``)."""

@@ -1,0 +1,550 @@
+"""Multipass provider (kind ``multipass``): local Ubuntu VMs through the ``multipass`` CLI.
+
+It runs the executable (``credentials.executable``, default ``multipass`` on PATH) with
+argument lists, never a shell string, reads ``--format json`` wherever Multipass offers
+it, and maps the documents to cms records. Parsing is tolerant of Multipass's versions:
+states in any case, sizes as strings or integers, optional keys (``snapshot_count``,
+``zone``, blueprints under ``blueprints`` or ``blueprints (deprecated)`` or absent),
+``release`` "Not Available", several IPv4 addresses.
+
+- A VM's id is its name: Multipass names are unique on a host and it has no other id.
+- Multipass has no flavors. ``FLAVORS`` is a small fixed set of sizes that ``create``
+  turns into ``--cpus/--memory/--disk``; ``NcpuM-G-DG`` (e.g. ``2cpu-4G-20G``) names any
+  other size, and a VM's flavor is read back from its cpu, memory and disk.
+- Multipass has no key pairs, security groups or metadata: ``create`` accepts and ignores
+  them (the records show ``key`` None and no secgroups); SSH keys go in with
+  ``cms multipass launch --cloud-init=FILE``.
+- ``destroy`` is ``multipass delete`` without purge: the VM is Deleted (status
+  terminated) and can be recovered until ``cms multipass purge``.
+- Multipass's exit codes (1 command line, 2 failed, 3 daemon, 4 retry) and its error text
+  become the cms error types, each one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from typing import Any, Iterable
+
+from cloudmesh.compute.abc import ComputeNodeABC
+from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
+                                      NotFound, UsageError, WaitTimeout)
+
+#: Multipass instance state (any case) -> cms status
+NODE_STATE_MAP = {
+    "running": "running",
+    "starting": "booting",
+    "restarting": "rebooting",
+    # still up, but on its way down: the shutdown was only delayed
+    "delayed shutdown": "stopping",
+    "suspending": "stopping",
+    "suspended": "suspended",
+    "stopped": "stopped",
+    "off": "stopped",
+    # deleted instances stay listed (recoverable) until 'multipass purge'
+    "deleted": "terminated",
+    "unknown": "unknown",
+}
+
+#: exit codes of the multipass client (include/multipass/cli/return_codes.h)
+MP_COMMAND_LINE_ERROR = 1
+MP_COMMAND_FAIL = 2
+MP_DAEMON_FAIL = 3
+MP_RETRY = 4
+
+#: the flavors a multipass cloud offers: name -> (vcpus, ram_mb, disk_gb)
+FLAVORS: dict[str, tuple[int, int, int]] = {
+    "tiny": (1, 1024, 5),       # what 'multipass launch' uses without options
+    "small": (1, 2048, 10),
+    "medium": (2, 4096, 20),
+    "large": (4, 8192, 40),
+    "xlarge": (8, 16384, 80),
+}
+
+INSTALL_HINT = ("install it with 'sudo snap install multipass' on Linux, or the installer "
+                "from https://canonical.com/multipass/install on macOS and Windows")
+#: seconds for commands that only ask the daemon; launch/start/stop wait on Multipass's
+#: own timeouts instead (5 minutes per instance by default)
+QUICK_TIMEOUT = 120
+
+_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+_CUSTOM_FLAVOR = re.compile(r"^(\d+)cpu-(\d+(?:\.\d+)?)G-(\d+(?:\.\d+)?)G$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_NO_RELEASE = ("", "not available", "n/a")
+
+
+# ---- parsing helpers (public: the command module and tests use them) -----------------
+def check_name(name: str) -> str:
+    """A valid Multipass instance name, or UsageError before Multipass is called."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"invalid instance name '{name}'",
+                         "Multipass names use letters, digits and hyphens, start with a "
+                         "letter and do not end with a hyphen")
+    return name
+
+
+def normalise_state(state: Any) -> str:
+    """Multipass's state word (Running, RUNNING, Delayed Shutdown, DELAYED_SHUTDOWN...)
+    as a cms status."""
+    key = re.sub(r"[\s_-]+", " ", str(state or "")).strip().lower()
+    return NODE_STATE_MAP.get(key, "unknown")
+
+
+def to_bytes(value: Any) -> int | None:
+    """A size as Multipass prints it (int, "5116440064", "5G", "1.5GiB") in bytes."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = _SIZE.match(str(value))
+    if not match:
+        return None
+    return int(float(match.group(1)) * 1024 ** "_KMGT".index(match.group(2).upper() or "_"))
+
+
+def to_int(value: Any) -> int | None:
+    """A count as Multipass prints it ("2", 2, "") or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _gib(size: int) -> str:
+    return f"{round(size / 2 ** 30, 1):g}"
+
+
+def _close(actual: int | None, wanted: int) -> bool:
+    # a running VM reports what its kernel sees: a little less memory and disk than
+    # was allocated (kernel reserve, file system overhead)
+    return actual is None or 0.85 <= actual / wanted <= 1.02
+
+
+def flavor_name(cpus: int | None, memory: int | None, disk: int | None) -> str | None:
+    """The flavor a VM of these sizes (bytes) was launched with: a name from FLAVORS,
+    else ``NcpuM-G-DG``; None when Multipass does not say (deleted VMs)."""
+    if not cpus:
+        return None
+    for name, (vcpus, ram_mb, disk_gb) in FLAVORS.items():
+        if vcpus == cpus and _close(memory, ram_mb * 2 ** 20) and _close(disk, disk_gb * 2 ** 30):
+            return name
+    if memory and disk:
+        return f"{cpus}cpu-{_gib(memory)}G-{_gib(disk)}G"
+    return None
+
+
+def _ips(addresses: Any) -> list[str]:
+    # Multipass prints "N/A" for a running VM whose address it does not know yet
+    return [a for a in addresses or () if isinstance(a, str) and _IPV4.match(a)]
+
+
+def _release(text: Any) -> str | None:
+    text = str(text or "").strip()
+    return None if text.lower() in _NO_RELEASE else text
+
+
+def _size_option(value: Any, option: str) -> str | None:
+    """--memory/--disk as Multipass takes them (bytes or K/M/G suffix)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if to_bytes(text) is None:
+        raise UsageError(f"{option} takes a size such as 512M, 4G or 1.5G, not '{value}'")
+    return text
+
+
+class Provider(ComputeNodeABC):
+    kind = "multipass"
+    #: a cloud named "multipass" works without a cloudmesh.yaml entry; these are the
+    #: defaults it gets: Multipass's own default image (the current LTS) and sizes
+    zero_config = {"default": {"image": "lts", "flavor": "tiny"}}
+    unsupported = {
+        **dict.fromkeys(("keys", "key_upload", "key_delete"),
+                        "Multipass keeps no key pairs: it injects its own SSH key; add "
+                        "others with 'cms multipass launch --cloud-init=FILE'"),
+        **dict.fromkeys(("secgroups", "secgroup_create", "secgroup_add_rules",
+                         "secgroup_remove_rules", "secgroup_upload", "secgroup_delete"),
+                        "Multipass instances sit on a host-local network without security "
+                        "groups"),
+        "metadata_set": "Multipass keeps no metadata for its instances",
+    }
+
+    def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
+        super().__init__(cloud, spec)
+        self._executable: str | None = None
+
+    # ---- running multipass ---------------------------------------------------------
+    @property
+    def executable(self) -> str:
+        """The multipass executable's path; ConfigError (exit 4) if it is not there."""
+        if self._executable is None:
+            configured = str(self.credentials.get("executable") or "multipass")
+            path = os.path.expanduser(configured)
+            if os.sep in path or (os.altsep and os.altsep in path):
+                if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                    raise ConfigError(
+                        f"cloud '{self.cloud}': credentials.executable {path} does not exist "
+                        "or is not executable", INSTALL_HINT + ", or fix the path")
+                found = path
+            else:
+                found = shutil.which(path)
+                if not found:
+                    raise self._not_installed(configured)
+            self._executable = found
+        return self._executable
+
+    def _not_installed(self, name: str) -> ConfigError:
+        return ConfigError(f"multipass is not installed ('{name}' is not on PATH)",
+                           INSTALL_HINT + f", or set cloudmesh.compute.{self.cloud}."
+                           "credentials.executable")
+
+    def run(self, *args: str, timeout: float | None = QUICK_TIMEOUT,
+            stdin_text: str | None = None) -> str:
+        """Run ``multipass ARGS``, return its stdout; a failure is one CmsError."""
+        argv = [self.executable, *map(str, args)]
+        try:
+            # stdin is closed unless we feed it: Multipass must never wait on a prompt
+            done = subprocess.run(argv, input=stdin_text, capture_output=True, text=True,
+                                  timeout=timeout,
+                                  stdin=subprocess.DEVNULL if stdin_text is None else None)
+        except FileNotFoundError:
+            raise self._not_installed(argv[0]) from None
+        except PermissionError:
+            raise ConfigError(f"cloud '{self.cloud}': cannot execute {argv[0]}",
+                              "check its mode, or reinstall multipass") from None
+        except subprocess.TimeoutExpired:
+            raise CloudError(f"cloud '{self.cloud}': multipass {args[0]} did not answer "
+                             f"within {timeout:g}s",
+                             "check that multipassd runs ('multipass version')") from None
+        if done.returncode != 0:
+            raise self.error_for(str(args[0]), done.returncode, done.stderr or done.stdout)
+        return done.stdout
+
+    def run_json(self, *args: str, timeout: float | None = QUICK_TIMEOUT) -> dict[str, Any]:
+        """``multipass ARGS --format json`` as a dict."""
+        text = self.run(*args, "--format", "json", timeout=timeout)
+        try:
+            document = json.loads(text)
+        except ValueError:
+            first = text.strip().splitlines()[0][:80] if text.strip() else "nothing"
+            raise CloudError(f"cloud '{self.cloud}': multipass {args[0]} did not print JSON "
+                             f"(got: {first})", "upgrade multipass") from None
+        if not isinstance(document, dict):
+            raise CloudError(f"cloud '{self.cloud}': multipass {args[0]} printed JSON that "
+                             "is not an object", "upgrade multipass")
+        return document
+
+    def run_interactive(self, *args: str) -> int:
+        """Run multipass with this terminal's stdin/stdout/stderr (shell, exec, streaming
+        transfer) and return its exit status unchanged."""
+        argv = [self.executable, *map(str, args)]
+        try:
+            return subprocess.run(argv).returncode
+        except FileNotFoundError:
+            raise self._not_installed(argv[0]) from None
+
+    def error_for(self, verb: str, code: int, text: str) -> CmsError:
+        """Multipass's error text and exit code as one cms error line."""
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if lines:
+            # "info failed: The following errors occurred:" then one line per instance
+            first = lines[0].replace("The following errors occurred:", "").strip()
+            rest = "; ".join(lines[1:])
+            joiner = " " if first.endswith(":") else "; "
+            detail = joiner.join(part for part in (first, rest) if part)
+        else:
+            detail = f"exit code {code}"
+        if not detail.startswith(f"{verb} failed"):
+            detail = f"{verb} failed: {detail}"
+        message = f"cloud '{self.cloud}': multipass {detail}"
+        low = detail.lower()
+        if code == MP_DAEMON_FAIL or "cannot connect to the multipass socket" in low:
+            return CloudError(message, "is multipassd running? 'sudo snap restart multipass' "
+                                       "on Linux, restart the Multipass service on macOS/Windows")
+        if "not authenticated" in low:
+            return CredentialError(message, "run 'multipass authenticate'")
+        if "does not exist" in low:
+            hint = "see 'cms multipass list'" if "instance" in low else None
+            return NotFound(message, hint)
+        if "timed out" in low:
+            return WaitTimeout(message, "raise --timeout, or see 'cms multipass info'")
+        if code == MP_COMMAND_LINE_ERROR:
+            return UsageError(message, f"see 'multipass help {verb}'")
+        if "is deleted" in low:
+            return UsageError(message, "recover it with 'cms multipass recover NAME' or "
+                                       "remove it with 'cms multipass purge'")
+        if "already exists" in low or "invalid" in low:
+            return UsageError(message)
+        if code == MP_RETRY:
+            return CloudError(message, "try again")
+        return CloudError(message)
+
+    def translate_error(self, error: Exception) -> CmsError | None:
+        if isinstance(error, subprocess.SubprocessError):
+            return CloudError(f"cloud '{self.cloud}': multipass: {error}")
+        if isinstance(error, OSError):
+            return CloudError(f"cloud '{self.cloud}': cannot run multipass: {error}")
+        return None
+
+    # ---- mappers -------------------------------------------------------------------
+    def _to_vm(self, name: str, info: dict | None, row: dict | None = None) -> dict[str, Any]:
+        """A vm record from ``info`` (one entry of info's "info") and/or ``row`` (one
+        entry of list's "list"); either may be missing or partial."""
+        info, row = info or {}, row or {}
+        state = str(info.get("state") or row.get("state") or "Unknown")
+        memory = info.get("memory") if isinstance(info.get("memory"), dict) else {}
+        disks = info.get("disks") if isinstance(info.get("disks"), dict) else {}
+        disk_sizes = [to_bytes(d.get("total")) for d in disks.values() if isinstance(d, dict)]
+        disk = sum(s for s in disk_sizes if s) or None
+        cpus = to_int(info.get("cpu_count"))
+        addresses = info.get("ipv4") if info.get("ipv4") is not None else row.get("ipv4")
+        return self.vm_record(
+            name=name,
+            id=name,
+            status=normalise_state(state),
+            state=state,
+            image=_release(info.get("image_release")) or _release(row.get("release")),
+            flavor=flavor_name(cpus, to_bytes(memory.get("total")), disk),
+            public_ips=[],
+            private_ips=_ips(addresses),
+            region="local",
+            zone=info.get("zone") or row.get("zone") or None,
+            created=None,  # Multipass does not say when an instance was launched
+            native={**row, **info},
+        )
+
+    def _to_image(self, key: str, entry: dict, blueprint: bool = False) -> dict[str, Any]:
+        entry = entry if isinstance(entry, dict) else {}
+        os_name = " ".join(p for p in (str(entry.get("os") or ""),
+                                       str(entry.get("release") or "")) if p)
+        return self.image_record(
+            name=key,
+            id=key,
+            os=os_name or None,
+            version=entry.get("version") or None,
+            status="blueprint" if blueprint else "available",
+            created=None,  # 'version' is a build serial, not always a date
+            native={"aliases": list(entry.get("aliases") or []),
+                    "remote": entry.get("remote") or "", "release": entry.get("release")},
+        )
+
+    # ---- VMs -----------------------------------------------------------------------
+    def list(self) -> list[dict[str, Any]]:
+        rows = [r for r in self.run_json("list").get("list") or () if isinstance(r, dict)]
+        names = [str(r["name"]) for r in rows if r.get("name")]
+        details: dict[str, Any] = {}
+        if names:
+            try:
+                # one more call for sizes and images, for all instances at once
+                details = self.run_json("info", *names).get("info") or {}
+            except NotFound:  # one went away between the two calls
+                details = {}
+        return [self._to_vm(str(r["name"]), details.get(r["name"]), r)
+                for r in rows if r.get("name")]
+
+    def info(self, name: str) -> dict[str, Any]:
+        check_name(name)
+        found = (self.run_json("info", name).get("info") or {}).get(name)
+        if not isinstance(found, dict):
+            raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
+                           "see 'cms multipass list'")
+        return self._to_vm(name, found)
+
+    def create(self, name: str, image: str, flavor: str, key: str | None = None,
+               secgroups: list[str] | None = None, userdata: str | None = None,
+               metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        vcpus, ram_mb, disk_gb = self.flavor_sizes(flavor)
+        return self.launch(name, image=image, cpus=vcpus, memory=f"{ram_mb}M",
+                           disk=f"{disk_gb:g}G", userdata=userdata)
+
+    def launch_argv(self, name: str, image: str | None = None, cpus: int | str | None = None,
+                    memory: str | None = None, disk: str | None = None,
+                    cloud_init: str | None = None, networks: Iterable[str] = (),
+                    bridged: bool = False, mounts: Iterable[str] = (),
+                    timeout: int | str | None = None) -> list[str]:
+        """The arguments of ``multipass launch`` for these options (validated here)."""
+        argv = ["launch", "--name", check_name(name)]
+        if cpus not in (None, ""):
+            count = to_int(cpus)
+            if count is None or count < 1:
+                raise UsageError(f"--cpus takes a whole number of at least 1, not '{cpus}'")
+            argv += ["--cpus", str(count)]
+        for option, value in (("--memory", memory), ("--disk", disk)):
+            size = _size_option(value, option)
+            if size:
+                argv += [option, size]
+        if cloud_init:
+            argv += ["--cloud-init", cloud_init if cloud_init == "-"
+                     else os.path.abspath(os.path.expanduser(cloud_init))]
+        for spec in networks:
+            argv += ["--network", spec]
+        if bridged:
+            argv.append("--bridged")
+        for mount in mounts:
+            source, _, target = mount.partition(":")
+            source = os.path.abspath(os.path.expanduser(source))
+            argv += ["--mount", f"{source}:{target}" if target else source]
+        if timeout not in (None, ""):
+            seconds = to_int(timeout)
+            if seconds is None or seconds < 1:
+                raise UsageError(f"--timeout takes a whole number of seconds, not '{timeout}'")
+            argv += ["--timeout", str(seconds)]
+        if image:
+            argv.append(image)
+        return argv
+
+    def launch(self, name: str, image: str | None = None, userdata: str | None = None,
+               **options: Any) -> dict[str, Any]:
+        """Launch one instance (Multipass waits until it runs); returns its record.
+        ``userdata`` is cloud-init text, fed on stdin (a snap cannot read /tmp)."""
+        cloud_init = options.pop("cloud_init", None)
+        argv = self.launch_argv(name, image=image, cloud_init="-" if userdata else cloud_init,
+                                **options)
+        self.run(*argv, timeout=None, stdin_text=userdata)
+        return self.info(name)
+
+    def _act(self, verb: str, name: str) -> dict[str, Any]:
+        self.run(verb, check_name(name), timeout=None)
+        return self.info(name)
+
+    def start(self, name: str) -> dict[str, Any]:
+        return self._act("start", name)
+
+    def stop(self, name: str) -> dict[str, Any]:
+        return self._act("stop", name)
+
+    def reboot(self, name: str) -> dict[str, Any]:
+        return self._act("restart", name)
+
+    def suspend(self, name: str) -> dict[str, Any]:
+        return self._act("suspend", name)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        # 'multipass start' resumes a suspended instance
+        return self._act("start", name)
+
+    def destroy(self, name: str) -> dict[str, Any]:
+        return self.delete(name)
+
+    def delete(self, name: str, purge: bool = False) -> dict[str, Any]:
+        """``multipass delete`` (recoverable) or, with ``purge``, gone for good."""
+        self.run("delete", check_name(name), *(["--purge"] if purge else []), timeout=None)
+        if purge:
+            return self.vm_record(name=name, id=name, status="terminated", state="Purged",
+                                  region="local")
+        return self.info(name)
+
+    def recover(self, name: str) -> dict[str, Any]:
+        return self._act("recover", name)
+
+    def purge(self) -> None:
+        """Remove every deleted instance for good."""
+        self.run("purge", timeout=None)
+
+    # ---- files, mounts, settings, networks -----------------------------------------
+    def mount(self, source: str, name: str, target: str | None = None) -> None:
+        check_name(name)
+        source = os.path.abspath(os.path.expanduser(source))
+        self.run("mount", source, f"{name}:{target}" if target else name, timeout=None)
+
+    def umount(self, name: str, path: str | None = None) -> None:
+        check_name(name)
+        self.run("umount", f"{name}:{path}" if path else name)
+
+    def transfer_argv(self, paths: list[str], recursive: bool = False) -> list[str]:
+        """``multipass transfer [-r] SOURCE... DESTINATION``; NAME:PATH is inside an
+        instance, '-' is stdin or stdout."""
+        if len(paths) < 2:
+            raise UsageError("transfer needs at least one source and a destination")
+        inside = [p.split(":", 1)[0] for p in paths if ":" in p]
+        if not inside:
+            raise UsageError("transfer needs NAME:PATH on one side",
+                             "e.g. cms multipass transfer notes.txt web01:/tmp/")
+        for name in inside:
+            check_name(name)
+        return ["transfer", *(["-r"] if recursive else []), *paths]
+
+    def transfer(self, paths: list[str], recursive: bool = False) -> None:
+        self.run(*self.transfer_argv(paths, recursive), timeout=None)
+
+    def exec_argv(self, name: str, command: list[str]) -> list[str]:
+        if not command:
+            raise UsageError("exec needs a command", "e.g. cms multipass exec web01 -- uname -a")
+        return ["exec", check_name(name), "--", *command]
+
+    def shell_argv(self, name: str) -> list[str]:
+        return ["shell", check_name(name)]
+
+    def networks(self) -> list[dict[str, Any]]:
+        rows = self.run_json("networks").get("list") or ()
+        return [{"name": r.get("name"), "type": r.get("type"),
+                 "description": r.get("description")} for r in rows if isinstance(r, dict)]
+
+    def version(self) -> dict[str, Any]:
+        """{"multipass": client version, "multipassd": daemon version (if it answers)}."""
+        return self.run_json("version")
+
+    def get(self, key: str) -> str:
+        value = self.run("get", key).strip()
+        # newer clients print <empty> for an empty value unless --raw (older lack --raw)
+        return "" if value == "<empty>" else value
+
+    def set(self, key: str, value: str) -> None:
+        self.run("set", f"{key}={value}")
+
+    # ---- images and flavors --------------------------------------------------------
+    def images(self) -> list[dict[str, Any]]:
+        document = self.run_json("find")
+        records = [self._to_image(key, entry) for key, entry in
+                   (document.get("images") or {}).items()]
+        # blueprints: "blueprints" (newest), "blueprints (deprecated)" (1.16), or absent
+        for section in ("blueprints", "blueprints (deprecated)"):
+            records += [self._to_image(key, entry, blueprint=True) for key, entry in
+                        (document.get(section) or {}).items()]
+        return records
+
+    def image(self, name: str) -> dict[str, Any]:
+        """An image by its name or any of its aliases (``jammy``, ``lts``, ``daily:devel``)."""
+        for record in self.images():
+            native = record.get("native") or {}
+            aliases, remote = native.get("aliases") or [], native.get("remote")
+            known = {record["name"], *aliases, *(f"{remote}:{a}" for a in aliases if remote)}
+            if name in known:
+                return record
+        raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
+                       "see 'cms multipass images'")
+
+    def flavors(self) -> list[dict[str, Any]]:
+        return [self.flavor_record(name=name, id=name, vcpus=vcpus, ram_mb=ram_mb,
+                                   disk_gb=disk_gb)
+                for name, (vcpus, ram_mb, disk_gb) in FLAVORS.items()]
+
+    def flavor(self, name: str) -> dict[str, Any]:
+        vcpus, ram_mb, disk_gb = self.flavor_sizes(name)
+        return self.flavor_record(name=name, id=name, vcpus=vcpus, ram_mb=ram_mb,
+                                  disk_gb=disk_gb)
+
+    def flavor_sizes(self, name: str) -> tuple[int, int, float]:
+        """(vcpus, ram_mb, disk_gb) of a FLAVORS name or of ``NcpuM-G-DG``."""
+        if name in FLAVORS:
+            return FLAVORS[name]
+        match = _CUSTOM_FLAVOR.match(str(name))
+        if match and int(match.group(1)) > 0:
+            disk = float(match.group(3))
+            return (int(match.group(1)), int(float(match.group(2)) * 1024),
+                    int(disk) if disk.is_integer() else disk)
+        raise NotFound(f"no flavor '{name}' on cloud '{self.cloud}'",
+                       f"use one of {', '.join(FLAVORS)} or NcpuM-G-DG such as 2cpu-4G-20G")
+
+    def check(self) -> str:
+        versions = self.version()
+        if not versions.get("multipassd"):
+            raise CloudError(f"cloud '{self.cloud}': multipassd does not answer",
+                             "start the Multipass service ('sudo snap start multipass')")
+        return f"multipass {versions.get('multipass')}, multipassd {versions['multipassd']}"
