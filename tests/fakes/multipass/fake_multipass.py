@@ -1,0 +1,1298 @@
+#!/usr/bin/env python3
+"""A stateful fake of the ``multipass`` command line for the cms tests.
+
+It takes the real CLI's arguments and prints what Multipass prints, as its sources define
+it (github.com/canonical/multipass):
+
+- ``src/client/cli/formatter/json_formatter.cpp``: the ``--format json`` documents of
+  list, info, find, networks and version (printed as QJsonDocument prints a QJsonObject:
+  keys sorted, four-space indent); ``snapshot_count`` only when the daemon reports it;
+  list's ``release`` is "Ubuntu <release>" or "Not Available".
+- ``src/client/cli/formatter/format_utils.cpp``: the state words (Running, Stopped,
+  Deleted, Starting, Restarting, Delayed Shutdown, Suspending, Suspended, Unknown), image
+  keys ``remote:alias``, and the alias filter (no one-letter aliases, no ubuntu/default).
+- ``src/client/common/client_common.cpp`` (standard_failure_handler_for): a failure is
+  "<command> failed: <message>" on stderr, exit 2, or 3 when the daemon is unreachable;
+  ``include/multipass/cli/return_codes.h``: 0 ok, 1 command line, 2 failed, 3 daemon,
+  4 retry.
+- ``src/daemon/daemon.cpp``: 'instance "x" does not exist', 'instance "x" is deleted',
+  'instance "x" already exists', "The following errors occurred:", 'instance "x" is not
+  running', the mount/umount messages, "Invalid arguments supplied" for launch.
+- ``src/client/cli/cmd/{launch,start,delete,mount,umount,transfer,get,set}.cpp``: the
+  options and the client-side messages (exit 1): "Error: invalid CPU count ...", "Mount
+  source path ... does not exist", "Not enough arguments given", "Name argument or --all
+  is required", "Only one '-' allowed", ...; ``settings_exceptions.h``: "Unrecognized
+  settings key: 'k'" and "Invalid setting 'k=v': why".
+- docs (documentation.ubuntu.com/multipass: find, set, get): the image catalogue's shape
+  and ``set KEY=VALUE``, ``get`` printing <empty> unless --raw.
+
+Where a message could not be checked against the sources (a bad --memory size, a few
+sftp messages of transfer, 'bridged' without local.bridged-network), it is marked
+"approximate" below.
+
+State lives in a JSON file, ``$MULTIPASS_FAKE_STATE`` (default ~/.multipass-fake.json),
+locked with flock, so several fakes can run at once. Transitions are immediate, as the
+real client waits for them (launch/start/restart return once the instance is up).
+
+Version quirks, from the environment:
+  MULTIPASS_FAKE_VERSION         the version printed (default 1.16.1)
+  MULTIPASS_FAKE_STATE_CASE      upper: RUNNING, DELAYED_SHUTDOWN (very old clients);
+                                 lower: running
+  MULTIPASS_FAKE_BLUEPRINTS_KEY  the find key of blueprints: "blueprints (deprecated)"
+                                 (1.16, default), "blueprints" (newer), "none" (absent)
+  MULTIPASS_FAKE_SNAPSHOT_COUNT  "absent": info has no snapshot_count (before 1.13)
+  MULTIPASS_FAKE_ZONES           "1": list and info carry "zone" (unreleased zones)
+Failures on demand:
+  MULTIPASS_FAKE_DAEMON          "down": every daemon call fails as with a stopped daemon
+  MULTIPASS_FAKE_FAIL            "VERB:CODE:MESSAGE": VERB fails with that exit code
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import sys
+
+VERSION = os.environ.get("MULTIPASS_FAKE_VERSION", "1.16.1")
+OK, COMMAND_LINE_ERROR, COMMAND_FAIL, DAEMON_FAIL = 0, 1, 2, 3
+GIB = 2 ** 30
+MIB = 2 ** 20
+
+# The catalogue 'find' prints. Raw aliases as the image hosts list them; the first one
+# names the image, and the formatter drops one-letter aliases, "ubuntu" and "default".
+IMAGES = [
+    {"remote": "", "aliases": ["20.04", "focal", "f"], "os": "Ubuntu",
+     "release": "20.04 LTS", "version": "20240821", "current": "Ubuntu 20.04.6 LTS"},
+    {"remote": "", "aliases": ["22.04", "jammy", "j"], "os": "Ubuntu",
+     "release": "22.04 LTS", "version": "20240912", "current": "Ubuntu 22.04.5 LTS"},
+    {"remote": "", "aliases": ["24.04", "noble", "lts", "n", "default", "ubuntu"],
+     "os": "Ubuntu", "release": "24.04 LTS", "version": "20240911",
+     "current": "Ubuntu 24.04.1 LTS"},
+    {"remote": "", "aliases": ["core22"], "os": "Ubuntu", "release": "Core 22",
+     "version": "20230717", "current": "Ubuntu Core 22"},
+    {"remote": "daily", "aliases": ["25.04", "plucky", "devel", "p"], "os": "Ubuntu",
+     "release": "25.04", "version": "20250312", "current": "Ubuntu 25.04"},
+]
+BLUEPRINTS = {
+    "docker": {"release": "Docker", "cpus": 2, "memory": 4 * GIB, "disk": 40 * GIB},
+    "jellyfin": {"release": "Jellyfin", "cpus": 2, "memory": 4 * GIB, "disk": 40 * GIB},
+    "minikube": {"release": "minikube is local Kubernetes", "cpus": 2, "memory": 4 * GIB,
+                 "disk": 40 * GIB},
+    "ros2-jazzy": {"release": "ROS 2 Jazzy", "cpus": 2, "memory": 4 * GIB, "disk": 40 * GIB},
+}
+NETWORKS = [
+    {"name": "enp3s0", "type": "ethernet", "description": "Ethernet device"},
+    {"name": "wlp2s0", "type": "wifi", "description": "Wi-Fi device"},
+]
+SETTINGS = {"client.primary-name": "primary", "local.driver": "qemu",
+            "local.privileged-mounts": "true", "local.bridged-network": "",
+            "local.passphrase": "false", "local.image.mirror": ""}
+UNWANTED_ALIASES = {"ubuntu", "default"}
+#: mount targets Multipass refuses (mp::utils::invalid_target_path)
+INVALID_TARGETS = re.compile(r"^/+(dev|proc|sys)(/.*)?$|^/+$|^/+home/+ubuntu/*$")
+MIN_MEMORY, MIN_DISK = 128 * MIB, 512 * MIB
+
+
+class Exit(Exception):
+    """Leave with an exit code; the message is already printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def fail(command: str, message: str, code: int = COMMAND_FAIL, details: str = "") -> Exit:
+    """standard_failure_handler_for: '<command> failed: <message>' then the details."""
+    err(f"{command} failed: {message}\n" + (f"{details}\n" if details else ""))
+    return Exit(code)
+
+
+def usage_error(message: str) -> Exit:
+    err(message)
+    return Exit(COMMAND_LINE_ERROR)
+
+
+def following(errors: list[str]) -> str:
+    """grpc_status_for: several instance errors under one heading."""
+    return "The following errors occurred:\n" + "\n".join(errors)
+
+
+# ---- state --------------------------------------------------------------------------
+def state_path() -> str:
+    return os.environ.get("MULTIPASS_FAKE_STATE") or os.path.expanduser(
+        "~/.multipass-fake.json")
+
+
+@contextlib.contextmanager
+def daemon_state():
+    """The daemon's state, locked for this command and written back afterwards."""
+    path = state_path()
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                state = json.load(handle)
+        except FileNotFoundError:
+            state = {}
+        state.setdefault("instances", {})
+        state.setdefault("settings", {})
+        state.setdefault("counter", 0)
+        yield state
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(state, handle, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+
+
+def setting(state: dict, key: str) -> str:
+    return state["settings"].get(key, SETTINGS.get(key, ""))
+
+
+# ---- arguments (QCommandLineParser-like) --------------------------------------------
+class Parsed:
+    def __init__(self) -> None:
+        self.options: dict[str, list[str]] = {}
+        self.positional: list[str] = []
+
+    def isset(self, name: str) -> bool:
+        return name in self.options
+
+    def value(self, name: str, default: str | None = None) -> str | None:
+        values = self.options.get(name)
+        return values[-1] if values else default
+
+    def values(self, name: str) -> list[str]:
+        return self.options.get(name, [])
+
+
+def parse(args: list[str], spec: dict[str, tuple[str, bool]]) -> Parsed:
+    """``spec``: every spelling -> (canonical name, takes a value). -v and -h are global."""
+    spec = {**spec, "-v": ("verbose", False), "--verbose": ("verbose", False),
+            "-vv": ("verbose", False), "-vvv": ("verbose", False),
+            "-vvvv": ("verbose", False), "-h": ("help", False), "--help": ("help", False)}
+    parsed = Parsed()
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            parsed.positional += args[index:]
+            break
+        if arg.startswith("-") and arg != "-":
+            name, equals, inline = arg.partition("=")
+            if name not in spec:
+                raise usage_error(f"Unknown option '{name.lstrip('-')}'.")
+            canonical, takes_value = spec[name]
+            if takes_value:
+                if equals:
+                    value = inline
+                elif index < len(args):
+                    value = args[index]
+                    index += 1
+                else:
+                    raise usage_error(f"Missing value after '{name}'.")
+                parsed.options.setdefault(canonical, []).append(value)
+            else:
+                parsed.options.setdefault(canonical, []).append("")
+        else:
+            parsed.positional.append(arg)
+    return parsed
+
+
+def options(*entries: tuple[tuple[str, ...], bool]) -> dict[str, tuple[str, bool]]:
+    spec = {}
+    for names, takes_value in entries:
+        canonical = max(names, key=len).lstrip("-")
+        for name in names:
+            spec[name] = (canonical, takes_value)
+    return spec
+
+
+FORMAT = (("--format",), True)
+ALL = (("--all",), False)
+TIMEOUT = (("--timeout",), True)
+
+
+def chosen_format(parsed: Parsed) -> str:
+    fmt = parsed.value("format", "table")
+    if fmt not in ("table", "json", "csv", "yaml"):
+        raise usage_error("Invalid format type given.")
+    return fmt
+
+
+def parse_timeout(parsed: Parsed) -> None:
+    if parsed.isset("timeout"):
+        value = parsed.value("timeout")
+        if not re.fullmatch(r"\d+", value or "") or int(value) <= 0:
+            raise usage_error("error: --timeout value has to be a positive integer")
+
+
+# ---- daemon helpers -----------------------------------------------------------------
+def daemon_up(command: str) -> None:
+    if os.environ.get("MULTIPASS_FAKE_DAEMON") == "down":
+        raise fail(command, "cannot connect to the multipass socket", DAEMON_FAIL)
+    injected = os.environ.get("MULTIPASS_FAKE_FAIL", "")
+    verb, _, rest = injected.partition(":")
+    if verb == command and rest:
+        code, _, message = rest.partition(":")
+        raise fail(command, message, int(code))
+
+
+def state_word(instance: dict) -> str:
+    word = "Deleted" if instance.get("deleted") else instance["state"]
+    case = os.environ.get("MULTIPASS_FAKE_STATE_CASE", "")
+    if case == "upper":
+        return word.upper().replace(" ", "_")
+    if case == "lower":
+        return word.lower()
+    return word
+
+
+def is_running(instance: dict) -> bool:
+    """MP_UTILS.is_running: running, or running until a delayed shutdown."""
+    return not instance.get("deleted") and instance["state"] in ("Running", "Delayed Shutdown")
+
+
+def select(state: dict, names: list[str], operative_only: bool,
+           deleted_message: str = 'instance "{}" is deleted',
+           missing_message: str = 'instance "{}" does not exist') -> tuple[list[str], list[str]]:
+    """select_instances_and_react: the instances named, and the errors for the others."""
+    chosen, errors = [], []
+    for name in dict.fromkeys(names):
+        instance = state["instances"].get(name)
+        if instance is None:
+            errors.append(missing_message.format(name))
+        elif instance.get("deleted") and operative_only:
+            errors.append(deleted_message.format(name))
+        else:
+            chosen.append(name)
+    return chosen, errors
+
+
+def names_or_all(command: str, parsed: Parsed, state: dict, allow_empty: bool,
+                 group: str = "operative") -> list[str]:
+    """check_for_name_and_all_option_conflict plus the primary-name default."""
+    names = parsed.positional
+    if parsed.isset("all"):
+        if names:
+            raise usage_error(f"Cannot specify name{'s' if len(names) > 1 else ''} when "
+                              "--all option set")
+        instances = state["instances"]
+        if group == "deleted":
+            return [n for n, i in instances.items() if i.get("deleted")]
+        if group == "all":
+            return list(instances)
+        return [n for n, i in instances.items() if not i.get("deleted")]
+    if names:
+        return names
+    if not allow_empty:
+        raise usage_error("Name argument or --all is required")
+    return [setting(state, "client.primary-name")]
+
+
+def memory_size(text: str) -> int | None:
+    """mp::MemorySize: bytes, or with K, M, G suffix (B/iB optional), decimals allowed."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG])?(?:i?B)?", text.strip(), re.IGNORECASE)
+    if not match:
+        return None
+    unit = {"": 1, "K": 1024, "M": MIB, "G": GIB}[(match.group(2) or "").upper()]
+    return int(float(match.group(1)) * unit)
+
+
+def human(size: int) -> str:
+    return f"{size / GIB:.1f}GiB"
+
+
+def find_image(query: str) -> tuple[dict | None, str]:
+    remote, _, alias = query.rpartition(":")
+    remotes = {i["remote"] for i in IMAGES} | {"release"}
+    if remote and remote not in remotes:
+        return None, remote
+    for image in IMAGES:
+        image_remote = image["remote"] or "release"
+        if remote and remote != image_remote:
+            continue
+        if not remote and image["remote"]:
+            continue
+        if alias in image["aliases"]:
+            return image, image_remote
+    return None, remote or "release"
+
+
+# ---- documents ----------------------------------------------------------------------
+def dump(document: dict) -> None:
+    out(json.dumps(document, indent=4, sort_keys=True))
+
+
+def list_entry(name: str, instance: dict) -> dict:
+    entry = {"name": name, "state": state_word(instance),
+             "ipv4": ip_addresses(instance) if is_running(instance) else [],
+             "release": f"Ubuntu {instance['image_release']}"
+             if instance.get("image_release") else "Not Available"}
+    if os.environ.get("MULTIPASS_FAKE_ZONES") == "1":
+        entry["zone"] = instance["zone"]
+    return entry
+
+
+def ip_addresses(instance: dict) -> list[str]:
+    return [instance["ipv4"], *instance.get("extra_ipv4", [])]
+
+
+def info_entry(name: str, instance: dict) -> dict:
+    running = is_running(instance)
+    disk_total = int(instance["disk"] * 0.97) if running else instance["disk"]
+    memory_total = int(instance["memory"] * 0.955) if running else instance["memory"]
+    entry = {
+        "state": state_word(instance),
+        "image_hash": hashlib.sha256(instance["image"].encode()).hexdigest(),
+        "image_release": instance.get("image_release", ""),
+        "release": instance.get("current_release", "") if running else "",
+        "cpu_count": str(instance["cpus"]),
+        "load": [0.08, 0.03, 0.01] if running else [],
+        # the daemon's numbers are strings of bytes for disks, integers for memory
+        "disks": {"sda1": {"total": str(disk_total), **({"used": "2147483648"}
+                                                       if running else {})}},
+        "memory": {"total": memory_total, **({"used": memory_total // 5} if running else {})},
+        "ipv4": ip_addresses(instance) if running else [],
+        "mounts": {target: {"source_path": m["source_path"],
+                            "uid_mappings": [f"{m['uid']}:default"],
+                            "gid_mappings": [f"{m['gid']}:default"]}
+                   for target, m in instance.get("mounts", {}).items()},
+    }
+    if os.environ.get("MULTIPASS_FAKE_SNAPSHOT_COUNT") != "absent":
+        entry["snapshot_count"] = str(instance.get("snapshots", 0))
+    if os.environ.get("MULTIPASS_FAKE_ZONES") == "1":
+        entry["zone"] = instance["zone"]
+    return entry
+
+
+def image_entry(image: dict) -> tuple[str, dict]:
+    aliases = [image["aliases"][0]] + [a for a in image["aliases"][1:]
+                                       if len(a) > 1 and a not in UNWANTED_ALIASES]
+    key = f"{image['remote']}:{aliases[0]}" if image["remote"] else aliases[0]
+    return key, {"os": image["os"], "release": image["release"], "version": image["version"],
+                 "aliases": aliases[1:], "remote": image["remote"]}
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("".join(str(c).ljust(w + 2) for c, w in zip(r, widths)).rstrip()
+                     for r in rows)
+
+
+# ---- commands -----------------------------------------------------------------------
+def cmd_version(args: list[str]) -> int:
+    parsed = parse(args, options(FORMAT))
+    fmt = chosen_format(parsed)
+    document = {"multipass": VERSION}
+    if os.environ.get("MULTIPASS_FAKE_DAEMON") != "down":
+        document["multipassd"] = VERSION
+    if fmt == "json":
+        dump(document)
+    else:
+        out(table([[k, v] for k, v in document.items()]))
+    return OK
+
+
+def cmd_list(args: list[str]) -> int:
+    parsed = parse(args, options(FORMAT, (("--snapshots",), False), (("--no-ipv4",), False)))
+    fmt = chosen_format(parsed)
+    daemon_up("list")
+    with daemon_state() as state:
+        # operative instances first, then the deleted ones (Daemon::list)
+        ordered = sorted(state["instances"].items(), key=lambda kv: bool(kv[1].get("deleted")))
+        entries = [list_entry(name, inst) for name, inst in ordered]
+    if fmt == "json":
+        dump({"list": entries})
+    elif fmt == "csv":
+        out("Name,State,IPv4,IPv6,Release,AllIPv4")
+        for e in entries:
+            first = e["ipv4"][0] if e["ipv4"] else ""
+            out(f"{e['name']},{e['state']},{first},,{e['release']},\"{','.join(e['ipv4'])}\"")
+    elif not entries:
+        err("No instances found.")
+    else:
+        out(table([["Name", "State", "IPv4", "Image"]] +
+                  [[e["name"], e["state"], (e["ipv4"] or ["--"])[0], e["release"]]
+                   for e in entries]))
+    return OK
+
+
+def cmd_info(args: list[str]) -> int:
+    parsed = parse(args, options(FORMAT, ALL, (("--snapshots",), False),
+                                 (("--no-runtime-information",), False)))
+    fmt = chosen_format(parsed)
+    daemon_up("info")
+    with daemon_state() as state:
+        names = names_or_all("info", parsed, state, allow_empty=True, group="all") \
+            if parsed.isset("all") else (parsed.positional or list(state["instances"]))
+        chosen, errors = select(state, names, operative_only=False)
+        if errors:
+            raise fail("info", following(errors))
+        details = {name: info_entry(name, state["instances"][name]) for name in chosen}
+    if fmt == "json":
+        dump({"errors": [], "info": details})
+    else:
+        blocks = []
+        for name, d in details.items():
+            memory = d["memory"]
+            blocks.append("\n".join([
+                f"Name:           {name}", f"State:          {d['state']}",
+                f"IPv4:           {', '.join(d['ipv4']) or '--'}",
+                f"Release:        {d['release'] or '--'}",
+                f"Image hash:     {d['image_hash'][:12]} (Ubuntu {d['image_release']})",
+                f"CPU(s):         {d['cpu_count']}",
+                f"Memory usage:   {human(memory.get('used', 0))} out of "
+                f"{human(memory['total'])}"]))
+        out("\n\n".join(blocks))
+    return OK
+
+
+def cmd_find(args: list[str]) -> int:
+    parsed = parse(args, options(FORMAT, (("--show-unsupported",), False),
+                                 (("--only-images",), False), (("--only-blueprints",), False),
+                                 (("--force-update",), False)))
+    fmt = chosen_format(parsed)
+    if len(parsed.positional) > 1:
+        raise usage_error("Wrong number of arguments")
+    daemon_up("find")
+    search = parsed.positional[0] if parsed.positional else ""
+    images = {}
+    if not parsed.isset("only-blueprints"):
+        for image in IMAGES:
+            key, entry = image_entry(image)
+            if not search or search in image["aliases"] or search == key:
+                images[key] = entry
+    blueprints = {}
+    if not parsed.isset("only-images"):
+        blueprints = {name: {"os": "", "release": b["release"], "version": "latest",
+                             "aliases": [], "remote": ""}
+                      for name, b in BLUEPRINTS.items() if not search or search == name}
+    if fmt == "json":
+        document = {"errors": [], "images": images}
+        key = os.environ.get("MULTIPASS_FAKE_BLUEPRINTS_KEY", "blueprints (deprecated)")
+        if key != "none":
+            document[key] = blueprints
+        dump(document)
+    else:
+        rows = [["Image", "Aliases", "Version", "Description"]] + [
+            [k, ",".join(v["aliases"]), v["version"], f"{v['os']} {v['release']}"]
+            for k, v in images.items()]
+        out(table(rows))
+    return OK
+
+
+def cmd_networks(args: list[str]) -> int:
+    parsed = parse(args, options(FORMAT))
+    fmt = chosen_format(parsed)
+    daemon_up("networks")
+    rows = sorted(NETWORKS, key=lambda n: n["name"])
+    if fmt == "json":
+        dump({"list": rows})
+    else:
+        out(table([["Name", "Type", "Description"]] +
+                  [[n["name"], n["type"], n["description"]] for n in rows]))
+    return OK
+
+
+def parse_network(spec: str) -> dict:
+    """net_digest of launch.cpp."""
+    net = {"name": "", "mode": "auto", "mac": ""}
+    fields = [f for f in spec.split(",") if f]
+    for field in fields:
+        parts = [p for p in field.split("=") if p]
+        if len(parts) == 2:
+            key, value = parts[0].lower(), parts[1]
+            if key == "name":
+                net["name"] = value
+            elif key == "mode":
+                if value.lower() not in ("auto", "manual"):
+                    raise usage_error(f"error: Bad network mode '{value.lower()}', need "
+                                      "'auto' or 'manual'")
+                net["mode"] = value.lower()
+            elif key == "mac":
+                if not re.fullmatch(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", value):
+                    raise usage_error(f"error: Invalid MAC address: {value}")
+                net["mac"] = value
+            else:
+                raise usage_error(f"error: Bad network field: {key}")
+        elif len(parts) == 1 and len(fields) == 1:
+            net["name"] = parts[0]
+        else:
+            raise usage_error(f"error: Bad network field definition: {field}")
+    if not net["name"]:
+        raise usage_error("error: Bad network definition, need at least a 'name' field")
+    return net
+
+
+def cmd_launch(args: list[str]) -> int:
+    parsed = parse(args, options(
+        (("-c", "--cpus"), True), (("-d", "--disk"), True), (("-m", "--memory"), True),
+        (("--mem",), True), (("-n", "--name"), True), (("--cloud-init",), True),
+        (("--network",), True), (("--bridged",), False), (("--mount",), True), TIMEOUT))
+    if len(parsed.positional) > 1:
+        raise usage_error("Too many arguments supplied")
+    image_query = parsed.positional[0] if parsed.positional else ""
+    if image_query.count(":") > 1 and not re.match(r"^(https?|file)://", image_query):
+        raise usage_error("Invalid remote and source image name supplied")
+    cpus = None
+    if parsed.isset("cpus"):
+        text = parsed.value("cpus")
+        if not re.fullmatch(r"\d+", text) or int(text) < 1:
+            raise usage_error(f"Error: invalid CPU count '{text}', need a positive integer "
+                              "value.")
+        cpus = int(text)
+    if parsed.isset("memory") and parsed.isset("mem"):
+        raise usage_error('Error: invalid option(s) used for memory allocation. Please use '
+                          '"--memory" to specify amount of memory to allocate.')
+    if parsed.isset("mem"):
+        err('Warning: the "--mem" long option is deprecated in favour of "--memory". '
+            'Please update any scripts, etc.')
+    sizes = {}
+    for option in ("memory", "mem", "disk"):
+        if parsed.isset(option):
+            text = parsed.value(option)
+            if memory_size(text) is None:  # approximate: MemorySize's exception text
+                raise usage_error(f"error: {text} is not a valid memory size")
+            sizes["disk" if option == "disk" else "memory"] = text
+    mounts = []
+    for value in parsed.values("mount"):
+        source, _, target = value.partition(":")
+        for check, word in ((os.path.exists, "does not exist"), (os.path.isdir, "is not a directory"),
+                            (lambda p: os.access(p, os.R_OK), "is not readable")):
+            if not check(source):
+                raise usage_error(f'Mount source path "{source}" {word}')
+        mounts.append((os.path.abspath(source), target))
+    cloud_init = None
+    if parsed.isset("cloud-init"):
+        cloud_init = read_cloud_init(parsed.value("cloud-init"))
+    networks = []
+    if parsed.isset("bridged"):
+        networks.append({"name": "bridged", "mode": "auto", "mac": ""})
+    networks += [parse_network(spec) for spec in parsed.values("network")]
+    parse_timeout(parsed)
+    daemon_up("launch")
+    with daemon_state() as state:
+        name = parsed.value("name") or generated_name(state)
+        errors = []
+        memory = memory_size(sizes["memory"]) if "memory" in sizes else GIB
+        if memory < MIN_MEMORY:
+            errors.append(f"Invalid memory size value supplied: {sizes['memory']}.")
+        if "disk" in sizes and memory_size(sizes["disk"]) < MIN_DISK:
+            errors.append(f"Invalid disk size value supplied: {sizes['disk']}.")
+        if not re.fullmatch(r"[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?", name):
+            errors.append(f"Invalid instance name supplied: {name}")
+        known = {n["name"] for n in NETWORKS}
+        bridged_to = setting(state, "local.bridged-network")
+        for net in networks:
+            if net["name"] == "bridged":
+                if not bridged_to:  # approximate wording
+                    raise fail("launch", "You have to `multipass set local.bridged-network=<name>`"
+                               ' to use the "bridged" shortcut.')
+                net["name"] = bridged_to
+            if net["name"] not in known:
+                errors.append("Invalid network options supplied")
+        if errors:  # the client shows the last of the daemon's LaunchError codes
+            raise fail("launch", "Invalid arguments supplied", details=errors[-1])
+        if name in state["instances"]:
+            raise fail("launch", f'instance "{name}" already exists')
+        instance = new_instance(state, image_query, cpus, memory, sizes.get("disk"), networks)
+        if instance is None:
+            raise Exit(COMMAND_FAIL)
+        instance["cloud_init"] = cloud_init
+        state["instances"][name] = instance
+        out(f"Launched: {name}")
+        for source, target in mounts:
+            target = mount_target(source, target)
+            instance.setdefault("mounts", {})[target] = {
+                "source_path": source, "uid": os.getuid(), "gid": os.getgid()}
+            out(f"Mounted '{source}' into '{name}:{target}'")
+    return OK
+
+
+def read_cloud_init(path: str) -> str:
+    template = "Could not load cloud-init configuration: {}"
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise usage_error(template.format(f"bad file: {path}\nPlease ensure that "
+                                              "Multipass can read it."))
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    try:
+        import yaml
+    except ImportError:  # the fake still works where PyYAML is missing
+        return text
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise usage_error(template.format(str(error).splitlines()[0])) from None
+    return text
+
+
+def generated_name(state: dict) -> str:
+    words = ["keen-fox", "brave-owl", "calm-yak", "swift-elk"]
+    state["counter"] += 1
+    return f"{words[state['counter'] % len(words)]}-{state['counter']}"
+
+
+def new_instance(state: dict, query: str, cpus: int | None, memory: int,
+                 disk_text: str | None, networks: list[dict]) -> dict | None:
+    """The daemon's create_vm: resolve the image, allocate, boot."""
+    release, current, image_key = "", "", query
+    if query in BLUEPRINTS:
+        blueprint = BLUEPRINTS[query]
+        image, _ = find_image("24.04")
+        cpus = cpus or blueprint["cpus"]
+        memory = max(memory, blueprint["memory"])
+        disk_text = disk_text or f"{blueprint['disk'] // GIB}G"
+    elif re.match(r"^(https?|file)://", query):
+        image = None  # a custom image: Multipass knows no release for it
+    else:
+        image, remote = find_image(query or "lts")
+        if image is None:
+            if remote not in {i["remote"] for i in IMAGES} | {"release"}:
+                fail("launch", f'Remote "{remote}" is unknown or unreachable.')
+            else:
+                alias = query.rpartition(":")[2]
+                fail("launch", f'Unable to find an image matching "{alias}" in remote '
+                     f'"{remote}".')
+            return None
+    if image is not None:
+        release, current, image_key = image["release"], image["current"], image["aliases"][0]
+    state["counter"] += 1
+    number = state["counter"]
+    return {
+        "state": "Running", "deleted": False, "image": image_key or "default",
+        "image_release": release, "current_release": current, "cpus": cpus or 1,
+        "memory": memory, "disk": memory_size(disk_text) if disk_text else 5 * GIB,
+        "ipv4": f"10.218.69.{10 + number % 240}",
+        "extra_ipv4": [f"192.168.1.{100 + number % 150}" for n in networks
+                       if n["mode"] == "auto"],
+        "networks": networks, "mounts": {}, "files": {}, "snapshots": 0,
+        "zone": f"zone{1 + number % 3}",
+    }
+
+
+def cmd_start(args: list[str]) -> int:
+    parsed = parse(args, options(ALL, TIMEOUT))
+    parse_timeout(parsed)
+    daemon_up("start")
+    with daemon_state() as state:
+        names = names_or_all("start", parsed, state, allow_empty=True)
+        details = []
+        for name in dict.fromkeys(names):
+            instance = state["instances"].get(name)
+            if instance is None:
+                details.append(f"Instance '{name}' does not exist.")
+            elif instance.get("deleted"):
+                details.append(f"Instance '{name}' is deleted. Use 'recover' to recover it or "
+                               "'purge' to permanently delete it.")
+        if details:
+            raise fail("start", "instance(s) missing", details="\n".join(details))
+        errors = []
+        for name in dict.fromkeys(names):
+            instance = state["instances"][name]
+            if instance["state"] == "Unknown":
+                errors.append(f"Instance '{name}' is already running, but in an unknown state")
+            elif instance["state"] == "Suspending":
+                errors.append(f"Cannot start the instance '{name}' while suspending")
+            else:  # stopped, suspended (resumed), delayed shutdown (cancelled), starting
+                instance["state"] = "Running"
+        if errors:
+            raise fail("start", "\n".join(errors))
+    return OK
+
+
+def operative(command: str, parsed: Parsed, state: dict) -> list[str]:
+    """require_operative_instances_reaction over the names given (or --all)."""
+    names = names_or_all(command, parsed, state, allow_empty=True)
+    chosen, errors = select(state, names, operative_only=True)
+    if errors:
+        raise fail(command, following(errors))
+    return chosen
+
+
+def cmd_stop(args: list[str]) -> int:
+    parsed = parse(args, options(ALL, (("-t", "--time"), True), (("-c", "--cancel"), False),
+                                 (("-f", "--force"), False)))
+    if parsed.isset("time") and parsed.isset("cancel"):
+        raise usage_error("Cannot set 'time' and 'cancel' options at the same time")
+    delay = parsed.value("time", "0").lstrip("+")
+    if not re.fullmatch(r"\d+", delay):
+        raise usage_error("Time must be in digit form")
+    daemon_up("stop")
+    with daemon_state() as state:
+        for name in operative("stop", parsed, state):
+            instance = state["instances"][name]
+            if parsed.isset("cancel"):
+                if instance["state"] == "Delayed Shutdown":
+                    instance["state"] = "Running"
+            elif int(delay) > 0 and instance["state"] == "Running":
+                instance["state"] = "Delayed Shutdown"
+            else:
+                instance["state"] = "Stopped"
+    return OK
+
+
+def cmd_suspend(args: list[str]) -> int:
+    parsed = parse(args, options(ALL))
+    daemon_up("suspend")
+    with daemon_state() as state:
+        for name in operative("suspend", parsed, state):
+            instance = state["instances"][name]
+            if is_running(instance):  # the backends ignore a suspend of a stopped VM
+                instance["state"] = "Suspended"
+    return OK
+
+
+def cmd_restart(args: list[str]) -> int:
+    parsed = parse(args, options(ALL, TIMEOUT))
+    parse_timeout(parsed)
+    daemon_up("restart")
+    with daemon_state() as state:
+        chosen = operative("restart", parsed, state)
+        for name in chosen:
+            if not is_running(state["instances"][name]):
+                raise fail("restart", f'instance "{name}" is not running')
+        for name in chosen:
+            state["instances"][name]["state"] = "Running"
+    return OK
+
+
+def cmd_delete(args: list[str]) -> int:
+    parsed = parse(args, options(ALL, (("-p", "--purge"), False)))
+    if not parsed.positional and not parsed.isset("all"):
+        raise usage_error("Name argument or --all is required")
+    names = parsed.positional
+    if any("." in n for n in names) and not parsed.isset("purge"):
+        raise usage_error("Snapshots can only be purged (after deletion, they cannot be "
+                          "recovered). Please use the `--purge` flag if that is what you want.")
+    daemon_up("delete")
+    with daemon_state() as state:
+        names = names_or_all("delete", parsed, state, allow_empty=False, group="all")
+        chosen, errors = select(state, names, operative_only=False)
+        if errors:
+            raise fail("delete", following(errors))
+        for name in chosen:
+            if parsed.isset("purge"):
+                del state["instances"][name]
+            else:
+                instance = state["instances"][name]
+                instance["deleted"] = True
+                instance["state"] = "Stopped"
+    return OK
+
+
+def cmd_recover(args: list[str]) -> int:
+    parsed = parse(args, options(ALL))
+    daemon_up("recover")
+    with daemon_state() as state:
+        if parsed.isset("all") or not parsed.positional:
+            names = [n for n, i in state["instances"].items() if i.get("deleted")]
+        else:
+            names = parsed.positional
+        # an instance that is not deleted needs no recovery: only logged by the daemon
+        chosen, errors = select(state, names, operative_only=False)
+        if errors:
+            raise fail("recover", following(errors))
+        for name in chosen:
+            state["instances"][name]["deleted"] = False
+    return OK
+
+
+def cmd_purge(args: list[str]) -> int:
+    parsed = parse(args, {})
+    if parsed.positional:
+        raise usage_error("This command takes no arguments")
+    daemon_up("purge")
+    with daemon_state() as state:
+        for name in [n for n, i in state["instances"].items() if i.get("deleted")]:
+            del state["instances"][name]
+    return OK
+
+
+def ssh_ready(command: str, state: dict, names: list[str]) -> None:
+    """Daemon::ssh_info: operative instances that are running."""
+    chosen, errors = select(state, names, operative_only=True)
+    if errors:
+        raise fail(command, following(errors))
+    for name in chosen:
+        if not is_running(state["instances"][name]):
+            raise fail(command, f'instance "{name}" is not running')
+
+
+# ---- inside an instance: a tiny shell for exec and shell ----------------------------
+def instance_path(path: str, cwd: str = "/home/ubuntu") -> str:
+    path = path or "."
+    joined = path if path.startswith("/") else f"{cwd.rstrip('/')}/{path}"
+    parts: list[str] = []
+    for part in joined.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def run_in_instance(name: str, instance: dict, argv: list[str], cwd: str) -> int:
+    if not argv:
+        return 0
+    if argv[0] in ("sh", "bash") and len(argv) >= 3 and argv[1] == "-c":
+        code = 0
+        for command in argv[2].split(";"):
+            code = run_in_instance(name, instance, shlex.split(command), cwd)
+        return code
+    program, args = argv[0], argv[1:]
+    files = instance.setdefault("files", {})
+    if program == "echo":
+        out(" ".join(args))
+    elif program == "hostname":
+        out(name)
+    elif program == "whoami":
+        out("ubuntu")
+    elif program == "pwd":
+        out(cwd)
+    elif program == "nproc":
+        out(str(instance["cpus"]))
+    elif program == "uname":
+        if "-a" in args:
+            out(f"Linux {name} 6.8.0-45-generic #45-Ubuntu SMP PREEMPT_DYNAMIC x86_64 "
+                "x86_64 x86_64 GNU/Linux")
+        else:
+            out("6.8.0-45-generic" if "-r" in args else "Linux")
+    elif program == "cat":
+        code = 0
+        for arg in args:
+            path = instance_path(arg, cwd)
+            if path in files:
+                sys.stdout.write(base64.b64decode(files[path]).decode("utf-8", "replace"))
+            else:
+                err(f"cat: {arg}: No such file or directory")
+                code = 1
+        return code
+    elif program == "ls":
+        path = instance_path(args[-1] if args else ".", cwd)
+        entries = sorted({p[len(path):].lstrip("/").split("/")[0] for p in files
+                          if p.startswith(path.rstrip("/") + "/")})
+        if path in files:
+            entries = [args[-1]]
+        if entries:
+            out("\n".join(entries))
+    elif program == "cloud-init" and args[:1] == ["status"]:
+        out("status: done")
+    elif program == "true":
+        return 0
+    elif program == "false":
+        return 1
+    elif program == "exit":
+        return int(args[0]) if args else 0
+    else:
+        err(f"bash: line 1: {program}: command not found")
+        return 127
+    return 0
+
+
+def cmd_exec(args: list[str]) -> int:
+    parsed = parse(args, options((("-d", "--working-directory"), True),
+                                 (("-n", "--no-map-working-directory"), False)))
+    if len(parsed.positional) < 2:
+        raise usage_error("Wrong number of arguments")
+    name, command = parsed.positional[0], parsed.positional[1:]
+    daemon_up("exec")
+    with daemon_state() as state:
+        ssh_ready("exec", state, [name])
+        instance = dict(state["instances"][name])
+    # the command runs without holding the daemon's state
+    return run_in_instance(name, instance, command,
+                           parsed.value("working-directory", "/home/ubuntu"))
+
+
+def cmd_shell(args: list[str]) -> int:
+    parsed = parse(args, options(TIMEOUT))
+    if len(parsed.positional) > 1:
+        raise usage_error("Too many arguments given")
+    daemon_up("shell")
+    with daemon_state() as state:
+        name = parsed.positional[0] if parsed.positional else setting(
+            state, "client.primary-name")
+        chosen, errors = select(state, [name], operative_only=True)
+        if errors:
+            raise fail("shell", following(errors))
+        if not is_running(state["instances"][name]):  # shell starts a stopped instance
+            state["instances"][name]["state"] = "Running"
+        instance = dict(state["instances"][name])
+    out(f"Welcome to {instance.get('current_release') or 'Ubuntu'} "
+        "(GNU/Linux 6.8.0-45-generic x86_64)")
+    code = 0
+    for line in sys.stdin:
+        words = shlex.split(line)
+        if words[:1] == ["exit"]:
+            return int(words[1]) if len(words) > 1 else code
+        code = run_in_instance(name, instance, words, "/home/ubuntu")
+    return code
+
+
+def mount_target(source: str, target: str) -> str:
+    if not target:  # default: under the default user's home, named after the source
+        return f"/home/ubuntu/{os.path.basename(source.rstrip('/'))}"
+    return instance_path(target)
+
+
+def cmd_mount(args: list[str]) -> int:
+    parsed = parse(args, options((("-g", "--gid-map"), True), (("-u", "--uid-map"), True),
+                                 (("-t", "--type"), True)))
+    if len(parsed.positional) < 2:
+        raise usage_error("Not enough arguments given")
+    source = parsed.positional[0]
+    for check, word in ((os.path.exists, "does not exist"), (os.path.isdir, "is not a directory"),
+                        (lambda p: os.access(p, os.R_OK), "is not readable")):
+        if not check(source):
+            raise usage_error(f'Source path "{source}" {word}')
+    for option, label in (("uid-map", "UID"), ("gid-map", "GID")):
+        for value in parsed.values(option):
+            if not re.fullmatch(r"[0-9]+:[0-9]+", value):
+                raise usage_error(f"Invalid {label} map given: {value}")
+    mount_type = (parsed.value("type", "classic") or "").lower()
+    if mount_type not in ("classic", "native"):
+        raise usage_error(f"error: Bad mount type '{mount_type}' specified, please use "
+                          "'classic' or 'native'")
+    source = os.path.abspath(source)
+    daemon_up("mount")
+    with daemon_state() as state:
+        if setting(state, "local.privileged-mounts") != "true":
+            raise fail("mount", "Mounts are disabled on this installation of Multipass.\n\n"
+                       "See https://multipass.run/docs/set-command#local.privileged-mounts "
+                       "for information\non how to enable them.")
+        errors = []
+        for argument in parsed.positional[1:]:
+            name, _, path = argument.partition(":")
+            instance = state["instances"].get(name)
+            if instance is None or instance.get("deleted"):
+                errors.append(f"instance '{name}' does not exist")
+                continue
+            target = mount_target(source, path)
+            if INVALID_TARGETS.match(target):
+                errors.append(f'unable to mount to "{target}"')
+                continue
+            if target in instance.get("mounts", {}):
+                errors.append(f"\"{target}\" is already mounted in '{name}'")
+                continue
+            uid = parsed.value("uid-map", f"{os.getuid()}:default").split(":")[0]
+            gid = parsed.value("gid-map", f"{os.getgid()}:default").split(":")[0]
+            instance.setdefault("mounts", {})[target] = {
+                "source_path": source, "uid": int(uid), "gid": int(gid), "type": mount_type}
+        if errors:
+            raise fail("mount", following(errors))
+    return OK
+
+
+def cmd_umount(args: list[str]) -> int:
+    parsed = parse(args, {})
+    if not parsed.positional:
+        raise usage_error("Not enough arguments given")
+    daemon_up("umount")
+    with daemon_state() as state:
+        errors = []
+        for argument in parsed.positional:
+            name, _, path = argument.partition(":")
+            instance = state["instances"].get(name)
+            if instance is None or instance.get("deleted"):
+                errors.append(f"instance '{name}' does not exist")
+                continue
+            mounts = instance.setdefault("mounts", {})
+            if not path:
+                mounts.clear()
+            elif instance_path(path) in mounts:
+                del mounts[instance_path(path)]
+            else:
+                errors.append(f"path \"{instance_path(path)}\" is not mounted in '{name}'")
+        if errors:
+            raise fail("umount", following(errors))
+    return OK
+
+
+def cmd_transfer(args: list[str]) -> int:
+    parsed = parse(args, options((("-r", "--recursive"), False), (("-p", "--parents"), False)))
+    paths = parsed.positional
+    if len(paths) < 2:
+        raise usage_error("Not enough arguments given")
+    entries = [(p.split(":", 1)[0], p.split(":", 1)[1] or ".") if ":" in p else ("", p)
+               for p in paths]
+    sources, (target_name, target) = entries[:-1], entries[-1]
+    streaming = [p for p in paths[:-1] if p == "-"]
+    if (paths[-1] == "-" and streaming) or len(streaming) > 1:
+        raise usage_error("Only one '-' allowed")
+    if (paths[-1] == "-" or streaming) and len(sources) > 1:
+        raise usage_error("Only two arguments allowed when using '-'")
+    named = [n for n, _ in entries if n]
+    if paths[-1] == "-" and not sources[0][0]:
+        raise usage_error("Source must be from inside an instance")
+    if streaming and not target_name:
+        raise usage_error("Target must be inside an instance")
+    if not target_name and len(named) != len(sources):
+        raise usage_error("All sources must be from inside an instance" if named else
+                          "An instance name is needed for either source or destination")
+    if target_name and len(named) > 1:
+        raise usage_error("Cannot specify an instance name for both source and destination")
+    daemon_up("transfer")
+    recursive = parsed.isset("recursive")
+    with daemon_state() as state:
+        ssh_ready("transfer", state, list(dict.fromkeys(named)))
+        if target_name:
+            files = state["instances"][target_name].setdefault("files", {})
+            if streaming:
+                files[instance_path(target)] = base64.b64encode(
+                    sys.stdin.buffer.read()).decode()
+                return OK
+            return push([s for _, s in sources], files, target, recursive)
+        if paths[-1] == "-":
+            name, source = sources[0]
+            files = state["instances"][name].get("files", {})
+            if instance_path(source) not in files:  # approximate sftp wording
+                err(f"[sftp] remote source '{source}' does not exist")
+                return COMMAND_FAIL
+            sys.stdout.buffer.write(base64.b64decode(files[instance_path(source)]))
+            return OK
+        return pull([(state["instances"][n].get("files", {}), s) for n, s in sources],
+                    target, recursive)
+
+
+def push(sources: list[str], files: dict, target: str, recursive: bool) -> int:
+    target_path = instance_path(target)
+    is_dir = target.endswith("/") or any(p.startswith(target_path.rstrip("/") + "/")
+                                         for p in files)
+    if len(sources) > 1 and not is_dir:
+        err(f"[sftp] target {target} is not a directory")
+        return COMMAND_FAIL
+    code = OK
+    for source in sources:
+        if os.path.isdir(source):
+            if not recursive:  # approximate sftp wording
+                err(f"[sftp] omitting local directory '{source}': recursive mode not specified")
+                code = COMMAND_FAIL
+                continue
+            base = f"{target_path.rstrip('/')}/{os.path.basename(source.rstrip('/'))}"
+            for root, _, names in os.walk(source):
+                for filename in names:
+                    local = os.path.join(root, filename)
+                    relative = os.path.relpath(local, source).replace(os.sep, "/")
+                    files[f"{base}/{relative}"] = encode_file(local)
+        elif os.path.isfile(source):
+            destination = (f"{target_path.rstrip('/')}/{os.path.basename(source)}"
+                           if is_dir else target_path)
+            files[destination] = encode_file(source)
+        else:
+            err(f"[sftp] cannot access {source}: No such file or directory")
+            code = COMMAND_FAIL
+    return code
+
+
+def encode_file(path: str) -> str:
+    with open(path, "rb") as handle:
+        return base64.b64encode(handle.read()).decode()
+
+
+def pull(sources: list[tuple[dict, str]], target: str, recursive: bool) -> int:
+    if len(sources) > 1 and not os.path.isdir(target):
+        err(f"[sftp] target {target} is not a directory")
+        return COMMAND_FAIL
+    code = OK
+    for files, source in sources:
+        path = instance_path(source)
+        inside = {p: c for p, c in files.items() if p.startswith(path.rstrip("/") + "/")}
+        if path in files:
+            destination = (os.path.join(target, os.path.basename(path))
+                           if os.path.isdir(target) else target)
+            write_file(destination, files[path])
+        elif inside and recursive:
+            base = os.path.join(target, os.path.basename(path)) if os.path.isdir(target) \
+                else target
+            for file_path, content in inside.items():
+                write_file(os.path.join(base, *file_path[len(path):].strip("/").split("/")),
+                           content)
+        elif inside:  # approximate sftp wording
+            err(f"[sftp] omitting remote directory '{source}': recursive mode not specified")
+            code = COMMAND_FAIL
+        else:
+            err(f"[sftp] remote source '{source}' does not exist")
+            code = COMMAND_FAIL
+    return code
+
+
+def write_file(path: str, content: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(base64.b64decode(content))
+
+
+# ---- settings -----------------------------------------------------------------------
+_INSTANCE_KEY = re.compile(r"^local\.([^.]+)\.(cpus|memory|disk|bridged)$")
+
+
+def settings_value(state: dict, key: str) -> str:
+    match = _INSTANCE_KEY.match(key)
+    if match:
+        instance = state["instances"].get(match.group(1))
+        if instance is None or instance.get("deleted"):  # approximate wording
+            raise SettingsError(f"Unrecognized settings key: '{key}'", COMMAND_FAIL)
+        field = match.group(2)
+        if field == "cpus":
+            return str(instance["cpus"])
+        if field == "bridged":
+            return "false"
+        return human(instance[field])
+    if key not in SETTINGS:
+        raise SettingsError(f"Unrecognized settings key: '{key}'", COMMAND_FAIL)
+    return setting(state, key)
+
+
+class SettingsError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def invalid(key: str, value: str, why: str) -> SettingsError:
+    """InvalidSettingException: a command-line error (exit 1)."""
+    return SettingsError(f"Invalid setting '{key}={value}': {why}", COMMAND_LINE_ERROR)
+
+
+def change_setting(state: dict, key: str, value: str) -> None:
+    match = _INSTANCE_KEY.match(key)
+    if match:
+        instance = state["instances"].get(match.group(1))
+        if instance is None or instance.get("deleted"):
+            raise SettingsError(f"Unrecognized settings key: '{key}'", COMMAND_FAIL)
+        if instance["state"] != "Stopped":
+            raise invalid(key, value, "Instance must be stopped for modification")
+        field = match.group(2)
+        if field == "cpus":
+            if not re.fullmatch(r"\d+", value) or int(value) < 1:
+                raise invalid(key, value, "Need a positive integer (in decimal format)")
+            instance["cpus"] = int(value)
+        elif field in ("memory", "disk"):
+            size = memory_size(value)
+            if size is None:
+                raise invalid(key, value, f"{value} is not a valid memory size")
+            if field == "disk" and size < instance["disk"]:
+                raise invalid(key, value, "Disk can only be expanded")
+            instance[field] = size
+        return
+    if key not in SETTINGS:
+        raise SettingsError(f"Unrecognized settings key: '{key}'", COMMAND_FAIL)
+    if key == "local.privileged-mounts":
+        truth = {"true": "true", "on": "true", "yes": "true", "1": "true",
+                 "false": "false", "off": "false", "no": "false", "0": "false"}
+        if value.lower() not in truth:
+            raise invalid(key, value, "Invalid flag, need \"true\" or \"false\"")
+        value = truth[value.lower()]
+    elif key == "local.driver" and value not in ("qemu", "lxd", "libvirt"):
+        raise invalid(key, value, "Invalid driver")
+    elif key == "local.bridged-network" and value and value not in {n["name"] for n in NETWORKS}:
+        raise invalid(key, value, "Invalid network")
+    state["settings"][key] = value
+
+
+def cmd_get(args: list[str]) -> int:
+    parsed = parse(args, options((("--raw",), False), (("--keys",), False)))
+    if parsed.isset("keys"):
+        out("\n".join(SETTINGS))
+        return OK
+    if len(parsed.positional) != 1:
+        raise usage_error("Need exactly one setting key.")
+    key = parsed.positional[0]
+    daemon_up("get")
+    with daemon_state() as state:
+        try:
+            value = settings_value(state, key)
+        except SettingsError as error:
+            err(str(error))
+            return error.code
+    out(value if value or parsed.isset("raw") else "<empty>")
+    return OK
+
+
+def cmd_set(args: list[str]) -> int:
+    parsed = parse(args, {})
+    if len(parsed.positional) == 2:  # the older 'set KEY VALUE'
+        key, value = parsed.positional
+    elif len(parsed.positional) == 1:
+        key, equals, value = parsed.positional[0].partition("=")
+        if not equals:  # only the key: the value is prompted for
+            value = sys.stdin.readline().rstrip("\n")
+    else:
+        raise usage_error("Need exactly one key-value pair (in <key>=<value> form).")
+    if not key:
+        raise usage_error("Bad key-value format.")
+    daemon_up("set")
+    with daemon_state() as state:
+        try:
+            change_setting(state, key, value)
+        except SettingsError as error:
+            err(str(error))
+            return error.code
+    return OK
+
+
+COMMANDS = {
+    "launch": cmd_launch, "list": cmd_list, "ls": cmd_list, "info": cmd_info,
+    "find": cmd_find, "start": cmd_start, "stop": cmd_stop, "suspend": cmd_suspend,
+    "restart": cmd_restart, "delete": cmd_delete, "recover": cmd_recover,
+    "purge": cmd_purge, "exec": cmd_exec, "shell": cmd_shell, "sh": cmd_shell,
+    "connect": cmd_shell, "mount": cmd_mount, "umount": cmd_umount, "unmount": cmd_umount,
+    "transfer": cmd_transfer, "copy-files": cmd_transfer, "networks": cmd_networks,
+    "version": cmd_version, "get": cmd_get, "set": cmd_set,
+}
+HELP = """Usage: multipass [options] <command>
+Create, control and connect to Ubuntu instances.
+
+This is a command line utility for multipass, a
+service that manages Ubuntu instances.
+
+Options:
+  -h, --help     Displays help on commandline options
+  -v, --verbose  Increase logging verbosity.
+
+Available commands:
+""" + "\n".join(f"  {name}" for name in sorted(COMMANDS))
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        out(HELP)
+        return OK
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        err(f"Error: Unknown command: '{argv[0]}'\n{HELP}")
+        return COMMAND_LINE_ERROR
+    options_part = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    if "-h" in options_part or "--help" in options_part:
+        out(f"Usage: multipass {argv[0]} [options]")
+        return OK
+    try:
+        return command(argv[1:])
+    except Exit as leave:
+        return leave.code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

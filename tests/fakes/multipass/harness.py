@@ -1,0 +1,65 @@
+"""Helpers the multipass tests share: install the fake ``multipass`` as an executable
+and write a cloudmesh.yaml that points a cloud at it. (tests/conftest.py belongs to the
+core; these live beside the fake and the test modules load them by path.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+FAKE = Path(__file__).with_name("fake_multipass.py")
+
+
+def install_fake(bin_dir: Path) -> Path:
+    """Write ``bin_dir/multipass``: the fake, run by this test run's interpreter."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    executable = bin_dir / "multipass"
+    executable.write_text(f"#!{sys.executable}\n"
+                          "import runpy, sys\n"
+                          "sys.argv[0] = 'multipass'\n"
+                          f"runpy.run_path({str(FAKE)!r}, run_name='__main__')\n")
+    executable.chmod(0o755)
+    return executable
+
+
+def write_config(config_dir: Path, clouds: dict[str, dict], user: str = "alice") -> Path:
+    """A cloudmesh.yaml (mode 0600) with these clouds under cloudmesh.compute."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / "cloudmesh.yaml"
+    # JSON is YAML: no YAML writer needed
+    path.write_text(json.dumps({"cloudmesh": {"profile": {"user": user},
+                                              "compute": clouds}}, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def fake_state(state_file: Path) -> dict:
+    """The fake daemon's state (instances, settings) as the tests see it."""
+    try:
+        return json.loads(state_file.read_text())
+    except FileNotFoundError:
+        return {"instances": {}, "settings": {}}
+
+
+def seed_instances(state_file: Path, instances: dict[str, dict]) -> None:
+    """Put instances in odd states straight into the fake daemon's state."""
+    state = fake_state(state_file)
+    for name, fields in instances.items():
+        base = {"state": "Running", "deleted": False, "image": "24.04",
+                "image_release": "24.04 LTS", "current_release": "Ubuntu 24.04.1 LTS",
+                "cpus": 1, "memory": 2 ** 30, "disk": 5 * 2 ** 30, "ipv4": "10.218.69.200",
+                "extra_ipv4": [], "networks": [], "mounts": {}, "files": {}, "snapshots": 0,
+                "zone": "zone1"}
+        state.setdefault("instances", {})[name] = {**base, **fields}
+    state_file.write_text(json.dumps(state))
+
+
+def environment(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a cms subprocess: its own HOME, config dir and fake state."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MULTIPASS_FAKE_")}
+    env.update(HOME=str(tmp / "home"), CLOUDMESH_CONFIG_DIR=str(tmp / "config"),
+               MULTIPASS_FAKE_STATE=str(tmp / "multipass-state.json"), **extra)
+    (tmp / "home").mkdir(exist_ok=True)
+    return env
