@@ -45,6 +45,8 @@ Version quirks, from the environment:
 Failures on demand:
   MULTIPASS_FAKE_DAEMON          "down": every daemon call fails as with a stopped daemon
   MULTIPASS_FAKE_FAIL            "VERB:CODE:MESSAGE": VERB fails with that exit code
+For the tests to see how they were called:
+  MULTIPASS_FAKE_LOG             a file to which each call's argv is appended (JSON lines)
 """
 
 from __future__ import annotations
@@ -1277,6 +1279,10 @@ Available commands:
 
 
 def main(argv: list[str]) -> int:
+    log = os.environ.get("MULTIPASS_FAKE_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(argv) + "\n")
     if not argv or argv[0] in ("help", "-h", "--help"):
         out(HELP)
         return OK
