@@ -4,7 +4,6 @@ subprocess against the fake ``multipass`` executable."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,22 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
+from fakes.multipass import harness
+
 CMS = Path(sys.executable).parent / "cms"
-
-
-def _load_harness():
-    # the shared helpers live beside the fake (tests/conftest.py belongs to the core)
-    name = "multipass_test_harness"
-    if name not in sys.modules:
-        path = Path(__file__).parent / "fakes" / "multipass" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 
 
 class Host:

@@ -4,31 +4,33 @@ cloud ``multipass`` with no cloudmesh.yaml at all."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from cloudmesh.compute.testing import ComputeProviderSuite
 
+# the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
+from fakes.multipass import harness
 
-def _load_harness():
-    # the shared helpers live beside the fake (tests/conftest.py belongs to the core)
-    name = "multipass_test_harness"
-    if name not in sys.modules:
-        path = Path(__file__).parent / "fakes" / "multipass" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 QUIRKS = ("MULTIPASS_FAKE_STATE_CASE", "MULTIPASS_FAKE_BLUEPRINTS_KEY",
           "MULTIPASS_FAKE_SNAPSHOT_COUNT", "MULTIPASS_FAKE_ZONES", "MULTIPASS_FAKE_DAEMON",
           "MULTIPASS_FAKE_FAIL", "MULTIPASS_FAKE_VERSION")
+
+
+def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            quirks: dict[str, str] | None = None) -> Path:
+    """HOME, config dir and fake state of this test only; the fake's path."""
+    executable = harness.install_fake(tmp_path / "bin")
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("MULTIPASS_FAKE_STATE", str(tmp_path / "multipass-state.json"))
+    for variable in QUIRKS:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in (quirks or {}).items():
+        monkeypatch.setenv(variable, value)
+    return executable
 
 
 class TestMultipassConformance(ComputeProviderSuite):
@@ -42,15 +44,7 @@ class TestMultipassConformance(ComputeProviderSuite):
 
     @pytest.fixture
     def cloud(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-        executable = harness.install_fake(tmp_path / "bin")
-        (tmp_path / "home").mkdir()
-        monkeypatch.setenv("HOME", str(tmp_path / "home"))
-        monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(tmp_path / "config"))
-        monkeypatch.setenv("MULTIPASS_FAKE_STATE", str(tmp_path / "multipass-state.json"))
-        for variable in QUIRKS:
-            monkeypatch.delenv(variable, raising=False)
-        for variable, value in self.quirks.items():
-            monkeypatch.setenv(variable, value)
+        executable = isolate(tmp_path, monkeypatch, self.quirks)
         harness.write_config(tmp_path / "config", {
             "local": {"cm": {"kind": "multipass"},
                       "credentials": {"executable": str(executable)}}})
@@ -75,13 +69,7 @@ class TestMultipassZeroConfig(ComputeProviderSuite):
 
     @pytest.fixture
     def cloud(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-        executable = harness.install_fake(tmp_path / "bin")
-        (tmp_path / "home").mkdir()
-        monkeypatch.setenv("HOME", str(tmp_path / "home"))
-        monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(tmp_path / "config"))
-        monkeypatch.setenv("MULTIPASS_FAKE_STATE", str(tmp_path / "multipass-state.json"))
+        executable = isolate(tmp_path, monkeypatch)
         monkeypatch.setenv("PATH", f"{executable.parent}:/usr/bin:/bin")
-        for variable in QUIRKS:
-            monkeypatch.delenv(variable, raising=False)
         assert not (tmp_path / "config" / "cloudmesh.yaml").exists()
         yield "multipass"

@@ -3,7 +3,6 @@ pure functions, and the argument lists the fake ``multipass`` receives."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,22 +15,11 @@ from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, 
 from cloudmesh.multipass.compute import (FLAVORS, Provider, check_name, flavor_name,
                                          normalise_state, to_bytes, to_int)
 
+# the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
+from fakes.multipass import harness
+
 CMS = Path(sys.executable).parent / "cms"
 GIB = 2 ** 30
-
-
-def _load_harness():
-    name = "multipass_test_harness"
-    if name not in sys.modules:
-        path = Path(__file__).parent / "fakes" / "multipass" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 
 
 @pytest.mark.parametrize("word, status", [

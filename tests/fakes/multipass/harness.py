@@ -1,6 +1,6 @@
 """Helpers the multipass tests share: install the fake ``multipass`` as an executable
 and write a cloudmesh.yaml that points a cloud at it. (tests/conftest.py belongs to the
-core; these live beside the fake and the test modules load them by path.)"""
+core; the test modules import these as fakes.multipass.harness.)"""
 
 from __future__ import annotations
 
