@@ -26,7 +26,7 @@ $(STAMP): $(DISTS) requirements-dev.txt Makefile
 	@touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 demo: install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh

@@ -63,7 +63,7 @@ def test_vm_without_public_ip(aws_cloud: str, moto: str) -> None:
     assert record["public_ips"] == []
     assert record["private_ips"] and record["private_ips"][0].startswith("10.9.1.")
     # ssh falls back to the private address when there is no public one
-    assert Provider(aws_cloud).provider.ssh_address("private1") == (record["private_ips"][0], 22)
+    assert Provider(aws_cloud).provider.ssh_address(record) == (record["private_ips"][0], 22)
 
 
 def test_vm_record_maps_ec2_fields(aws_cloud: str, moto: str) -> None:

@@ -308,6 +308,114 @@ class Provider(ComputeNodeABC):
                            f"see 'cms flavor list --cloud={self.cloud}'")
         return self._to_flavor(found[0])
 
+    # ---- key pairs -------------------------------------------------------------------
+    def _to_key(self, pair: dict) -> dict[str, Any]:
+        from cloudmesh.compute.keys import fingerprint
+
+        public_key = pair.get("PublicKey")
+        try:
+            print_ = fingerprint(public_key) if public_key else pair.get("KeyFingerprint")
+        except CmsError:  # a key type we cannot parse: keep EC2's own fingerprint
+            print_ = pair.get("KeyFingerprint")
+        return self.key_record(name=pair["KeyName"], fingerprint=print_,
+                               native={"id": pair.get("KeyPairId"),
+                                       "ec2_fingerprint": pair.get("KeyFingerprint")})
+
+    def keys(self) -> list[dict[str, Any]]:
+        pairs = self.client.describe_key_pairs(IncludePublicKey=True)["KeyPairs"]
+        return sorted((self._to_key(p) for p in pairs), key=lambda k: k["name"])
+
+    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
+        self.client.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
+        pair = self.client.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
+        return self._to_key(pair["KeyPairs"][0])
+
+    def key_delete(self, name: str) -> None:
+        # EC2 answers success for a name that does not exist; say NotFound instead
+        if name not in {k["name"] for k in self.keys()}:
+            raise NotFound(f"no key '{name}' on cloud '{self.cloud}'")
+        self.client.delete_key_pair(KeyName=name)
+
+    # ---- security groups -------------------------------------------------------------
+    def _to_rules(self, permissions: list[dict], direction: str) -> list[dict[str, Any]]:
+        rules = []
+        for permission in permissions:
+            protocol = {"-1": "all"}.get(permission.get("IpProtocol"),
+                                         permission.get("IpProtocol"))
+            low, high = permission.get("FromPort"), permission.get("ToPort")
+            if protocol in ("all", "icmp") and low in (None, -1):
+                low = high = None
+            cidrs = [r["CidrIp"] for r in permission.get("IpRanges") or ()]
+            cidrs += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges") or ()]
+            rules += [{"direction": direction, "protocol": protocol, "from_port": low,
+                       "to_port": high, "cidr": cidr} for cidr in cidrs]
+        return rules
+
+    def _to_secgroup(self, group: dict) -> dict[str, Any]:
+        return self.secgroup_record(
+            name=group["GroupName"], id=group["GroupId"], description=group.get("Description"),
+            rules=self._to_rules(group.get("IpPermissions") or [], "ingress")
+            + self._to_rules(group.get("IpPermissionsEgress") or [], "egress"),
+            native={"vpc_id": group.get("VpcId")})
+
+    @staticmethod
+    def _to_permissions(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        permissions = []
+        for rule in rules:
+            protocol = "-1" if rule["protocol"] == "all" else rule["protocol"]
+            permission: dict[str, Any] = {"IpProtocol": protocol}
+            if rule["protocol"] == "icmp":
+                permission.update(FromPort=-1 if rule["from_port"] is None else rule["from_port"],
+                                  ToPort=-1 if rule["to_port"] is None else rule["to_port"])
+            elif rule["protocol"] != "all":
+                permission.update(FromPort=rule["from_port"], ToPort=rule["to_port"])
+            key = "Ipv6Ranges" if ":" in rule["cidr"] else "IpRanges"
+            permission[key] = [{"CidrIpv6" if key == "Ipv6Ranges" else "CidrIp": rule["cidr"]}]
+            permissions.append(permission)
+        return permissions
+
+    def _group(self, name: str) -> dict:
+        found = self.client.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+        if not found:
+            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
+        return found[0]
+
+    def secgroups(self) -> list[dict[str, Any]]:
+        paginator = self.client.get_paginator("describe_security_groups")
+        return sorted((self._to_secgroup(g) for page in paginator.paginate()
+                       for g in page.get("SecurityGroups", ())), key=lambda g: g["name"])
+
+    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
+        created = self.client.create_security_group(GroupName=name, Description=description)
+        return self._to_secgroup(self.client.describe_security_groups(
+            GroupIds=[created["GroupId"]])["SecurityGroups"][0])
+
+    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        ingress = [r for r in rules if r.get("direction", "ingress") == "ingress"]
+        egress = [r for r in rules if r.get("direction") == "egress"]
+        group_id = self._group(name)["GroupId"]
+        if ingress:
+            self.client.authorize_security_group_ingress(
+                GroupId=group_id, IpPermissions=self._to_permissions(ingress))
+        if egress:
+            self.client.authorize_security_group_egress(
+                GroupId=group_id, IpPermissions=self._to_permissions(egress))
+
+    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        ingress = [r for r in rules if r.get("direction", "ingress") == "ingress"]
+        egress = [r for r in rules if r.get("direction") == "egress"]
+        group_id = self._group(name)["GroupId"]
+        if ingress:
+            self.client.revoke_security_group_ingress(
+                GroupId=group_id, IpPermissions=self._to_permissions(ingress))
+        if egress:
+            self.client.revoke_security_group_egress(
+                GroupId=group_id, IpPermissions=self._to_permissions(egress))
+
+    def secgroup_delete(self, name: str) -> None:
+        self.client.delete_security_group(GroupId=self._group(name)["GroupId"])
+
     def check(self) -> str:
         zones = self.client.describe_availability_zones()["AvailabilityZones"]
         return f"region {self.client.meta.region_name}, {len(zones)} availability zones"

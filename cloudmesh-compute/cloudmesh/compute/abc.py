@@ -30,8 +30,15 @@ _DICT_FIELDS = {"metadata"}
 #: Every verb of the contract. The facade and ``supports()`` use these names.
 VERBS = ("list", "info", "create", "start", "stop", "reboot", "suspend", "resume",
          "destroy", "wait", "images", "image", "flavors", "flavor", "keys", "key_upload",
-         "key_delete", "secgroups", "secgroup_upload", "secgroup_delete", "ssh",
+         "key_delete", "secgroups", "secgroup_create", "secgroup_add_rules",
+         "secgroup_remove_rules", "secgroup_upload", "secgroup_delete", "ssh_address",
          "metadata_get", "metadata_set", "check")
+
+
+#: verbs whose base implementation raises NotSupported
+_OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "secgroups",
+                   "secgroup_create", "secgroup_add_rules", "secgroup_remove_rules",
+                   "secgroup_delete", "metadata_set"}
 
 
 def iso_utc(value: Any) -> str | None:
@@ -75,7 +82,15 @@ class ComputeNodeABC(abc.ABC):
 
     # ---- capabilities --------------------------------------------------------------
     def supports(self, verb: str) -> bool:
-        return verb not in self.unsupported
+        """False for verbs listed in ``unsupported`` and for optional verbs the provider
+        does not implement (it kept the base class's method)."""
+        if verb in self.unsupported:
+            return False
+        if verb == "secgroup_upload":
+            return self.supports("secgroups")
+        if verb in _OPTIONAL_VERBS:
+            return getattr(type(self), verb) is not getattr(ComputeNodeABC, verb)
+        return True
 
     def not_supported(self, verb: str) -> NotSupported:
         reason = self.unsupported.get(verb, "this provider does not implement it")
@@ -195,22 +210,56 @@ class ComputeNodeABC(abc.ABC):
 
     # ---- keys, security groups, metadata (optional) ---------------------------------
     def keys(self) -> list[dict[str, Any]]:
+        """The key pairs on the cloud, as key records (fingerprint in OpenSSH SHA256
+        form where the cloud returns the public key; see cloudmesh.compute.keys)."""
         raise self.not_supported("keys")
 
     def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
+        """Import an OpenSSH public key under name; returns its key record."""
         raise self.not_supported("key_upload")
 
     def key_delete(self, name: str) -> None:
         raise self.not_supported("key_delete")
 
     def secgroups(self) -> list[dict[str, Any]]:
+        """The security groups on the cloud, each with its rules."""
         raise self.not_supported("secgroups")
 
-    def secgroup_upload(self, group: dict[str, Any]) -> dict[str, Any]:
-        raise self.not_supported("secgroup_upload")
+    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
+        raise self.not_supported("secgroup_create")
+
+    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        raise self.not_supported("secgroup_add_rules")
+
+    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        raise self.not_supported("secgroup_remove_rules")
 
     def secgroup_delete(self, name: str) -> None:
         raise self.not_supported("secgroup_delete")
+
+    def secgroup_upload(self, group: dict[str, Any], prune: bool = False,
+                        dryrun: bool = False) -> dict[str, Any]:
+        """Create the group or reconcile it with a local definition: add missing ingress
+        rules; report extra ones, removing them only with ``prune``. Built on the
+        primitives above, so every provider reconciles the same way."""
+        from cloudmesh.compute.secgroups import difference
+
+        if not self.supports("secgroups"):
+            raise self.not_supported("secgroup_upload")
+        existing = {g["name"]: g for g in self.secgroups()}.get(group["name"])
+        present = existing["rules"] if existing else []
+        missing, extra = difference(group.get("rules") or [], present)
+        report = {"name": group["name"], "cloud": self.cloud, "created": existing is None,
+                  "added": missing, "extra": extra, "removed": extra if prune else []}
+        if dryrun:
+            return report
+        if existing is None:
+            self.secgroup_create(group["name"], group.get("description") or group["name"])
+        if missing:
+            self.secgroup_add_rules(group["name"], missing)
+        if prune and extra:
+            self.secgroup_remove_rules(group["name"], extra)
+        return report
 
     def metadata_get(self, name: str) -> dict[str, str]:
         return dict(self.info(name).get("metadata") or {})
@@ -219,13 +268,13 @@ class ComputeNodeABC(abc.ABC):
         raise self.not_supported("metadata_set")
 
     # ---- ssh and health ------------------------------------------------------------
-    def ssh_address(self, name: str) -> tuple[str, int]:
-        """Where to reach the VM's sshd: its first public address, else private, port 22."""
-        record = self.info(name)
+    def ssh_address(self, record: dict[str, Any]) -> tuple[str, int]:
+        """Where to reach a VM's sshd: its first public address, else its first private
+        one, port 22. A provider whose VMs are reached otherwise overrides this."""
         addresses = record.get("public_ips") or record.get("private_ips") or []
         if not addresses:
-            raise NotFound(f"{name} on {self.cloud} has no IP address yet",
-                           "wait for it to be running")
+            raise NotFound(f"{record['name']} on {self.cloud} has no IP address "
+                           f"(status {record.get('status')})", "wait for it to be running")
         return addresses[0], 22
 
     def check(self) -> str:

@@ -9,6 +9,7 @@ fan-out over names in a thread pool, error translation and the local cache.
 from __future__ import annotations
 
 import importlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Callable, Iterable
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config
-from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, UsageError
+from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
 from cloudmesh.compute.state import State
 
 MAX_WORKERS = 16
@@ -239,6 +240,8 @@ class Provider:
         else:
             vm_names, first = self.new_names(count or 1)
             reserved = (first, len(vm_names))
+        if not dryrun:
+            self._ensure_on_cloud(key, groups or [])
         if dryrun:
             return [Outcome(n, result=self.provider.vm_record(
                 name=n, status="unknown", state="dryrun", image=image, flavor=flavor, key=key,
@@ -266,6 +269,16 @@ class Provider:
         if reserved and not any(o.ok for o in outcomes):
             self.state.release_counter("vm", *reserved)
         return outcomes
+
+    def _ensure_on_cloud(self, key: str | None, groups: list[str]) -> None:
+        """Before a boot: upload the key and reconcile the groups that are defined
+        locally (names the registry does not know are taken to exist on the cloud)."""
+        if key and self.state.key_get(key) and self.provider.supports("key_upload"):
+            self.upload_key(key)
+        for group in groups:
+            definition = self.state.secgroup_get(group)
+            if definition and self.provider.supports("secgroups"):
+                self.call("secgroup_upload", definition)
 
     @staticmethod
     def _progress(vm_name: str, progress: Callable[[str, dict, float], None] | None):
@@ -311,6 +324,121 @@ class Provider:
                 self.state.cache_put(self.name, "vm", outcome.result)
         return outcomes
 
+    # ---- keys ------------------------------------------------------------------------
+    def keys(self) -> list[dict]:
+        return self.call("keys")
+
+    def upload_key(self, name: str, on_cloud: dict[str, dict] | None = None) -> dict:
+        """Upload a key of the local registry. The same key already there is a no-op
+        (``action: unchanged``); another key under that name is an error naming both
+        fingerprints."""
+        local = self.state.key_get(name)
+        if local is None:
+            raise NotFound(f"key '{name}' is not in the local registry",
+                           f"add it with 'cms key add {name}' or 'cms key gen {name}'")
+        if on_cloud is None:
+            on_cloud = {k["name"]: k for k in self.call("keys")}
+        present = on_cloud.get(name)
+        if present is not None:
+            if present.get("fingerprint") == local["fingerprint"]:
+                return {**present, "action": "unchanged"}
+            raise CloudError(
+                f"cloud '{self.name}' has another key named '{name}' "
+                f"({present.get('fingerprint')}; the local one is {local['fingerprint']})",
+                "delete it there first (cms key delete NAME --cloud=...) or use another name")
+        return {**self.call("key_upload", name, local["public_key"]), "action": "uploaded"}
+
+    def upload_keys(self, names: str | list[str]) -> list[Outcome]:
+        key_names = name_expr.expand(names)
+        on_cloud = {k["name"]: k for k in self.call("keys")}
+        return fan_out(lambda n: self.upload_key(n, on_cloud), key_names)
+
+    def delete_keys(self, names: str | list[str]) -> list[Outcome]:
+        return fan_out(lambda n: self.call("key_delete", n), name_expr.expand(names))
+
+    # ---- security groups ---------------------------------------------------------------
+    def secgroups(self) -> list[dict]:
+        return self.call("secgroups")
+
+    def upload_secgroup(self, name: str, prune: bool = False, dryrun: bool = False) -> dict:
+        group = self.state.secgroup_get(name)
+        if group is None:
+            raise NotFound(f"security group '{name}' is not defined locally",
+                           f"define it with 'cms secgroup add {name}' and 'cms secgroup rule add'")
+        return self.call("secgroup_upload", group, prune=prune, dryrun=dryrun)
+
+    def delete_secgroups(self, names: str | list[str]) -> list[Outcome]:
+        return fan_out(lambda n: self.call("secgroup_delete", n), name_expr.expand(names))
+
+    # ---- ssh ---------------------------------------------------------------------------
+    def ssh_target(self, name: str, username: str | None = None, key: str | None = None,
+                   port: str | int | None = None, host: str | None = None):
+        """Where and as whom to reach a VM: the VM's record, then the options (command
+        line, cms set, the cloud's default block: ssh_host, ssh_port, username, key), then
+        the key registry for the private key file."""
+        import getpass
+
+        from cloudmesh.compute.sshclient import SshTarget
+
+        record = self.info(name)
+        address, default_port = self.provider.ssh_address(record)
+        host = self.default("ssh_host", host) or address
+        port_value = self.default("ssh_port", port) or default_port
+        try:
+            port_number = int(port_value)
+        except (TypeError, ValueError):
+            raise UsageError(f"the ssh port must be a number, not '{port_value}'") from None
+        if not 0 < port_number < 65536:
+            raise UsageError(f"the ssh port must be between 1 and 65535, not {port_number}")
+        user = (username or (record.get("metadata") or {}).get("username")
+                or self.default("username") or getpass.getuser())
+        key_name = key or record.get("key") or self.default("key")
+        key_path = None
+        if key_name:
+            entry = self.state.key_get(key_name)
+            if entry and entry.get("private_path"):
+                key_path = entry["private_path"]
+            elif key and os.path.isfile(os.path.expanduser(key)):
+                key_path = os.path.expanduser(key)  # --key may also name a file
+            elif key:
+                raise NotFound(f"key '{key}' is neither in the local registry nor a file",
+                               "see 'cms key list'")
+        return SshTarget(name=record["name"], host=str(host), port=port_number,
+                         username=str(user), key_path=key_path)
+
+    def wait_ssh(self, names: str | list[str], timeout: float = 600, interval: float = 2,
+                 progress: Callable[[str, dict, float], None] | None = None,
+                 **target_options: Any) -> list[Outcome]:
+        """Wait until each VM is running and a command runs over SSH."""
+        import time
+
+        from cloudmesh.compute.errors import WaitTimeout
+        from cloudmesh.compute.sshclient import run_command
+
+        def wait_one(vm_name: str) -> dict:
+            start = time.monotonic()
+            record = self.call("wait", vm_name, "running", timeout=timeout, interval=interval,
+                               progress=self._progress(vm_name, progress))
+            last_error: Exception | None = None
+            while True:
+                remaining = timeout - (time.monotonic() - start)
+                try:
+                    target = self.ssh_target(vm_name, **target_options)
+                    if run_command(target, "true", timeout=max(1.0, min(10.0, remaining)),
+                                   stdout=_Discard(), stderr=_Discard()) == 0:
+                        if progress:
+                            progress(vm_name, {**record, "status": "ssh"},
+                                     time.monotonic() - start)
+                        return {**record, "status": "ssh"}
+                except CmsError as error:
+                    last_error = error
+                if time.monotonic() - start + interval > timeout:
+                    raise WaitTimeout(f"timed out after {timeout:g}s waiting for SSH on "
+                                      f"{vm_name} (last error: {last_error})")
+                time.sleep(interval)
+
+        return fan_out(wait_one, name_expr.expand(names))
+
     # ---- images and flavors --------------------------------------------------------
     def images(self) -> list[dict]:
         records = self.call("images")
@@ -330,6 +458,16 @@ class Provider:
 
     def check(self) -> str:
         return self.call("check")
+
+
+class _Discard:
+    """A stream that drops what is written (the output of wait's probe command)."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
 
 
 def cloud_names(option: str | None, config: Config, state: State) -> list[str]:

@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS cache (
     record TEXT NOT NULL, updated REAL NOT NULL,
     PRIMARY KEY (cloud, kind, name));
 CREATE INDEX IF NOT EXISTS cache_by_name ON cache (kind, name);
+CREATE TABLE IF NOT EXISTS keys (
+    name TEXT PRIMARY KEY, type TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    public_key TEXT NOT NULL, path TEXT, private_path TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS secgroups (name TEXT PRIMARY KEY, description TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secgroup_rules (
+    secgroup TEXT NOT NULL REFERENCES secgroups(name) ON DELETE CASCADE,
+    direction TEXT NOT NULL, protocol TEXT NOT NULL, from_port INTEGER, to_port INTEGER,
+    cidr TEXT NOT NULL,
+    UNIQUE (secgroup, direction, protocol, from_port, to_port, cidr));
 """
 
 
@@ -184,6 +193,84 @@ class State:
                     "SELECT record FROM cache WHERE cloud = ? AND kind = ? ORDER BY name",
                     (cloud, kind)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    # ---- local key registry -------------------------------------------------------------
+    _KEY_COLUMNS = ("name", "type", "fingerprint", "public_key", "path", "private_path")
+
+    def key_put(self, key: dict[str, Any]) -> None:
+        self._write([("INSERT OR REPLACE INTO keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (*(key.get(c) for c in self._KEY_COLUMNS), time.time()))])
+
+    def key_get(self, name: str) -> dict[str, Any] | None:
+        keys = self._keys("WHERE name = ?", (name,))
+        return keys[0] if keys else None
+
+    def keys(self) -> list[dict[str, Any]]:
+        return self._keys("ORDER BY name", ())
+
+    def _keys(self, where: str, params: tuple) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self._lock:
+            rows = self.db.execute(f"SELECT {', '.join(self._KEY_COLUMNS)} FROM keys {where}",
+                                   params).fetchall()
+        return [dict(zip(self._KEY_COLUMNS, row)) for row in rows]
+
+    def key_delete(self, name: str) -> bool:
+        (cursor,) = self._write([("DELETE FROM keys WHERE name = ?", (name,))])
+        return cursor.rowcount > 0
+
+    # ---- local security groups ---------------------------------------------------------
+    def secgroup_put(self, name: str, description: str, rules: list[dict] | None = None) -> None:
+        """Create or update a group; with ``rules``, they replace the group's rules."""
+        statements = [("INSERT INTO secgroups (name, description) VALUES (?, ?) ON CONFLICT(name) "
+                       "DO UPDATE SET description = excluded.description", (name, description))]
+        if rules is not None:
+            statements.append(("DELETE FROM secgroup_rules WHERE secgroup = ?", (name,)))
+            statements += [("INSERT OR IGNORE INTO secgroup_rules VALUES (?, ?, ?, ?, ?, ?)",
+                            (name, r["direction"], r["protocol"], r["from_port"], r["to_port"],
+                             r["cidr"])) for r in rules]
+        self._write(statements)
+
+    def secgroup_rule(self, name: str, rule: dict[str, Any], add: bool) -> bool:
+        """Add or remove one rule; False if there was nothing to do."""
+        values = (name, rule["direction"], rule["protocol"], rule["from_port"], rule["to_port"],
+                  rule["cidr"])
+        if add:
+            sql = "INSERT OR IGNORE INTO secgroup_rules VALUES (?, ?, ?, ?, ?, ?)"
+        else:
+            sql = ("DELETE FROM secgroup_rules WHERE secgroup = ? AND direction = ? AND "
+                   "protocol = ? AND from_port IS ? AND to_port IS ? AND cidr = ?")
+        (cursor,) = self._write([(sql, values)])
+        return cursor.rowcount > 0
+
+    def secgroup_get(self, name: str) -> dict[str, Any] | None:
+        groups = [g for g in self.secgroups() if g["name"] == name]
+        return groups[0] if groups else None
+
+    def secgroups(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self._lock:
+            groups = self.db.execute("SELECT name, description FROM secgroups ORDER BY name"
+                                     ).fetchall()
+            rules = self.db.execute(
+                "SELECT secgroup, direction, protocol, from_port, to_port, cidr FROM "
+                "secgroup_rules ORDER BY secgroup, direction, protocol, from_port, cidr"
+            ).fetchall()
+        result = {name: {"name": name, "description": description, "rules": []}
+                  for name, description in groups}
+        for group, direction, protocol, from_port, to_port, cidr in rules:
+            if group in result:
+                result[group]["rules"].append({"direction": direction, "protocol": protocol,
+                                               "from_port": from_port, "to_port": to_port,
+                                               "cidr": cidr})
+        return list(result.values())
+
+    def secgroup_delete(self, name: str) -> bool:
+        cursors = self._write([("DELETE FROM secgroup_rules WHERE secgroup = ?", (name,)),
+                               ("DELETE FROM secgroups WHERE name = ?", (name,))])
+        return cursors[1].rowcount > 0
 
     def find(self, name: str, kind: str = "vm") -> list[dict[str, Any]]:
         """Cached records of that name on any cloud."""

@@ -109,10 +109,23 @@ def run(argv: list[str]) -> int:
     return run_command(_init, __doc__, argv)
 
 
+def _seed_default_secgroup() -> None:
+    """Define the 'default' security group locally unless the user already has one."""
+    from cloudmesh.compute.secgroups import DEFAULT_GROUP
+    from cloudmesh.compute.state import State
+
+    state = State()
+    if state.secgroup_get(DEFAULT_GROUP["name"]) is None:
+        state.secgroup_put(DEFAULT_GROUP["name"], DEFAULT_GROUP["description"],
+                           DEFAULT_GROUP["rules"])
+        print("defined the security group 'default' (ssh 22, icmp)", file=sys.stderr)
+
+
 def _init(arguments: dict) -> int:
     from cloudmesh.compute.config import Config
 
     config = Config()
+    _seed_default_secgroup()
     if config.path.exists():
         print(f"{config.path} exists; left as it is", file=sys.stderr)
         return 0

@@ -14,6 +14,8 @@ Usage:
   cms vm resume NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
   cms vm delete NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
   cms vm wait NAMES [--cloud=CLOUD] [--state=STATE] [--timeout=SECONDS] [--interval=SECONDS]
+  cms vm ssh NAMES [--cloud=CLOUD] [--command=COMMAND] [--username=USER] [--key=KEY]
+             [--port=PORT] [--timeout=SECONDS]
 
 Arguments:
   NAMES   VM names; expressions expand: web[01-03], a,b,c, x[1-2,5]
@@ -25,14 +27,20 @@ Options:
   --n=COUNT            how many VMs to boot with generated names
   --image=IMAGE        image name or id (default: the cloud's default.image)
   --flavor=FLAVOR      flavor / instance type (default: the cloud's default.flavor or size)
-  --key=KEY            key pair name on the cloud (default: the cloud's default.key)
+  --key=KEY            key name (default: the cloud's default.key); boot uploads it from
+                       the local registry if the cloud lacks it; ssh also takes a file
   --secgroup=GROUPS    security groups, comma separated (default: default.secgroup)
   --username=USER      login user recorded in the VM's metadata for ssh
   --userdata=FILE      a cloud-init file passed as user data
   --wait               wait until the VMs reach their target state
-  --timeout=SECONDS    how long to wait [default: 600]
+  --timeout=SECONDS    how long to wait (default: 600 s; for ssh 30 s to connect)
   --interval=SECONDS   how often to poll while waiting [default: 2]
-  --state=STATE        the status to wait for [default: running]
+  --state=STATE        the status to wait for, or 'ssh': until a command runs over SSH
+                       [default: running]
+  --command=COMMAND    for ssh: run this command (on several VMs at once, each output line
+                       prefixed with the VM name) and exit with its exit status; without
+                       it, an interactive session (see 'cms ssh --help')
+  --port=PORT          for ssh: the sshd port (default: the cloud's default.ssh_port, or 22)
   --dryrun             say what would be done; change nothing
   --refresh            list live from the cloud (the default)
   --cached             list from the local cache, without asking the cloud
@@ -92,9 +100,20 @@ def _vm(arguments: dict) -> int:
             single = len(outcomes) == 1 and output in ("json", "yaml")
             emit(records[0] if single else records, output, columns)
         return report_errors(outcomes)
+    if arguments["ssh"]:
+        from cloudmesh.compute.command.ssh import ssh_session
+
+        ssh_timeout = positive_seconds(arguments["--timeout"], "--timeout", 30)
+        return ssh_session(arguments["NAMES"], arguments["--command"], arguments["--cloud"],
+                           arguments["--username"], arguments["--key"], arguments["--port"],
+                           ssh_timeout)
     if arguments["wait"]:
         provider = _provider(arguments["--cloud"])
         interval = positive_seconds(arguments["--interval"], "--interval", 2)
+        if arguments["--state"] == "ssh":
+            return report_errors(provider.wait_ssh(arguments["NAMES"], timeout=timeout,
+                                                   interval=interval,
+                                                   progress=progress_printer()))
         outcomes = provider.wait(arguments["NAMES"], arguments["--state"] or "running",
                                  timeout=timeout, interval=interval,
                                  progress=progress_printer())

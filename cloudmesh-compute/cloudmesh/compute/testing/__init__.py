@@ -20,15 +20,20 @@ Needs pytest (``pip install cloudmesh-compute[testing]``).
 
 from __future__ import annotations
 
+import io
+import os
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudmesh.compute.abc import (FLAVOR_FIELDS, IMAGE_FIELDS, VM_FIELDS, VM_STATUSES)
-from cloudmesh.compute.errors import NotFound, NotSupported, UsageError, WaitTimeout
+from cloudmesh.compute.errors import (CloudError, NotFound, NotSupported, UsageError,
+                                      WaitTimeout)
 from cloudmesh.compute.provider import Provider
+from cloudmesh.compute.testing.sshd import Sshd, sshd_available, start_sshd
 
 
 def assert_record(record: dict[str, Any], fields: tuple[str, ...], cloud: str,
@@ -70,6 +75,24 @@ class ComputeProviderSuite:
     @pytest.fixture
     def provider(self, cloud: str) -> Provider:
         return Provider(cloud)
+
+    @pytest.fixture
+    def sshd(self, tmp_path: Path) -> Sshd:
+        """A real sshd on 127.0.0.1 with throwaway keys."""
+        if not sshd_available():
+            if os.environ.get("CMS_REQUIRE_SSHD"):
+                pytest.fail(f"no OpenSSH sshd at /usr/sbin/sshd (install openssh-server)")
+            pytest.skip("no OpenSSH sshd installed (openssh-server)")
+        server = start_sshd(tmp_path / "sshd")
+        yield server
+        server.stop()
+
+    @staticmethod
+    def new_public_key(tmp_path: Path, name: str) -> str:
+        """A throwaway ed25519 public key, made at run time."""
+        from cloudmesh.compute.keys import generate_ed25519
+
+        return generate_ed25519(tmp_path / f"{name}-{uuid.uuid4().hex[:6]}", "test")["public_key"]
 
     @staticmethod
     def new_name() -> str:
@@ -220,3 +243,112 @@ class ComputeProviderSuite:
 
     def test_check(self, provider: Provider) -> None:
         assert isinstance(provider.check(), str)
+
+    # ---- keys ----------------------------------------------------------------------
+    def test_key_upload_is_idempotent_and_refuses_another_key(self, provider: Provider,
+                                                              tmp_path: Path) -> None:
+        from cloudmesh.compute.keys import fingerprint
+
+        if not provider.provider.supports("keys"):
+            with pytest.raises(NotSupported):
+                provider.keys()
+            return
+        name = self.new_name()
+        public = self.new_public_key(tmp_path, name)
+        provider.state.key_put({"name": name, "type": "ssh-ed25519",
+                                "fingerprint": fingerprint(public), "public_key": public})
+        uploaded = provider.upload_key(name)
+        assert uploaded["action"] == "uploaded" and uploaded["fingerprint"] == fingerprint(public)
+        listed = {k["name"]: k for k in provider.keys()}
+        assert listed[name]["fingerprint"] == fingerprint(public)
+        assert_record(listed[name], ("name", "fingerprint", "cloud", "kind"), provider.name,
+                      provider.kind)
+        assert provider.upload_key(name)["action"] == "unchanged"
+        other = self.new_public_key(tmp_path, name)
+        provider.state.key_put({"name": name, "type": "ssh-ed25519",
+                                "fingerprint": fingerprint(other), "public_key": other})
+        with pytest.raises(CloudError) as raised:
+            provider.upload_key(name)
+        assert fingerprint(public) in str(raised.value) and fingerprint(other) in str(raised.value)
+        (deleted,) = provider.delete_keys(name)
+        assert deleted.ok, deleted.error
+        assert name not in {k["name"] for k in provider.keys()}
+        (again,) = provider.delete_keys(name)
+        assert isinstance(again.error, NotFound)
+
+    # ---- security groups -----------------------------------------------------------
+    def test_secgroup_upload_reconciles(self, provider: Provider) -> None:
+        from cloudmesh.compute.secgroups import parse_rule, rule_key
+
+        if not provider.provider.supports("secgroups"):
+            with pytest.raises(NotSupported):
+                provider.secgroups()
+            return
+        name = self.new_name()
+        ssh, web = parse_rule("tcp", "22", "0.0.0.0/0"), parse_rule("tcp", "80:443", "10.0.0.0/8")
+        provider.state.secgroup_put(name, "conformance", [ssh, web])
+        dry = provider.upload_secgroup(name, dryrun=True)
+        assert dry["created"] and name not in {g["name"] for g in provider.secgroups()}
+        report = provider.upload_secgroup(name)
+        assert report["created"] and {rule_key(r) for r in report["added"]} == {
+            rule_key(ssh), rule_key(web)}
+
+        def ingress() -> set:
+            (group,) = [g for g in provider.secgroups() if g["name"] == name]
+            return {rule_key(r) for r in group["rules"] if r["direction"] == "ingress"}
+
+        assert ingress() == {rule_key(ssh), rule_key(web)}
+        # drift: a rule added on the cloud, a rule removed there
+        extra = parse_rule("udp", "53", "192.168.0.0/16")
+        provider.call("secgroup_add_rules", name, [extra])
+        provider.call("secgroup_remove_rules", name, [web])
+        report = provider.upload_secgroup(name)
+        assert not report["created"]
+        assert [rule_key(r) for r in report["added"]] == [rule_key(web)]
+        assert [rule_key(r) for r in report["extra"]] == [rule_key(extra)]
+        assert ingress() == {rule_key(ssh), rule_key(web), rule_key(extra)}  # extra left
+        report = provider.upload_secgroup(name, prune=True)
+        assert [rule_key(r) for r in report["removed"]] == [rule_key(extra)]
+        assert ingress() == {rule_key(ssh), rule_key(web)}
+        (deleted,) = provider.delete_secgroups(name)
+        assert deleted.ok, deleted.error
+        assert name not in {g["name"] for g in provider.secgroups()}
+
+    # ---- ssh -----------------------------------------------------------------------
+    def ssh_ready(self, provider: Provider, sshd: Sshd) -> dict[str, Any]:
+        """A running VM whose SSH address is overridden (as a user would for a tunnel)
+        with cms set variables to point at the test's sshd."""
+        from cloudmesh.compute.keys import read_public_key
+
+        key_name = f"sshd-{uuid.uuid4().hex[:6]}"
+        provider.state.key_put({"name": key_name,
+                                **read_public_key(sshd.user_key.with_suffix(".pub"))})
+        for option, value in (("ssh_host", "127.0.0.1"), ("ssh_port", str(sshd.port)),
+                              ("username", sshd.user)):
+            provider.state.set(f"{provider.name}.{option}", value)
+        vm = self.boot(provider)
+        return {"vm": vm, "key": key_name}
+
+    def test_ssh_runs_a_command_and_returns_its_status(self, provider: Provider,
+                                                       sshd: Sshd) -> None:
+        from cloudmesh.compute.sshclient import known_hosts_path, run_command
+
+        ready = self.ssh_ready(provider, sshd)
+        target = provider.ssh_target(ready["vm"]["name"], key=ready["key"])
+        assert (target.host, target.port, target.username) == ("127.0.0.1", sshd.port, sshd.user)
+        out, err = io.BytesIO(), io.BytesIO()
+        status = run_command(target, "echo hello; echo oops >&2; exit 7", stdout=out,
+                             stderr=err, timeout=20)
+        assert status == 7
+        assert out.getvalue() == b"hello\n" and err.getvalue() == b"oops\n"
+        assert f"[127.0.0.1]:{sshd.port}" in known_hosts_path().read_text()
+
+    def test_ssh_refuses_a_changed_host_key(self, provider: Provider, sshd: Sshd) -> None:
+        from cloudmesh.compute.sshclient import run_command
+
+        ready = self.ssh_ready(provider, sshd)
+        target = provider.ssh_target(ready["vm"]["name"], key=ready["key"])
+        assert run_command(target, "true", stdout=io.BytesIO(), timeout=20) == 0
+        sshd.restart_with_new_host_key()
+        with pytest.raises(CloudError, match="host key .* has changed"):
+            run_command(target, "true", stdout=io.BytesIO(), timeout=20)

@@ -1,0 +1,133 @@
+"""Manage SSH keys: the local registry and the key pairs on clouds.
+
+Usage:
+  cms key list [--cloud=CLOUD] [--output=FORMAT]
+  cms key add NAME [--source=FILE]
+  cms key gen NAME
+  cms key upload NAMES --cloud=CLOUD
+  cms key delete NAMES [--cloud=CLOUD]
+
+Arguments:
+  NAME    the key's name (on every cloud it is uploaded to)
+  NAMES   key names; expressions expand: a,b or k[1-2]
+
+Options:
+  --cloud=CLOUD    list or delete the keys on this cloud instead of the local registry
+  --source=FILE    the public key file (default: ~/.ssh/id_ed25519.pub, then id_rsa.pub)
+  --output=FORMAT  table, json, yaml or csv [default: table]
+
+'add' validates the key and records its name, type, fingerprint (SHA256, as ssh-keygen -l
+prints it) and path. 'gen' writes a new ed25519 pair under the config directory's keys/
+folder (private key 0600, never printed). 'upload' imports keys to a cloud: the same key
+already there is left alone, another key under the same name is an error that names both
+fingerprints. 'delete' without --cloud forgets a key locally and keeps its files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cloudmesh.compute.command import report_errors, run_command
+from cloudmesh.compute.errors import NotFound, UsageError
+from cloudmesh.compute.output import check_format, emit
+
+LOCAL_COLUMNS = ["name", "type", "fingerprint", "path"]
+CLOUD_COLUMNS = ["name", "fingerprint", "cloud", "kind"]
+
+
+def run(argv: list[str]) -> int:
+    return run_command(_key, __doc__, argv)
+
+
+def _key(arguments: dict) -> int:
+    from cloudmesh.compute.state import State
+
+    state = State()
+    if arguments["list"]:
+        output = check_format(arguments["--output"])
+        if arguments["--cloud"]:
+            emit(_provider(arguments["--cloud"], state).keys(), output, CLOUD_COLUMNS)
+        else:
+            emit(state.keys(), output, LOCAL_COLUMNS)
+        return 0
+    if arguments["add"]:
+        return _add(state, arguments["NAME"], arguments["--source"])
+    if arguments["gen"]:
+        return _gen(state, arguments["NAME"])
+    if arguments["upload"]:
+        outcomes = _provider(arguments["--cloud"], state).upload_keys(arguments["NAMES"])
+        for outcome in outcomes:
+            if outcome.ok:
+                print(f"{outcome.item}: {outcome.result['action']} on {arguments['--cloud']} "
+                      f"({outcome.result['fingerprint']})", file=sys.stderr)
+        return report_errors(outcomes)
+    if arguments["delete"]:
+        if arguments["--cloud"]:
+            outcomes = _provider(arguments["--cloud"], state).delete_keys(arguments["NAMES"])
+            for outcome in outcomes:
+                if outcome.ok:
+                    print(f"{outcome.item}: deleted on {arguments['--cloud']}", file=sys.stderr)
+            return report_errors(outcomes)
+        from cloudmesh.compute.names import expand
+
+        names = expand(arguments["NAMES"])
+        missing = [n for n in names if state.key_get(n) is None]
+        if missing:
+            raise NotFound(f"key '{missing[0]}' is not in the local registry", "see 'cms key list'")
+        for name in names:
+            entry = state.key_get(name)
+            state.key_delete(name)
+            print(f"{name}: forgotten locally (files kept: {entry['path']})", file=sys.stderr)
+        return 0
+    raise UsageError("cms key: no verb given", "see 'cms key --help'")
+
+
+def _provider(cloud: str, state):
+    from cloudmesh.compute.provider import Provider
+
+    return Provider(cloud, state=state)
+
+
+def _check_name(name: str) -> None:
+    from cloudmesh.compute.names import expand
+
+    if expand(name) != [name]:
+        raise UsageError(f"invalid key name '{name}'", "use letters, digits, '.', '_' and '-'")
+
+
+def _add(state, name: str, source: str | None) -> int:
+    from cloudmesh.compute.keys import default_public_key, read_public_key
+
+    _check_name(name)
+    path = Path(source).expanduser() if source else default_public_key()
+    entry = {"name": name, **read_public_key(path.absolute())}
+    existing = state.key_get(name)
+    if existing and existing["fingerprint"] != entry["fingerprint"]:
+        raise UsageError(f"key '{name}' is already registered with another key "
+                         f"({existing['fingerprint']}, from {existing['path']})",
+                         "delete it first or pick another name")
+    state.key_put(entry)
+    print(f"{name}: {entry['type']} {entry['fingerprint']} ({entry['path']})", file=sys.stderr)
+    return 0
+
+
+def _gen(state, name: str) -> int:
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.files import config_dir
+    from cloudmesh.compute.keys import generate_ed25519
+
+    _check_name(name)
+    if state.key_get(name):
+        raise UsageError(f"key '{name}' is already registered", "pick another name")
+    try:
+        user = Config().username()
+    except Exception:  # no config yet: the key comment is only informative
+        import getpass
+
+        user = getpass.getuser()
+    entry = {"name": name, **generate_ed25519(config_dir() / "keys" / name, f"{user}@cms:{name}")}
+    state.key_put(entry)
+    print(f"{name}: new ed25519 key {entry['fingerprint']}; public key {entry['path']}, "
+          f"private key {entry['private_path']} (mode 0600)", file=sys.stderr)
+    return 0

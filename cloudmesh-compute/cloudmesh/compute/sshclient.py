@@ -1,0 +1,235 @@
+"""SSH into VMs: commands through paramiko, interactive sessions through the system ssh.
+
+Host keys live in ``~/.cloudmesh/known_hosts`` (beside cloudmesh.yaml), shared by both
+paths: first contact records the key, a changed key is refused with a clear error. We
+never turn host-key checking off.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError
+from cloudmesh.compute.files import config_dir, ensure_dir
+from cloudmesh.compute.lazy import require
+
+_print_lock = threading.Lock()
+
+
+@dataclass
+class SshTarget:
+    """Everything needed to reach one VM's sshd."""
+
+    name: str
+    host: str
+    port: int
+    username: str
+    key_path: str | None = None
+
+    @property
+    def host_key_name(self) -> str:
+        """The name OpenSSH and paramiko file the host key under."""
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+def known_hosts_path() -> Path:
+    return config_dir() / "known_hosts"
+
+
+def key_fingerprint(key) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def _paramiko():
+    return require("paramiko", "cloudmesh-compute", "paramiko")
+
+
+def _record_host_key(hostname: str, key) -> None:
+    """Append one host key under an exclusive lock (several VMs may be reached at once)."""
+    path = known_hosts_path()
+    ensure_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def _known_keys(hostname: str) -> dict:
+    paramiko = _paramiko()
+    keys = paramiko.HostKeys()
+    path = known_hosts_path()
+    if path.is_file():
+        keys.load(str(path))
+    return dict(keys.lookup(hostname) or {})
+
+
+def _changed_key_error(target: SshTarget, expected, offered) -> CloudError:
+    return CloudError(
+        f"{target.name}: the host key of {target.host_key_name} has changed "
+        f"(known {key_fingerprint(expected)}, offered {key_fingerprint(offered)}); "
+        "refusing to connect",
+        f"if the VM was rebuilt, forget the old key: ssh-keygen -R '{target.host_key_name}' "
+        f"-f {known_hosts_path()}")
+
+
+def connect(target: SshTarget, timeout: float = 30):
+    """A connected paramiko SSHClient; our errors for every way it can fail."""
+    paramiko = _paramiko()
+
+    class RecordOnFirstContact(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            _record_host_key(hostname, key)
+            client.get_host_keys().add(hostname, key.get_name(), key)
+
+    client = paramiko.SSHClient()
+    for key_type, key in _known_keys(target.host_key_name).items():
+        client.get_host_keys().add(target.host_key_name, key_type, key)
+    client.set_missing_host_key_policy(RecordOnFirstContact())
+    where = f"{target.username}@{target.host}:{target.port}"
+    try:
+        client.connect(target.host, port=target.port, username=target.username,
+                       key_filename=target.key_path, timeout=timeout, banner_timeout=timeout,
+                       auth_timeout=timeout, look_for_keys=target.key_path is None,
+                       allow_agent=target.key_path is None)
+    except paramiko.BadHostKeyException as error:
+        client.close()
+        raise _changed_key_error(target, error.expected_key, error.key) from None
+    except paramiko.AuthenticationException:
+        client.close()
+        raise CredentialError(f"{target.name}: {where} refused the key "
+                              f"{target.key_path or '(ssh agent and default keys)'}",
+                              "check --username and --key") from None
+    except (socket.timeout, TimeoutError):
+        client.close()
+        raise CloudError(f"{target.name}: no answer from {target.host}:{target.port} "
+                         f"within {timeout:g}s") from None
+    except (paramiko.SSHException, OSError, EOFError) as error:
+        client.close()
+        raise CloudError(f"{target.name}: cannot connect to {where}: "
+                         f"{error or type(error).__name__}") from None
+    return client
+
+
+class LineWriter:
+    """Writes a command's output: raw for one VM, line by line with a ``name: `` prefix
+    when several VMs run at once (so their lines do not interleave mid-line)."""
+
+    def __init__(self, prefix: str | None, stream) -> None:
+        self.prefix = prefix.encode() if prefix else None
+        self.stream = stream
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        out = getattr(self.stream, "buffer", self.stream)
+        if self.prefix is None:
+            with _print_lock:
+                out.write(data)
+                out.flush()
+            return
+        self.pending += data
+        *lines, self.pending = self.pending.split(b"\n")
+        if lines:
+            with _print_lock:
+                out.write(b"".join(self.prefix + line + b"\n" for line in lines))
+                out.flush()
+
+    def close(self) -> None:
+        if self.pending:
+            self.write(b"\n")
+
+
+def run_command(target: SshTarget, command: str, prefix: bool = False,
+                timeout: float = 30, stdout=None, stderr=None) -> int:
+    """Run a command, stream its output, return its exit status."""
+    client = connect(target, timeout)
+    tag = f"{target.name}: " if prefix else None
+    out = LineWriter(tag, stdout or sys.stdout)
+    err = LineWriter(tag, stderr or sys.stderr)
+    try:
+        channel = client.get_transport().open_session()
+        channel.exec_command(command)
+        while True:
+            select.select([channel], [], [], 0.2)
+            while channel.recv_ready():
+                out.write(channel.recv(65536))
+            while channel.recv_stderr_ready():
+                err.write(channel.recv_stderr(65536))
+            if channel.exit_status_ready() and not channel.recv_ready() \
+                    and not channel.recv_stderr_ready():
+                break
+        status = channel.recv_exit_status()
+        return status if status >= 0 else 1
+    finally:
+        out.close()
+        err.close()
+        client.close()
+
+
+def check_host_key(target: SshTarget, timeout: float = 30) -> None:
+    """Before handing over to the system ssh: refuse a changed host key with our own
+    one-line error (ssh would too, with a page of text) and report an unreachable VM."""
+    paramiko = _paramiko()
+    known = _known_keys(target.host_key_name)
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+    except OSError as error:
+        raise CloudError(f"{target.name}: cannot connect to {target.host}:{target.port}: "
+                         f"{error.strerror or error}") from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        if known:
+            transport.get_security_options().key_types = [
+                t for t in transport.get_security_options().key_types if t in known] or \
+                transport.get_security_options().key_types
+        transport.start_client(timeout=timeout)
+        offered = transport.get_remote_server_key()
+    except (paramiko.SSHException, OSError, EOFError) as error:
+        raise CloudError(f"{target.name}: no SSH server answered at {target.host}:"
+                         f"{target.port}: {error or type(error).__name__}") from None
+    finally:
+        transport.close()
+    expected = known.get(offered.get_name())
+    if expected is not None and expected != offered:
+        raise _changed_key_error(target, expected, offered)
+
+
+def interactive_argv(target: SshTarget) -> list[str]:
+    ssh = shutil.which("ssh")
+    if ssh is None:
+        raise ConfigError("the ssh command is not installed",
+                          "install OpenSSH's client (apt-get install openssh-client)")
+    argv = [ssh, "-p", str(target.port),
+            "-o", f"UserKnownHostsFile={known_hosts_path()}",
+            "-o", "StrictHostKeyChecking=accept-new"]
+    if target.key_path:
+        argv += ["-i", target.key_path, "-o", "IdentitiesOnly=yes"]
+    return argv + [f"{target.username}@{target.host}"]
+
+
+def interactive(target: SshTarget, timeout: float = 30) -> int:
+    """An interactive session with the system ssh; returns its exit status."""
+    check_host_key(target, timeout)
+    argv = interactive_argv(target)
+    ensure_dir(known_hosts_path().parent)
+    sys.stdout.flush()
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C belongs to the session
+    try:
+        return subprocess.call(argv)
+    finally:
+        signal.signal(signal.SIGINT, previous)
