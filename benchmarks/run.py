@@ -1,0 +1,568 @@
+"""``make bench``: cms side by side with the tools users would pick instead.
+
+Every figure is measured in this run: medians of repeated whole-process runs, each row a
+ratio of two things measured here (see benchmarks/README.md for what each row means).
+The table is printed and written as JSON to benchmarks/results/latest.json.
+
+Usage: python benchmarks/run.py [--quick] [--strict] [--readme] [--json=PATH]
+
+  --quick    fewer repetitions and a smaller fleet (a smoke test of the suite itself)
+  --strict   exit 1 when a target is missed (by default misses are reported, exit 0)
+  --readme   also write the table into benchmarks/README.md (between its markers)
+
+Nothing leaves 127.0.0.1: moto's server binds there, every client is pointed at it with
+fake credentials, and HOME is a throwaway directory (no ~/.aws is read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import Measure, measure  # noqa: E402
+from moto_fixture import FAKE_KEY_ID, FAKE_SECRET, MotoServer, populate  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+CMS = str(BIN / "cms")
+AWS = str(BIN / "aws")
+
+# regions of moto's server: the fleet of each listing size and the fan-out clouds
+LIST_CLOUDS = {1: ("l1", "ca-central-1"), 100: ("l100", "us-east-2"),
+               1000: ("l1000", "us-east-1")}
+FANOUT = {100: ["us-west-1", "us-west-2", "eu-west-1", "eu-central-1"],
+          1: ["ap-south-1", "ap-northeast-1", "sa-east-1", "eu-north-1"]}
+EMPTY_REGION = "eu-west-3"
+CACHED_VMS = 10_000
+
+
+@dataclass
+class Row:
+    section: str
+    name: str
+    measured: str
+    compared: str
+    ratio: str
+    target: str
+    ok: bool | None          # None: no target, shown for information
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "info" if self.ok is None else ("pass" if self.ok else "MISS")
+
+
+def ms(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def progress(label: str):
+    def show(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 4) == 0:
+            say(f"  {label}: {done}/{total} rounds")
+    return show
+
+
+def ratio_row(section: str, name: str, value: float, base: float, what: str,
+              base_label: str, limit: float | None, strict_below: bool = False,
+              fmt=ms, numbers: dict | None = None) -> Row:
+    """A row value/base against a limit (at most ``limit`` times, or below it)."""
+    ratio = value / base if base else float("inf")
+    if limit is None:
+        target, ok = "-", None
+    elif strict_below:
+        target, ok = f"< {limit:.2f}x", ratio < limit
+    else:
+        target, ok = f"<= {limit:.2f}x", ratio <= limit
+    return Row(section, name, f"{fmt(value)} {what}".strip(), f"{base_label}: {fmt(base)}",
+               f"{ratio:.2f}x", target, ok,
+               dict(numbers or {}, value=round(value, 4), base=round(base, 4),
+                    ratio=round(ratio, 3)))
+
+
+# ---- the environment -------------------------------------------------------------------
+def child_env(home: Path, config_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "CMS_", "MOTO_")) and k.lower() not in (
+               "http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.update(HOME=str(home), CLOUDMESH_CONFIG_DIR=str(config_dir),
+               AWS_ACCESS_KEY_ID=FAKE_KEY_ID, AWS_SECRET_ACCESS_KEY=FAKE_SECRET,
+               AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE=str(home / "no-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    return env
+
+
+def write_config(config_dir: Path, clouds: dict[str, tuple[str, str]], default: str) -> None:
+    """clouds: name -> (region, endpoint)."""
+    import yaml
+
+    compute = {name: {"cm": {"kind": "aws", "label": f"moto {region}"},
+                      "credentials": {"region": region, "endpoint_url": endpoint,
+                                      "access_key_id": FAKE_KEY_ID,
+                                      "secret_access_key": FAKE_SECRET}}
+               for name, (region, endpoint) in clouds.items()}
+    data = {"cloudmesh": {"profile": {"user": "bench"}, "default": {"cloud": default},
+                          "compute": compute}}
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / "cloudmesh.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
+
+
+# ---- 1. startup ------------------------------------------------------------------------
+def bench_startup(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Measure]]:
+    say(f"1. startup ({runs} rounds)")
+    commands = {
+        "python -c pass": [PYTHON, "-c", "pass"],
+        "python -c 'import yaml, docopt, tabulate'": [PYTHON, "-c",
+                                                        "import yaml, docopt, tabulate"],
+        "aws --version": [AWS, "--version"],
+        "cms help": [CMS, "help"],
+        "cms version": [CMS, "version"],
+        "cms vm --help": [CMS, "vm", "--help"],
+        "cms vm list (no cloud configured)": [CMS, "vm", "list"],
+    }
+    m = measure(commands, runs, env, expect={"cms vm list (no cloud configured)": (4,)},
+                progress=progress("startup"))
+    base, trio, aws = (m["python -c pass"], m["python -c 'import yaml, docopt, tabulate'"],
+                       m["aws --version"])
+    rows = []
+    for label, limit in (("cms help", 4), ("cms version", 4), ("cms vm --help", 4),
+                         ("cms vm list (no cloud configured)", 6)):
+        rows.append(ratio_row("startup", f"{label}: wall", m[label].wall, base.wall, "",
+                              "python -c pass", limit))
+    for label in ("cms help", "cms version", "cms vm --help"):
+        rss = m[label].rss_mb
+        rows.append(Row("startup", f"{label}: peak RSS", f"{rss:.1f} MB",
+                        f"python -c pass: {base.rss_mb:.1f} MB",
+                        f"{rss / base.rss_mb:.2f}x", "< 30 MB", rss < 30,
+                        {"value_mb": round(rss, 2), "base_mb": round(base.rss_mb, 2)}))
+    for label in ("cms help", "cms version"):
+        rows.append(ratio_row("startup", f"{label} vs aws --version", m[label].wall, aws.wall,
+                              "", "aws --version", 0.2,
+                              numbers={"aws_rss_mb": round(aws.rss_mb, 1)}))
+    rows.append(ratio_row("startup", "cms help vs the imports (DESIGN 9)", m["cms help"].wall,
+                          trio.wall, "", "python -c 'import yaml, docopt, tabulate'", 2))
+    return rows, m
+
+
+# ---- 2. listing ------------------------------------------------------------------------
+def bench_listing(env: dict[str, str], url: str, runs: dict[int, int], fleet: dict[int, int],
+                  probe) -> tuple[list[Row], dict[str, Measure]]:
+    rows: list[Row] = []
+    everything: dict[str, Measure] = {}
+    for size, (cloud, region) in LIST_CLOUDS.items():
+        say(f"2. listing {fleet[size]} instances ({runs[size]} rounds)")
+        endpoint = ["--endpoint-url", url, "--region", region]
+        commands = {
+            f"cms json {size}": [CMS, "vm", "list", f"--cloud={cloud}", "--output=json"],
+            f"cms table {size}": [CMS, "vm", "list", f"--cloud={cloud}", "--output=table"],
+            f"aws json {size}": [AWS, "ec2", "describe-instances", *endpoint, "--output", "json"],
+            f"aws table {size}": [AWS, "ec2", "describe-instances", *endpoint,
+                                  "--output", "table"],
+            f"boto3 {size}": [PYTHON, str(HERE / "boto3_list.py"), url, region],
+        }
+        m = measure(commands, runs[size], env, progress=progress(f"{fleet[size]} instances"),
+                    probe=probe)
+        everything.update(m)
+        cj, ct, aj, at, b3 = (m[f"cms json {size}"], m[f"cms table {size}"],
+                              m[f"aws json {size}"], m[f"aws table {size}"], m[f"boto3 {size}"])
+        big = size == 1000
+        section = f"list {fleet[size]}"
+
+        def cpu(x: Measure) -> str:
+            return f"{ms(x.cpu)} CPU ({ms(x.wall)} wall)"
+
+        def row(name: str, a: Measure, b: Measure, base_label: str, limit: float | None,
+                strict: bool = False) -> Row:
+            r = ratio_row(section, name, a.cpu, b.cpu, "", base_label, limit, strict,
+                          numbers={"wall": round(a.wall, 4), "base_wall": round(b.wall, 4),
+                                   "wall_ratio": round(a.wall / b.wall, 3),
+                                   "moto_cpu": a.server_cpu, "base_moto_cpu": b.server_cpu})
+            r.measured, r.compared = cpu(a), f"{base_label}: {cpu(b)}"
+            return r
+
+        rows.append(row("cms --output=json vs bare boto3 (client CPU)", cj, b3,
+                        "boto3 paginator script", 1.1 if big else None))
+        rows.append(row("cms --output=json vs aws --output json (client CPU)", cj, aj,
+                        "aws ec2 describe-instances", 1.0 if big else None, strict=True))
+        rows.append(row("cms --output=table vs aws --output table (client CPU)", ct, at,
+                        "aws ec2 describe-instances", 1.0 if big else None, strict=True))
+        extra = ct.cpu - cj.cpu
+        rows.append(Row(section, "table over json in cms (client CPU)", cpu(ct),
+                        f"cms --output=json: {cpu(cj)}", f"{extra:+.3f} s",
+                        "<= +0.15 s" if big else "-", (extra <= 0.15) if big else None,
+                        {"value": round(ct.cpu, 4), "base": round(cj.cpu, 4),
+                         "delta": round(extra, 4)}))
+    return rows, everything
+
+
+# ---- 3. cached -------------------------------------------------------------------------
+def fill_cache(list_env: dict[str, str], cached_dir: Path) -> int:
+    """Fill the cached cloud's state through the real code path: the 1,000 records that
+    a live ``Provider.list()`` returned (which itself calls State.cache_replace), copied
+    under new names and ids to 10,000, stored with State.cache_replace."""
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.provider import Provider
+    from cloudmesh.compute.state import State
+
+    list_dir = Path(list_env["CLOUDMESH_CONFIG_DIR"])
+    live = Provider(LIST_CLOUDS[1000][0], config=Config(list_dir / "cloudmesh.yaml"),
+                    state=State(list_dir / "cloudmesh.db")).list()
+    records = []
+    copies = -(-CACHED_VMS // len(live))
+    for copy in range(copies):
+        for record in live:
+            if len(records) == CACHED_VMS:
+                break
+            record = dict(record, cloud="big", name=f"{record['name']}-{copy}",
+                          id=f"{record['id']}{copy:x}")
+            records.append(record)
+    state = State(cached_dir / "cloudmesh.db")
+    state.cache_replace("big", "vm", records)
+    state.cache_replace("small", "vm", [dict(live[0], cloud="small")])
+    count = len(state.cached("big"))
+    state.close()
+    return count
+
+
+def bench_cached(env: dict[str, str], base: Measure, trio: Measure, runs: int
+                 ) -> tuple[list[Row], dict[str, Measure]]:
+    say(f"3. --cached with {CACHED_VMS:,} VMs ({runs} rounds)")
+    commands = {
+        "cms vm list --cached (10,000, table)": [CMS, "vm", "list", "--cloud=big", "--cached"],
+        "cms vm list --cached (10,000, json)": [CMS, "vm", "list", "--cloud=big", "--cached",
+                                                "--output=json"],
+        "cms vm list --cached (1 VM, table)": [CMS, "vm", "list", "--cloud=small", "--cached"],
+    }
+    m = measure(commands, runs, env, progress=progress("cached"))
+    rows = []
+    for label in list(commands)[:2]:
+        rows.append(ratio_row("cached", f"{label}: wall", m[label].wall, base.wall, "",
+                              "python -c pass", 10,
+                              numbers={"rss_mb": round(m[label].rss_mb, 1)}))
+    label = "cms vm list --cached (1 VM, table)"
+    rows.append(ratio_row("cached", f"{label} vs the imports (DESIGN 9)", m[label].wall,
+                          trio.wall, "", "python -c 'import yaml, docopt, tabulate'", 2))
+    return rows, m
+
+
+# ---- 4. fan-out ------------------------------------------------------------------------
+def bench_fanout(env: dict[str, str], runs: int, fleet: dict[int, int], probe
+                 ) -> tuple[list[Row], dict[str, Measure]]:
+    rows: list[Row] = []
+    everything: dict[str, Measure] = {}
+    for size, regions in FANOUT.items():
+        count = fleet[100] if size == 100 else 1
+        say(f"4. fan-out over 4 clouds of {count} instances ({runs} rounds)")
+        clouds = [f"f{size}{letter}" for letter in "abcd"]
+        commands = {f"fan-out {size} {c}": [CMS, "vm", "list", f"--cloud={c}", "--output=json"]
+                    for c in clouds}
+        together = f"fan-out {size} {','.join(clouds)}"
+        commands[together] = [CMS, "vm", "list", f"--cloud={','.join(clouds)}",
+                              "--output=json"]
+        m = measure(commands, runs, env, progress=progress(f"fan-out {count}"), probe=probe)
+        everything.update(m)
+        alone = [m[f"fan-out {size} {c}"] for c in clouds]
+        slowest = max(alone, key=lambda x: x.wall)
+        both = m[together]
+        row = ratio_row(
+            f"fan-out 4x{count}",
+            f"cms vm list --cloud=a,b,c,d ({count} VM{'s' if count > 1 else ''} each): wall",
+            both.wall, slowest.wall, "", "slowest cloud alone", 1.3,
+            numbers={"alone_walls": [round(x.wall, 4) for x in alone],
+                     "sum_alone": round(sum(x.wall for x in alone), 4),
+                     "cpu": round(both.cpu, 4), "slowest_cpu": round(slowest.cpu, 4),
+                     "moto_cpu": both.server_cpu, "slowest_moto_cpu": slowest.server_cpu,
+                     "rss_mb": round(both.rss_mb, 1), "slowest_rss_mb": round(slowest.rss_mb, 1)})
+        row.measured = (f"{ms(both.wall)} (client CPU {ms(both.cpu)}, "
+                        f"moto CPU {ms(both.server_cpu or 0)})")
+        row.compared = (f"slowest alone: {ms(slowest.wall)} (client CPU {ms(slowest.cpu)}, "
+                        f"moto CPU {ms(slowest.server_cpu or 0)})")
+        rows.append(row)
+    return rows, everything
+
+
+# ---- 5. provider first use ---------------------------------------------------------------
+FAKE_MULTIPASS = """#!/bin/sh
+# a stand-in for the multipass client (a snap, not installable here): an empty host
+case "$1" in
+  list) echo '{"list": []}' ;;
+  info) echo '{"errors": [], "info": {}}' ;;
+  *) echo '{}' ;;
+esac
+"""
+
+
+def bench_first_use(env: dict[str, str], url: str, workdir: Path, runs: int
+                    ) -> tuple[list[Row], dict]:
+    from cloudmesh.compute import discovery
+
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    script = str(HERE / "first_use.py")
+    fake = workdir / "multipass"
+    fake.write_text(FAKE_MULTIPASS)
+    fake.chmod(0o755)
+    recipes = {"aws": ([url, EMPTY_REGION], "import boto3 + boto3.client('ec2')",
+                       "describe_instances paginator (empty region)"),
+               "multipass": ([str(fake)], "import subprocess + shutil.which",
+                             "subprocess.run(multipass list) + json (stand-in executable)")}
+    for kind in sorted(discovery.kinds()):
+        say(f"5. first use of provider '{kind}' ({runs} rounds)")
+        args, bare_label, call_label = recipes.get(kind, ([], "", ""))
+        ways = {"cms": [PYTHON, script, "cms", kind, *args]}
+        if kind in recipes:
+            ways["bare"] = [PYTHON, script, "bare", kind, *args]
+        phases: dict[str, list[dict]] = {way: [] for way in ways}
+        failed = None
+        for _ in range(runs + 1):   # the first round warms the file cache
+            for way, argv in ways.items():
+                done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                                      timeout=120)
+                if done.returncode != 0:
+                    failed = (done.stderr.strip().splitlines() or ["?"])[-1]
+                    break
+                phases[way].append(json.loads(done.stdout))
+            if failed:
+                break
+        if failed:
+            rows.append(Row(f"provider {kind}", "first use (import + client)", "failed",
+                            failed, "-", "-", None))
+            continue
+
+        def median(way: str, phase: str) -> float:
+            values = [p[phase] for p in phases[way][1:] if phase in p]
+            return statistics.median(values) if values else 0.0
+
+        raw[kind] = {way: {phase: round(median(way, phase), 4)
+                           for phase in ("import", "client", "first_call")}
+                     for way in ways}
+        first = median("cms", "import") + median("cms", "client")
+        detail = (f"import {ms(median('cms', 'import'))} + client "
+                  f"{ms(median('cms', 'client'))}")
+        if "bare" not in ways:
+            rows.append(Row(f"provider {kind}", "first use in cms (import + construct)",
+                            f"{ms(first)} ({detail})", "no bench recipe for its SDK",
+                            "-", "-", None, raw[kind]))
+            continue
+        row = ratio_row(f"provider {kind}", "first use in cms (import + client)", first,
+                        median("bare", "import") + median("bare", "client"), "", bare_label,
+                        None, numbers=raw[kind])
+        row.measured = f"{ms(first)} ({detail})"
+        rows.append(row)
+        rows.append(ratio_row(f"provider {kind}", "first list after that",
+                              median("cms", "first_call"), median("bare", "first_call"), "",
+                              call_label, None))
+    return rows, raw
+
+
+# ---- the table -------------------------------------------------------------------------
+def render(rows: list[Row]) -> str:
+    headers = ["section", "row", "measured", "compared with", "ratio", "target", "result"]
+    table = [[r.section, r.name, r.measured, r.compared, r.ratio, r.target, r.verdict]
+             for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *table)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+              for line in table]
+    return "\n".join(lines)
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| section | row | measured | compared with | ratio | target | result |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r.section, r.name, r.measured, r.compared, r.ratio, r.target, r.verdict]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    from importlib import metadata
+
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    for name in ("cloudmesh-compute", "cloudmesh-aws", "boto3", "botocore", "awscli", "moto",
+                 "tabulate", "PyYAML", "docopt-ng"):
+        try:
+            info[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            info[name] = None
+    return info
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--strict", action="store_true")
+    parser.add_argument("--readme", action="store_true")
+    parser.add_argument("--json", default=str(HERE / "results" / "latest.json"))
+    options = parser.parse_args()
+    for tool in (CMS, AWS):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"bench: {tool} not found; run 'make bench' (it installs "
+                     "benchmarks/requirements.txt into the venv)")
+    quick = options.quick
+    reps = {"startup": 5 if quick else 21, "cached": 3 if quick else 11,
+            "fanout": 2 if quick else 7, "first_use": 2 if quick else 7,
+            "list": {1: 2, 100: 2, 1000: 1} if quick else {1: 11, 100: 9, 1000: 5}}
+    fleet = {1: 1, 100: 20, 1000: 50} if quick else {1: 1, 100: 100, 1000: 1000}
+
+    # a SIGTERM (make interrupted, CI timeout) unwinds through the finally below, which
+    # stops moto's server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load_before = os.getloadavg()
+    if load_before[0] > 0.7:
+        say(f"warning: load average {load_before[0]:.2f} before the run: other processes "
+            "compete for the CPUs, and figures will be noisier")
+    begun = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="cms-bench-"))
+    rows: list[Row] = []
+    measures: dict[str, Measure] = {}
+    extra: dict[str, Any] = {}
+    server = MotoServer(workdir / "moto.log")
+    try:
+        home = workdir / "home"
+        home.mkdir()
+        # this process too (it fills the cache through the cms code): no AWS_* or proxy
+        # settings of the caller, no ~/.aws
+        scrubbed = child_env(home, workdir / "list")
+        os.environ.clear()
+        os.environ.update(scrubbed)
+        # 1. startup: no configuration at all (the configuration error row)
+        startup_env = child_env(home, workdir / "no-config")
+        got, m = bench_startup(startup_env, reps["startup"])
+        rows += got
+        measures.update(m)
+
+        url = server.start()
+        say(f"moto_server on {url}; filling regions")
+        filled = time.perf_counter()
+        clouds: dict[str, tuple[str, str]] = {}
+        for size, (cloud, region) in LIST_CLOUDS.items():
+            populate(url, region, fleet[size], f"vm{size}")
+            clouds[cloud] = (region, url)
+        for size, regions in FANOUT.items():
+            count = fleet[100] if size == 100 else 1
+            for letter, region in zip("abcd", regions):
+                populate(url, region, count, f"fan{size}{letter}")
+                clouds[f"f{size}{letter}"] = (region, url)
+        extra["fill_seconds"] = round(time.perf_counter() - filled, 1)
+        say(f"  filled in {extra['fill_seconds']} s")
+        list_env = child_env(home, workdir / "list")
+        write_config(workdir / "list", clouds, LIST_CLOUDS[1000][0])
+
+        got, m = bench_listing(list_env, url, reps["list"], fleet, server.cpu_seconds)
+        rows += got
+        measures.update(m)
+
+        cached_env = child_env(home, workdir / "cached")
+        write_config(workdir / "cached", {"big": ("eu-west-2", url), "small": ("eu-west-2", url)},
+                     "big")
+        extra["cached_vms"] = fill_cache(list_env, workdir / "cached")
+        got, m = bench_cached(cached_env, measures["python -c pass"],
+                              measures["python -c 'import yaml, docopt, tabulate'"],
+                              reps["cached"])
+        rows += got
+        measures.update(m)
+
+        got, m = bench_fanout(list_env, reps["fanout"], fleet, server.cpu_seconds)
+        rows += got
+        measures.update(m)
+
+        got, raw = bench_first_use(list_env, url, workdir, reps["first_use"])
+        rows += got
+        extra["first_use"] = raw
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.perf_counter() - begun
+
+    table = render(rows)
+    print(table)
+    misses = [r for r in rows if r.ok is False]
+    passed = sum(1 for r in rows if r.ok)
+    print(f"\n{passed} targets met, {len(misses)} missed, "
+          f"{sum(1 for r in rows if r.ok is None)} rows for information; "
+          f"suite ran {elapsed:.0f} s{' (--quick)' if quick else ''}")
+    load_after = os.getloadavg()
+    result = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
+              "suite_seconds": round(elapsed, 1), "machine": machine(),
+              "load_average": {"before": [round(x, 2) for x in load_before],
+                               "after": [round(x, 2) for x in load_after]},
+              "repetitions": reps, "fleet": fleet,
+              "rows": [dict(asdict(r), result=r.verdict) for r in rows],
+              "measures": {k: v.as_dict() for k, v in measures.items()},
+              "extra": extra, "markdown": markdown(rows)}
+    path = Path(options.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {path}")
+    if options.readme:
+        update_readme(result, rows)
+    return 1 if options.strict and misses else 0
+
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def update_readme(result: dict, rows: list[Row]) -> None:
+    """Put this run's table between the markers of benchmarks/README.md."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        say(f"{readme} has no {BEGIN} ... {END} markers; not updated")
+        return
+    info = result["machine"]
+    misses = sum(1 for r in rows if r.ok is False)
+    met = sum(1 for r in rows if r.ok)
+    load = result["load_average"]
+    block = "\n".join([
+        BEGIN,
+        f"Run of {result['generated']}{' (--quick)' if result['quick'] else ''}: "
+        f"{info.get('cpus')} CPUs ({info.get('cpu', '?')}), Python {info['python']}, "
+        f"boto3 {info.get('boto3')}, awscli {info.get('awscli')}, moto {info.get('moto')}; "
+        f"load average {load['before'][0]} before, {load['after'][0]} after. "
+        f"The suite ran {result['suite_seconds']:.0f} s: {met} targets met, {misses} missed.",
+        "",
+        result["markdown"],
+        END])
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    readme.write_text(text[:start] + block + text[end:])
+    print(f"table written into {readme}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
