@@ -290,6 +290,9 @@ def test_transfer_both_ways_recursive_and_streaming(host: Host) -> None:
     assert back.read_text() == "hello from the host\n"
     streamed = host.cms("multipass", "transfer", "web01:/home/ubuntu/notes.txt", "-", check=True)
     assert streamed.stdout == "hello from the host\n"
+    host.cms("multipass", "transfer", "-", "web01:piped.txt", input="from stdin\n", check=True)
+    assert host.cms("multipass", "exec", "web01", "--", "cat", "piped.txt",
+                    check=True).stdout == "from stdin\n"
     tree = host.tmp / "tree"
     (tree / "sub").mkdir(parents=True)
     (tree / "sub" / "a.txt").write_text("a")
