@@ -392,26 +392,20 @@ class Provider(ComputeNodeABC):
             GroupIds=[created["GroupId"]])["SecurityGroups"][0])
 
     def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        ingress = [r for r in rules if r.get("direction", "ingress") == "ingress"]
-        egress = [r for r in rules if r.get("direction") == "egress"]
-        group_id = self._group(name)["GroupId"]
-        if ingress:
-            self.client.authorize_security_group_ingress(
-                GroupId=group_id, IpPermissions=self._to_permissions(ingress))
-        if egress:
-            self.client.authorize_security_group_egress(
-                GroupId=group_id, IpPermissions=self._to_permissions(egress))
+        self._change_rules(name, rules, self.client.authorize_security_group_ingress,
+                           self.client.authorize_security_group_egress)
 
     def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        ingress = [r for r in rules if r.get("direction", "ingress") == "ingress"]
-        egress = [r for r in rules if r.get("direction") == "egress"]
+        self._change_rules(name, rules, self.client.revoke_security_group_ingress,
+                           self.client.revoke_security_group_egress)
+
+    def _change_rules(self, name: str, rules: list[dict[str, Any]], ingress_call,
+                      egress_call) -> None:
         group_id = self._group(name)["GroupId"]
-        if ingress:
-            self.client.revoke_security_group_ingress(
-                GroupId=group_id, IpPermissions=self._to_permissions(ingress))
-        if egress:
-            self.client.revoke_security_group_egress(
-                GroupId=group_id, IpPermissions=self._to_permissions(egress))
+        for direction, call in (("ingress", ingress_call), ("egress", egress_call)):
+            chosen = [r for r in rules if r.get("direction", "ingress") == direction]
+            if chosen:
+                call(GroupId=group_id, IpPermissions=self._to_permissions(chosen))
 
     def secgroup_delete(self, name: str) -> None:
         self.client.delete_security_group(GroupId=self._group(name)["GroupId"])

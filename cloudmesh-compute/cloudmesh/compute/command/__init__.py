@@ -84,6 +84,22 @@ def report_errors(outcomes: list, prefix: str = "") -> int:
     return worst_exit_code(errors)
 
 
+def report_outcomes(outcomes: list, describe) -> int:
+    """One stderr line per success (``NAME: describe(result)``), then the failures;
+    returns the exit code."""
+    for outcome in outcomes:
+        if outcome.ok:
+            print(f"{outcome.item}: {describe(outcome.result)}", file=sys.stderr)
+    return report_errors(outcomes)
+
+
+def open_provider(cloud: str | None, state=None):
+    """The Provider facade for a cloud (imports only that cloud's SDK)."""
+    from cloudmesh.compute.provider import Provider
+
+    return Provider(cloud, state=state)
+
+
 def progress_printer(action: str = ""):
     """A progress callback that prints status changes of a wait on stderr."""
     def show(name: str, record: dict, elapsed: float) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cloudmesh.compute.command import report_errors, run_command
+from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
 from cloudmesh.compute.output import check_format, emit
 
@@ -47,7 +47,7 @@ def _key(arguments: dict) -> int:
     if arguments["list"]:
         output = check_format(arguments["--output"])
         if arguments["--cloud"]:
-            emit(_provider(arguments["--cloud"], state).keys(), output, CLOUD_COLUMNS)
+            emit(open_provider(arguments["--cloud"], state).keys(), output, CLOUD_COLUMNS)
         else:
             emit(state.keys(), output, LOCAL_COLUMNS)
         return 0
@@ -56,19 +56,13 @@ def _key(arguments: dict) -> int:
     if arguments["gen"]:
         return _gen(state, arguments["NAME"])
     if arguments["upload"]:
-        outcomes = _provider(arguments["--cloud"], state).upload_keys(arguments["NAMES"])
-        for outcome in outcomes:
-            if outcome.ok:
-                print(f"{outcome.item}: {outcome.result['action']} on {arguments['--cloud']} "
-                      f"({outcome.result['fingerprint']})", file=sys.stderr)
-        return report_errors(outcomes)
+        outcomes = open_provider(arguments["--cloud"], state).upload_keys(arguments["NAMES"])
+        return report_outcomes(outcomes, lambda key: f"{key['action']} on "
+                               f"{arguments['--cloud']} ({key['fingerprint']})")
     if arguments["delete"]:
         if arguments["--cloud"]:
-            outcomes = _provider(arguments["--cloud"], state).delete_keys(arguments["NAMES"])
-            for outcome in outcomes:
-                if outcome.ok:
-                    print(f"{outcome.item}: deleted on {arguments['--cloud']}", file=sys.stderr)
-            return report_errors(outcomes)
+            outcomes = open_provider(arguments["--cloud"], state).delete_keys(arguments["NAMES"])
+            return report_outcomes(outcomes, lambda _: f"deleted on {arguments['--cloud']}")
         from cloudmesh.compute.names import expand
 
         names = expand(arguments["NAMES"])
@@ -81,12 +75,6 @@ def _key(arguments: dict) -> int:
             print(f"{name}: forgotten locally (files kept: {entry['path']})", file=sys.stderr)
         return 0
     raise UsageError("cms key: no verb given", "see 'cms key --help'")
-
-
-def _provider(cloud: str, state):
-    from cloudmesh.compute.provider import Provider
-
-    return Provider(cloud, state=state)
 
 
 def _check_name(name: str) -> None:

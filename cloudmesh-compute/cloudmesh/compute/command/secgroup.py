@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute.command import report_errors, run_command
+from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
 from cloudmesh.compute.output import check_format, emit
 
@@ -60,7 +60,7 @@ def _secgroup(arguments: dict) -> int:
     if arguments["list"]:
         output = check_format(arguments["--output"])
         if arguments["--cloud"]:
-            groups = _provider(arguments["--cloud"], state).secgroups()
+            groups = open_provider(arguments["--cloud"], state).secgroups()
         else:
             groups = state.secgroups()
         if output == "table":
@@ -96,18 +96,16 @@ def _secgroup(arguments: dict) -> int:
         print(f"{group}: {'updated' if existing else 'defined'}", file=sys.stderr)
         return 0
     if arguments["upload"]:
-        provider = _provider(arguments["--cloud"], state)
+        provider = open_provider(arguments["--cloud"], state)
         report = provider.upload_secgroup(arguments["GROUP"], prune=arguments["--prune"],
                                           dryrun=arguments["--dryrun"])
         _print_report(report, arguments["--dryrun"], arguments["--prune"])
         return 0
     if arguments["delete"]:
         if arguments["--cloud"]:
-            outcomes = _provider(arguments["--cloud"], state).delete_secgroups(arguments["GROUPS"])
-            for outcome in outcomes:
-                if outcome.ok:
-                    print(f"{outcome.item}: deleted on {arguments['--cloud']}", file=sys.stderr)
-            return report_errors(outcomes)
+            outcomes = open_provider(arguments["--cloud"], state).delete_secgroups(
+                arguments["GROUPS"])
+            return report_outcomes(outcomes, lambda _: f"deleted on {arguments['--cloud']}")
         from cloudmesh.compute.names import expand
 
         names = expand(arguments["GROUPS"])
@@ -138,9 +136,3 @@ def _print_report(report: dict, dryrun: bool, prune: bool) -> None:
                   f"{rule_text(rule)}", file=sys.stderr)
     if not (report["created"] or report["added"] or report["extra"]):
         print(f"{name}: up to date on {cloud}", file=sys.stderr)
-
-
-def _provider(cloud: str, state):
-    from cloudmesh.compute.provider import Provider
-
-    return Provider(cloud, state=state)
