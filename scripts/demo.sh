@@ -59,8 +59,16 @@ run cms version
 run cms provider list
 run cms config cat
 run cms check
-run cms vm boot --name='web[01-03]' --wait --timeout=60
+run cms init                       # seeds the local security group 'default' (the yaml exists)
+run cms key gen demo-key
+run cms key upload demo-key --cloud=demo
+run cms secgroup add web --description="demo web servers"
+run cms secgroup rule add web tcp 80:443 0.0.0.0/0
+run cms secgroup rule add web tcp 22 0.0.0.0/0
+run cms secgroup upload web --cloud=demo
+run cms vm boot --name='web[01-03]' --key=demo-key --secgroup=web --wait --timeout=60
 run cms vm list
+run cms vm info web01 --output=yaml
 run cms vm list --output=json
 run cms image list --output=csv | head -5
 run cms image show ami-1e749f67
