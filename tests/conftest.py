@@ -15,6 +15,17 @@ import pytest
 import yaml
 
 CMS = str(Path(sys.executable).parent / "cms")
+NETGUARD = Path(__file__).parent / "netguard"
+# Every process the tests start loads the network guard (tests reach only 127.0.0.1) ...
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(NETGUARD), *filter(None, [os.environ.get("PYTHONPATH")])])
+# ... and so does this one.
+sys.path.insert(0, str(NETGUARD))
+import sitecustomize as _netguard  # noqa: E402  (our guard, from tests/netguard)
+
+assert hasattr(_netguard, "NetworkGuardError"), "tests/netguard/sitecustomize.py not loaded"
+# no vendor SDK may look for instance metadata or a credential service off the machine
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
             "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2",
             "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")

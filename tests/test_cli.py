@@ -285,6 +285,16 @@ def test_bad_yaml_names_file_and_line(cms_home: Path) -> None:
     (b"- just\n- a list\n", "top level must be a mapping"),
     (b"cloudmesh:\n  compute: 3\n", "must be a mapping"),
     (b"cloudmesh:\n  compute:\n    a: {cm: {kind: aws}}\n  x: \xff\xfe\n", "not UTF-8"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: {kind: aws}, credentails: {}}\n",
+     "unknown key 'credentails' (did you mean 'credentials'?)"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: aws}\n", "'cm' must be a mapping, not str"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: {kind: aws}, credentials: [1, 2]}\n",
+     "'credentials' must be a mapping, not list"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: {kind: aws}, credentials: {region: [x]}}\n",
+     "'credentials.region' must be a single value"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: {kind: aws}, credentials: {regoin: x}}\n",
+     "unknown credentials key 'regoin' for kind aws (did you mean 'region'?)"),
+    (b"cloudmesh:\n  compute:\n    a: {cm: {kind: 'aws; rm -rf'}}\n", "invalid kind"),
 ])
 def test_malformed_configs(cms_home: Path, content: bytes, fragment: str) -> None:
     cms_home.mkdir(parents=True)

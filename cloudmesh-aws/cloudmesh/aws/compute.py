@@ -36,6 +36,8 @@ _LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
 
 class Provider(ComputeNodeABC):
     kind = "aws"
+    credential_keys = ("region", "profile", "access_key_id", "secret_access_key",
+                       "session_token", "endpoint_url")
     unsupported = {
         "suspend": "EC2 hibernates only instances launched with hibernation enabled; "
                    "use 'cms vm stop'",

@@ -12,7 +12,7 @@ import abc
 from datetime import datetime, timezone
 from typing import Any
 
-from cloudmesh.compute.errors import CmsError, NotFound, NotSupported
+from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, NotSupported
 from cloudmesh.compute.wait import Progress, wait_for
 
 VM_STATUSES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
@@ -72,6 +72,8 @@ class ComputeNodeABC(abc.ABC):
     kind: str = ""
     #: verbs this kind cannot do, each with the reason shown to the user
     unsupported: dict[str, str] = {}
+    #: the credentials keys this kind reads; others are reported as misspelt (empty: any)
+    credential_keys: tuple[str, ...] = ()
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         self.cloud = cloud
@@ -79,6 +81,16 @@ class ComputeNodeABC(abc.ABC):
         self.credentials: dict[str, Any] = dict(self.spec.get("credentials") or {})
         self.defaults: dict[str, Any] = dict(
             self.spec.get("default") or self.spec.get("defaults") or {})
+        unknown = [k for k in self.credentials if self.credential_keys
+                   and k not in self.credential_keys]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(str(unknown[0]), self.credential_keys, n=1)
+            raise ConfigError(
+                f"cloud '{cloud}': unknown credentials key '{unknown[0]}' for kind {self.kind}"
+                + (f" (did you mean '{close[0]}'?)" if close else ""),
+                f"the keys are: {', '.join(self.credential_keys)}")
 
     # ---- capabilities --------------------------------------------------------------
     def supports(self, verb: str) -> bool:

@@ -188,10 +188,35 @@ class Config:
             raise ConfigError(f"cloud '{name}' is not in {self.path} (known: {known})",
                               "add it under cloudmesh.compute or pick another with --cloud")
         spec = clouds[name]
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{self.path}: cloud '{name}' must be a mapping with cm, "
-                              "credentials and default")
+        self._check_cloud_shape(name, spec)
         return self.expand(spec, f"cloudmesh.compute.{name}")
+
+    _CLOUD_KEYS = ("cm", "credentials", "default", "defaults")
+
+    def _check_cloud_shape(self, name: str, spec: Any) -> None:
+        """Wrong types and misspelt keys of a cloud entry are configuration errors that
+        name the key, not failures deep inside a provider."""
+        where = f"{self.path}: cloud '{name}'"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a mapping with cm, credentials and default")
+        for key, value in spec.items():
+            if key not in self._CLOUD_KEYS:
+                raise ConfigError(f"{where} has an unknown key '{key}'"
+                                  f"{_did_you_mean(key, self._CLOUD_KEYS)}",
+                                  f"the keys are {', '.join(self._CLOUD_KEYS[:3])}")
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"{where}: '{key}' must be a mapping, not "
+                                  f"{type(value).__name__}")
+            for inner, item in (value or {}).items():
+                allowed = (str, int, float, bool, type(None))
+                if key == "default" or key == "defaults":
+                    ok = isinstance(item, allowed) or (
+                        isinstance(item, list) and all(isinstance(i, allowed) for i in item))
+                else:
+                    ok = isinstance(item, allowed)
+                if not ok:
+                    raise ConfigError(f"{where}: '{key}.{inner}' must be a single value, not "
+                                      f"{type(item).__name__}")
 
     def default_cloud(self) -> str | None:
         value = self.get("cloudmesh.default.cloud", None)
@@ -272,6 +297,13 @@ class Config:
 
 
 _MISSING_SENTINEL = object()
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def mask_tree(node: Any, key: str = "") -> Any:

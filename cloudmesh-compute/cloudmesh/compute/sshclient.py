@@ -54,7 +54,15 @@ def key_fingerprint(key) -> str:
 
 
 def _paramiko():
-    return require("paramiko", "cloudmesh-compute", "paramiko")
+    module = require("paramiko", "cloudmesh-compute", "paramiko")
+    import logging
+
+    # paramiko's transport thread logs failures with tracebacks; ours is one line
+    logger = logging.getLogger("paramiko")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    return module
 
 
 def _record_host_key(hostname: str, key) -> None:

@@ -80,7 +80,8 @@ def report_errors(outcomes: list, prefix: str = "") -> int:
     for outcome in outcomes:
         if outcome.error is not None:
             errors.append(outcome.error)
-            print_error(outcome.error, f"{prefix}{outcome.item}: ")
+            named = str(outcome.error).startswith(f"{outcome.item}: ")
+            print_error(outcome.error, "" if named else f"{prefix}{outcome.item}: ")
     return worst_exit_code(errors)
 
 
