@@ -23,7 +23,7 @@ MASK = "********"
 _MISSING = object()
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_NAME = re.compile(
-    r"(password|passwd|secret|token|passphrase|access_key|private_key|api_key|credential)",
+    r"(password|passwd|secret|token|pass_?phrase|access_key|private_key|api_key|credential)",
     re.IGNORECASE)
 _NOT_SECRET_SUFFIX = ("_file", "_path", "_url", "_endpoint", "_id_file")
 _warned_permissions: set[str] = set()
@@ -154,16 +154,23 @@ class Config:
 
     def expand(self, value: Any, key: str = "") -> Any:
         """Expand ${NAME} in a value (recursively); an unset variable is a ConfigError
-        naming the key."""
+        naming the key. Secret values (by key name or from the environment) are
+        registered so that no error message or traceback prints them."""
         if isinstance(value, str):
+            from cloudmesh.compute.errors import register_secret
+
             def substitute(match: re.Match) -> str:
                 name = match.group(1)
                 if name not in os.environ:
                     raise ConfigError(
                         f"{self.path}: '{key}' refers to ${{{name}}}, which is not set",
                         f"export {name} or edit the file")
+                register_secret(os.environ[name])
                 return os.environ[name]
-            return _ENV_REF.sub(substitute, value)
+            expanded = _ENV_REF.sub(substitute, value)
+            if is_secret_key(key):
+                register_secret(expanded)
+            return expanded
         if isinstance(value, dict):
             return {k: self.expand(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
         if isinstance(value, list):

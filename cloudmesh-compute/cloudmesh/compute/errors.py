@@ -18,15 +18,36 @@ EXIT_INTERRUPTED = 130
 DEBUG = False
 
 
+#: secret values read from the configuration in this process; never printed
+_SECRETS: set[str] = set()
+_MASK = "********"
+
+
+def register_secret(value: object) -> None:
+    """Remember a secret value so that any error text or traceback containing it is
+    scrubbed before it is printed. Very short values are skipped (they would mask
+    ordinary words)."""
+    if isinstance(value, str) and len(value) >= 6:
+        _SECRETS.add(value)
+
+
+def scrub(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    return text
+
+
 def print_error(error: BaseException, prefix: str = "") -> None:
-    """One line on stderr (and the traceback first under --debug)."""
+    """One line on stderr (and, under --debug, the traceback first), secrets scrubbed."""
     import sys
 
     if DEBUG:
         import traceback
 
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    print(f"error: {prefix}{error}", file=sys.stderr, flush=True)
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+        sys.stderr.write(scrub("".join(lines)))
+    print(scrub(f"error: {prefix}{error}"), file=sys.stderr, flush=True)
 
 
 class CmsError(Exception):

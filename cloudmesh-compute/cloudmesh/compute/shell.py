@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as error:  # a bug, or an SDK error a provider does not translate
         if debug:
-            import traceback
-
-            traceback.print_exc()
-        first_line = str(error).splitlines()[0] if str(error) else ""
-        print(f"error: internal error: {type(error).__name__}: {first_line} "
-              "(run 'cms --debug ...' for the traceback and report it)", file=sys.stderr)
+            errors.print_error(error, "internal error: ")
+        else:
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            errors.print_error(RuntimeError(
+                f"internal error: {type(error).__name__}: {first_line} "
+                "(run 'cms --debug ...' for the traceback and report it)"))
         return EXIT_CLOUD
 
 

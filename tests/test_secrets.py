@@ -1,0 +1,141 @@
+"""Secrets never reach output, logs, state files or error text.
+
+Canary values are planted in every secret credential field of every kind named in the
+design (and in an environment variable a config value refers to); then every command runs,
+succeeding and failing, with and without --debug, in every output format. No canary may
+appear in stdout, stderr, or any file cms keeps beside cloudmesh.yaml.
+
+Non-secret credential fields (region, project, endpoints, user names, file paths) are
+printed on purpose (by `cms config cat`, in error messages that name a profile or
+endpoint); the canaries go where secrets go.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import MOTO_UBUNTU_AMI, run_cms, write_config
+
+SECRET_FIELDS = {
+    "aws": ["access_key_id", "secret_access_key", "session_token"],
+    "openstack": ["password", "application_credential_secret"],
+    "azure": ["client_secret", "access_token"],
+    "google": ["access_token"],
+    "oracle": ["fingerprint_passphrase", "pass_phrase"],
+}
+
+
+def canary(kind: str, field: str) -> str:
+    return f"CANARY{kind}{field.replace('_', '')}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def planted(cms_home: Path, moto: str, monkeypatch) -> dict[str, str]:
+    canaries: dict[str, str] = {}
+    clouds = {}
+    for kind, fields in SECRET_FIELDS.items():
+        credentials = {}
+        for field in fields:
+            credentials[field] = canaries[f"{kind}.{field}"] = canary(kind, field)
+        clouds[kind] = {"cm": {"kind": kind}, "credentials": credentials}
+    clouds["aws"]["credentials"].update(region="us-east-1", endpoint_url=moto)
+    clouds["aws"]["default"] = {"image": MOTO_UBUNTU_AMI, "flavor": "t3.micro"}
+    # the same secrets reaching an endpoint where nothing listens, and one from ${ENV}
+    env_secret = canaries["env"] = canary("env", "token")
+    monkeypatch.setenv("CMS_TEST_SECRET", env_secret)
+    clouds["awsdown"] = {"cm": {"kind": "aws"}, "credentials": {
+        **clouds["aws"]["credentials"], "endpoint_url": "http://127.0.0.1:9",
+        "session_token": "${CMS_TEST_SECRET}"}, "default": clouds["aws"]["default"]}
+    clouds["awsenv"] = {"cm": {"kind": "aws"}, "credentials": {
+        **clouds["aws"]["credentials"], "secret_access_key": "${CMS_TEST_SECRET}"},
+        "default": clouds["aws"]["default"]}
+    write_config(cms_home, clouds, default="aws")
+    return canaries
+
+
+COMMANDS = [
+    ["help"], ["version"], ["provider", "list"], ["config", "cat"], ["config", "check"],
+    ["config", "get", "cloudmesh"], ["config", "get", "cloudmesh.compute.aws.credentials"],
+    ["check"], ["check", "aws,awsdown,awsenv"], ["set", "cloud=aws"], ["set"],
+    ["vm", "boot", "--name=s[1-2]", "--wait", "--timeout=30"],
+    ["vm", "boot", "--name=bad", "--image=ami-00000000"],
+    ["vm", "boot", "--name=x", "--cloud=awsdown", "--timeout=5"],
+    ["vm", "boot", "--name=e1", "--cloud=awsenv"],
+    ["vm", "info", "s1"], ["vm", "info", "ghost"], ["vm", "status", "s[1-2]"],
+    ["vm", "stop", "s1"], ["vm", "delete", "s2", "--dryrun"],
+    ["vm", "list", "--cloud=aws,awsdown,awsenv,openstack,azure,google,oracle"],
+    ["vm", "list", "--cached"], ["image", "show", MOTO_UBUNTU_AMI], ["flavor", "show", "t3.micro"],
+    ["key", "list", "--cloud=aws"], ["secgroup", "list", "--cloud=aws"],
+    ["key", "gen", "k1"], ["key", "upload", "k1", "--cloud=aws"], ["key", "list"],
+    ["vm", "ssh", "s1", "--command=true", "--timeout=2"],
+    ["vm", "list", "--cloud=nosuchcloud"], ["vm", "nosuchverb"],
+]
+FORMATTED = [["vm", "list"], ["vm", "info", "s1"], ["image", "list"], ["check"],
+             ["flavor", "list", "--cloud=awsenv"]]
+
+
+def all_invocations() -> list[list[str]]:
+    runs = []
+    for command in COMMANDS:
+        runs += [command, ["--debug", *command]]
+    for command, fmt in itertools.product(FORMATTED, ("table", "json", "yaml", "csv")):
+        runs += [[*command, f"--output={fmt}"], ["--debug", *command, f"--output={fmt}"]]
+    runs += [["config", "get", f"cloudmesh.compute.{kind}.credentials.{field}"]
+             for kind, fields in SECRET_FIELDS.items() for field in fields]
+    return runs
+
+
+def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path) -> None:
+    invocations = all_invocations()
+    leaks = []
+    for argv in invocations:
+        result = run_cms(*argv, timeout=180)
+        for name, value in planted.items():
+            for stream, text in (("stdout", result.out), ("stderr", result.err)):
+                if value in text:
+                    leaks.append(f"cms {' '.join(argv)}: {name} in {stream}")
+    for path in sorted(cms_home.rglob("*")):
+        if path.is_file() and path.name != "cloudmesh.yaml":
+            data = path.read_bytes()
+            leaks += [f"{path.name}: {name}" for name, value in planted.items()
+                      if value.encode() in data]
+    assert not leaks, leaks
+    # the commands really ran: the boots happened and the failures were reported
+    listed = run_cms("vm", "list", "--cloud=aws", "--output=json").json()
+    assert {"s1", "s2"} <= {vm["name"] for vm in listed}
+    assert len(invocations) > 100
+
+
+def test_debug_traceback_is_scrubbed(planted: dict[str, str], capsys, monkeypatch) -> None:
+    """An error whose text and traceback carry secrets read from the config is printed
+    with them masked, under --debug too."""
+    from cloudmesh.compute import Config, errors
+
+    config = Config()
+    secret = config.cloud("aws")["credentials"]["secret_access_key"]
+    from_env = config.cloud("awsenv")["credentials"]["secret_access_key"]
+    assert secret == planted["aws.secret_access_key"] and from_env == planted["env"]
+    monkeypatch.setattr(errors, "DEBUG", True)
+    try:
+        try:
+            raise ValueError(f"signature for {secret} rejected")
+        except ValueError as inner:
+            raise RuntimeError(f"request failed with {from_env}") from inner
+    except RuntimeError as error:
+        errors.print_error(error)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "signature for ******** rejected" in err
+    assert secret not in err and from_env not in err
+
+
+def test_scrub_masks_registered_secrets() -> None:
+    from cloudmesh.compute import errors
+
+    errors.register_secret("s3cr3t-value-xyz")
+    assert errors.scrub("token s3cr3t-value-xyz leaked") == "token ******** leaked"
+    errors.register_secret("abc")  # too short to mask safely: ignored
+    assert errors.scrub("abc") == "abc"
