@@ -31,6 +31,9 @@ _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 _AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
                "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired", "OptInRequired",
                "UnrecognizedClientException", "InvalidToken"}
+_THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
+                     "RequestThrottled", "ServiceUnavailable",
+                     "Unavailable", "InternalError"}
 _LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
 
 
@@ -52,29 +55,44 @@ class Provider(ComputeNodeABC):
                 _LOOPBACK):
             raise ConfigError(f"cloud '{cloud}': endpoint_url {endpoint} is plain http",
                               "use https (plain http is allowed only for 127.0.0.1)")
-        self._client = None
+        self._client = self._create_client = self._session = None
 
     # ---- client ----------------------------------------------------------------------
     @property
     def client(self):
-        """The EC2 client, made on first use (the session reads ~/.aws lazily too)."""
+        """The EC2 client, made on first use (the session reads ~/.aws lazily too). It
+        retries throttling, 5xx and dropped connections with backoff (botocore's standard
+        mode), which is safe for every call but RunInstances: see create_client."""
         if self._client is None:
-            creds = self.credentials
-            try:
-                session = boto3.session.Session(
+            self._client = self._make_client(self.retries + 1)
+        return self._client
+
+    @property
+    def create_client(self):
+        """A client that never retries, for RunInstances: a lost answer must not boot a
+        second VM (the facade looks whether the VM exists before trying again)."""
+        if self._create_client is None:
+            self._create_client = self._make_client(1)
+        return self._create_client
+
+    def _make_client(self, attempts: int):
+        creds = self.credentials
+        try:
+            session = self._session
+            if session is None:
+                session = self._session = boto3.session.Session(
                     aws_access_key_id=creds.get("access_key_id"),
                     aws_secret_access_key=creds.get("secret_access_key"),
                     aws_session_token=creds.get("session_token"),
                     region_name=creds.get("region"),
                     profile_name=creds.get("profile") if not creds.get("access_key_id") else None)
-                self._client = session.client(
-                    "ec2", endpoint_url=creds.get("endpoint_url") or None,
-                    config=botocore_config.Config(retries={"mode": "standard",
-                                                           "max_attempts": 4},
-                                                  connect_timeout=10, read_timeout=60))
-            except Exception as error:
-                raise self.translate_error(error) or error from None
-        return self._client
+            return session.client(
+                "ec2", endpoint_url=creds.get("endpoint_url") or None,
+                config=botocore_config.Config(
+                    retries={"mode": "standard", "total_max_attempts": attempts},
+                    connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout))
+        except Exception as error:
+            raise self.translate_error(error) or error from None
 
     @property
     def region(self) -> str | None:
@@ -93,9 +111,12 @@ class Provider(ComputeNodeABC):
                                    "(as ${ENV} references) or a profile in ~/.aws/credentials")
         if isinstance(error, exc.NoRegionError):
             return ConfigError(f"{where}: no AWS region", "set credentials.region")
-        if isinstance(error, (exc.EndpointConnectionError, exc.ConnectTimeoutError,
-                              exc.ReadTimeoutError, exc.ConnectionClosedError)):
-            return CloudError(f"{where}: cannot reach EC2: {error}")
+        if isinstance(error, (exc.ReadTimeoutError, exc.ConnectTimeoutError)):
+            return CloudError(f"{where}: EC2 did not answer within {self.timeout:g}s "
+                              f"({self.retries + 1} attempts)", "raise cm.timeout or try later",
+                              retryable=True)
+        if isinstance(error, (exc.EndpointConnectionError, exc.ConnectionClosedError)):
+            return CloudError(f"{where}: cannot reach EC2: {error}", retryable=True)
         if isinstance(error, exc.ClientError):
             info = error.response.get("Error", {})
             code, message = info.get("Code", "Unknown"), info.get("Message", "")
@@ -104,7 +125,9 @@ class Provider(ComputeNodeABC):
                 return CredentialError(text, "check the credentials with 'cms check'")
             if code.endswith(".NotFound") or code.endswith("NotFoundException"):
                 return NotFound(text)
-            return CloudError(text)
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            transient = status >= 500 or code in _THROTTLING_CODES
+            return CloudError(text, retryable=transient)
         if isinstance(error, exc.BotoCoreError):
             return CloudError(f"{where}: {error}")
         return None
@@ -223,7 +246,7 @@ class Provider(ComputeNodeABC):
             request["UserData"] = userdata
         if self.defaults.get("zone"):
             request["Placement"] = {"AvailabilityZone": str(self.defaults["zone"])}
-        response = self.client.run_instances(**request)
+        response = self.create_client.run_instances(**request)
         return self._to_vm(response["Instances"][0])
 
     def _secgroup_ids(self, groups: list[str]) -> list[str]:

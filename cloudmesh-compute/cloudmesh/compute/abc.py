@@ -81,6 +81,17 @@ class ComputeNodeABC(abc.ABC):
         self.credentials: dict[str, Any] = dict(self.spec.get("credentials") or {})
         self.defaults: dict[str, Any] = dict(
             self.spec.get("default") or self.spec.get("defaults") or {})
+        cm = self.spec.get("cm") or {}
+        try:
+            #: seconds one request may take, and how often a failed one is tried again
+            self.timeout = float(cm.get("timeout", 30))
+            self.retries = int(cm.get("retries", 3))
+        except (TypeError, ValueError):
+            raise ConfigError(f"cloud '{cloud}': cm.timeout and cm.retries must be numbers") \
+                from None
+        if not (self.timeout > 0 and 0 <= self.retries <= 10):
+            raise ConfigError(f"cloud '{cloud}': cm.timeout must be above 0 and cm.retries "
+                              "between 0 and 10")
         unknown = [k for k in self.credentials if self.credential_keys
                    and k not in self.credential_keys]
         if unknown:

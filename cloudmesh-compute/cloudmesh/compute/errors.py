@@ -55,10 +55,14 @@ class CmsError(Exception):
 
     exit_code = EXIT_CLOUD
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None,
+                 retryable: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: a transient fault (5xx, throttling, dropped connection, timeout): the same
+        #: request may succeed later, and may or may not have reached the cloud
+        self.retryable = retryable
 
     def __str__(self) -> str:
         if self.hint:

@@ -248,15 +248,12 @@ class Provider:
                 secgroups=groups)) for n in vm_names]
 
         def boot_one(vm_name: str) -> dict:
-            try:
-                existing = self.call("info", vm_name)
-            except NotFound:
-                existing = None
-            if existing and existing["status"] not in ("terminated", "deleting"):
+            existing = self._existing(vm_name)
+            if existing:
                 raise UsageError(f"a VM named '{vm_name}' already exists on '{self.name}' "
                                  f"(status {existing['status']})", "pick another name")
-            record = self.call("create", vm_name, image, flavor, key=key, secgroups=groups,
-                               userdata=userdata, metadata=metadata)
+            record = self._create_checked(vm_name, image, flavor, key=key, secgroups=groups,
+                                          userdata=userdata, metadata=metadata)
             if wait:
                 record = self.call("wait", vm_name, "running", timeout=timeout,
                                    progress=self._progress(vm_name, progress))
@@ -269,6 +266,34 @@ class Provider:
         if reserved and not any(o.ok for o in outcomes):
             self.state.release_counter("vm", *reserved)
         return outcomes
+
+    def _existing(self, vm_name: str) -> dict | None:
+        """The live VM of that name, if there is one."""
+        try:
+            record = self.call("info", vm_name)
+        except NotFound:
+            return None
+        return None if record["status"] in ("terminated", "deleting") else record
+
+    def _create_checked(self, vm_name: str, *args: Any, **kwargs: Any) -> dict:
+        """Create a VM, trying again after a transient fault, but never blindly: the lost
+        request may have booted the VM, so look for it first (a create is not
+        idempotent on every cloud)."""
+        import random
+        import time
+
+        attempts = self.provider.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self.call("create", vm_name, *args, **kwargs)
+            except CmsError as error:
+                if not error.retryable or attempt == attempts - 1:
+                    raise
+            time.sleep(min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0))
+            booted = self._existing(vm_name)
+            if booted:
+                return booted
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _ensure_on_cloud(self, key: str | None, groups: list[str]) -> None:
         """Before a boot: upload the key and reconcile the groups that are defined
@@ -296,13 +321,19 @@ class Provider:
             raise UsageError(f"{verb} needs at least one VM name")
         if not self.provider.supports(verb):
             raise self.provider.not_supported(verb)
-        if dryrun:
-            return fan_out(lambda n: self.call("info", n), vm_names)
+        if dryrun:  # no request reaches the cloud: say what is known from the cache
+            return [Outcome(n, result=self._cached_vm(n)) for n in vm_names]
         outcomes = fan_out(lambda n: self.call(verb, n), vm_names)
         for outcome in outcomes:
             if outcome.ok and outcome.result:
                 self.state.cache_put(self.name, "vm", outcome.result)
         return outcomes
+
+    def _cached_vm(self, vm_name: str) -> dict:
+        for record in self.state.find(vm_name):
+            if record.get("cloud") == self.name:
+                return record
+        return self.provider.vm_record(name=vm_name, status="unknown", state="not cached")
 
     def wait(self, names: str | list[str], status: str = "running", timeout: float = 600,
              interval: float = 2,

@@ -7,12 +7,12 @@ Usage:
   cms vm list [NAMES] [--cloud=CLOUD] [--output=FORMAT] [--refresh | --cached]
   cms vm info NAMES [--cloud=CLOUD] [--output=FORMAT]
   cms vm status NAMES [--cloud=CLOUD] [--output=FORMAT]
-  cms vm start NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
-  cms vm stop NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
-  cms vm reboot NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
-  cms vm suspend NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
-  cms vm resume NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
-  cms vm delete NAMES [--cloud=CLOUD] [--dryrun] [--wait] [--timeout=SECONDS]
+  cms vm start NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
+  cms vm stop NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
+  cms vm reboot NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
+  cms vm suspend NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
+  cms vm resume NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
+  cms vm delete NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
   cms vm wait NAMES [--cloud=CLOUD] [--state=STATE] [--timeout=SECONDS] [--interval=SECONDS]
   cms vm ssh NAMES [--cloud=CLOUD] [--command=COMMAND] [--username=USER] [--key=KEY]
              [--port=PORT] [--timeout=SECONDS]
@@ -41,7 +41,9 @@ Options:
                        prefixed with the VM name) and exit with its exit status; without
                        it, an interactive session (see 'cms ssh --help')
   --port=PORT          for ssh: the sshd port (default: the cloud's default.ssh_port, or 22)
-  --dryrun             say what would be done; change nothing
+  --dryrun             say what would be done; send no request to the cloud
+  --yes                act on more than 'cms set confirm_above=' (default 10) VMs with
+                       stop, reboot, suspend or delete without asking
   --refresh            list live from the cloud (the default)
   --cached             list from the local cache, without asking the cloud
   --output=FORMAT      table, json, yaml or csv [default: table]
@@ -175,15 +177,47 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
     return report_errors(outcomes)
 
 
+DESTRUCTIVE = ("stop", "reboot", "suspend", "delete")
+CONFIRM_ABOVE = 10
+
+
+def _confirm(provider, verb: str, names: list[str], arguments: dict) -> None:
+    """More than a threshold of VMs named at once (a wide expression) needs --yes, or a
+    'y' typed at a terminal."""
+    try:
+        threshold = int(provider.state.get("confirm_above") or CONFIRM_ABOVE)
+    except ValueError:
+        raise ConfigError("the variable confirm_above must be a whole number",
+                          "cms set confirm_above=10") from None
+    if verb not in DESTRUCTIVE or len(names) <= threshold or arguments["--yes"] \
+            or arguments["--dryrun"]:
+        return
+    shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
+    question = f"{verb} {len(names)} VMs on {provider.name} ({shown})?"
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} refused without confirmation",
+                         "add --yes to confirm, or name fewer VMs")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UsageError(f"{verb} cancelled; nothing was changed")
+
+
 def _act(arguments: dict, verb: str, method: str, target: str, timeout: float) -> int:
+    from cloudmesh.compute.names import expand
+
+    names = expand(arguments["NAMES"])
     provider = _provider(arguments["--cloud"])
     dryrun = arguments["--dryrun"]
-    outcomes = provider.act(method, arguments["NAMES"], dryrun=dryrun)
+    _confirm(provider, verb, names, arguments)
+    outcomes = provider.act(method, names, dryrun=dryrun)
     for outcome in outcomes:
         if outcome.ok:
             if dryrun:
-                print(f"would {verb} {outcome.item} on {provider.name} "
-                      f"(now {outcome.result['status']})", file=sys.stderr)
+                seen = outcome.result
+                known = ("not in the local cache" if seen["state"] == "not cached"
+                         else f"last seen {seen['status']}")
+                print(f"would {verb} {outcome.item} on {provider.name} ({known})",
+                      file=sys.stderr)
             else:
                 print(f"{outcome.item}: {verb} requested ({outcome.result['status']})",
                       file=sys.stderr)

@@ -1,0 +1,152 @@
+"""Faults from the cloud, through a fault-injecting proxy in front of moto's EC2: cms
+retries what is safe to retry with backoff in bounded time, never boots a VM twice, and
+reports the rest in one line. --dryrun sends nothing to the cloud."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import aws_cloud_spec, ec2_client, run_cms, write_config
+from fakes.faultproxy import FaultProxy, ec2_error
+from test_cli import assert_one_line_error
+
+
+@pytest.fixture
+def proxy(moto: str) -> FaultProxy:
+    server = FaultProxy(moto)
+    server.url = server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cloud(proxy: FaultProxy, cms_home: Path, moto: str) -> str:
+    """Cloud 'f' reaches moto through the proxy, with a short request timeout."""
+    spec = aws_cloud_spec(proxy.url)
+    spec["cm"].update(timeout=2, retries=3)
+    write_config(cms_home, {"f": spec, "direct": aws_cloud_spec(moto)}, default="f")
+    return "f"
+
+
+def instances(moto: str) -> list[dict]:
+    return [i for r in ec2_client(moto).describe_instances()["Reservations"]
+            for i in r["Instances"]]
+
+
+@pytest.mark.parametrize("fault", [
+    dict(kind="status", status=503, body=ec2_error("Unavailable", "try later")),
+    dict(kind="status", status=500, body=ec2_error("InternalError", "oops")),
+    dict(kind="status", status=503, body=ec2_error("RequestLimitExceeded", "slow down")),
+    dict(kind="status", status=400, body=ec2_error("Throttling", "Rate exceeded")),
+    dict(kind="drop"),
+    dict(kind="hang", seconds=3),
+])
+def test_reads_are_retried(cloud: str, proxy: FaultProxy, fault: dict) -> None:
+    proxy.add(match="Action=DescribeInstances", times=2, **fault)
+    result = run_cms("vm", "list", "--output=json")
+    assert result.code == 0, result
+    assert result.json() == []
+    tried = proxy.requests("Action=DescribeInstances")
+    assert [s.answered for s in tried][:2] == [fault["kind"]] * 2
+    assert tried[-1].answered == "forwarded"
+
+
+def test_persistent_failure_is_one_line_in_bounded_time(cloud: str, proxy: FaultProxy) -> None:
+    proxy.add("status", "Action=DescribeInstances", times=100, status=500,
+              body=ec2_error("InternalError", "the service is down"))
+    started = time.monotonic()
+    result = run_cms("vm", "list")
+    elapsed = time.monotonic() - started
+    assert_one_line_error(result, 1, "InternalError", "the service is down")
+    assert len(proxy.requests("Action=DescribeInstances")) == 4  # 1 + cm.retries
+    assert elapsed < 30, elapsed
+
+
+def test_a_hanging_cloud_times_out(cloud: str, proxy: FaultProxy) -> None:
+    proxy.add("hang", "Action=DescribeInstances", times=100, seconds=8)
+    started = time.monotonic()
+    result = run_cms("vm", "list")
+    elapsed = time.monotonic() - started
+    assert_one_line_error(result, 1, "did not answer within 2s")
+    assert elapsed < 40, elapsed
+
+
+def test_create_with_a_lost_answer_boots_one_vm(cloud: str, proxy: FaultProxy,
+                                                moto: str) -> None:
+    proxy.add("lose_answer", "Action=RunInstances", times=1)
+    result = run_cms("vm", "boot", "--name=once", "--output=json")
+    assert result.code == 0, result
+    assert [i["InstanceId"] for i in instances(moto)] == [result.json()[0]["id"]]
+    assert len(proxy.requests("Action=RunInstances")) == 1  # looked, found it, did not boot again
+
+
+def test_create_refused_before_it_reached_the_cloud_is_tried_again(cloud: str,
+                                                                    proxy: FaultProxy,
+                                                                    moto: str) -> None:
+    proxy.add("status", "Action=RunInstances", times=2, status=503,
+              body=ec2_error("Unavailable", "busy"))
+    result = run_cms("vm", "boot", "--name=again", "--output=json")
+    assert result.code == 0, result
+    assert len(instances(moto)) == 1
+    assert [s.answered for s in proxy.requests("Action=RunInstances")] == [
+        "status", "status", "forwarded"]
+
+
+def test_create_error_that_is_not_transient_is_not_retried(cloud: str, proxy: FaultProxy,
+                                                           moto: str) -> None:
+    proxy.add("status", "Action=RunInstances", times=5, status=400,
+              body=ec2_error("InvalidParameterValue", "bad value"))
+    result = run_cms("vm", "boot", "--name=nope")
+    assert_one_line_error(result, 1, "InvalidParameterValue")
+    assert len(proxy.requests("Action=RunInstances")) == 1
+    assert instances(moto) == []
+
+
+def test_multi_cloud_list_with_one_failing(cloud: str, proxy: FaultProxy, moto: str) -> None:
+    assert run_cms("vm", "boot", "--name=ok1", "--cloud=direct").code == 0
+    proxy.add("status", "Action=DescribeInstances", times=100, status=500,
+              body=ec2_error("InternalError", "down"))
+    result = run_cms("vm", "list", "--cloud=direct,f", "--output=json")
+    assert result.code == 1
+    assert [vm["name"] for vm in result.json()] == ["ok1"]
+    assert "InternalError" in result.err
+
+
+def test_dryrun_sends_no_request(cloud: str, proxy: FaultProxy, moto: str) -> None:
+    assert run_cms("vm", "boot", "--name=d[1-2]").code == 0
+    proxy.clear()
+    for argv in (["vm", "boot", "--name=new1", "--dryrun"], ["vm", "boot", "--n=3", "--dryrun"],
+                 ["vm", "delete", "d[1-2]", "--dryrun"], ["vm", "stop", "d1", "--dryrun"],
+                 ["vm", "start", "d1", "--dryrun"], ["vm", "reboot", "d[1-2]", "--dryrun"]):
+        result = run_cms(*argv)
+        assert result.code == 0, (argv, result)
+        assert "would" in result.err
+    assert proxy.requests() == []
+    assert {i["State"]["Name"] for i in instances(moto)} == {"running"}
+
+
+def test_secgroup_upload_dryrun_only_reads(cloud: str, proxy: FaultProxy) -> None:
+    run_cms("secgroup", "add", "g1")
+    run_cms("secgroup", "rule", "add", "g1", "tcp", "22", "0.0.0.0/0")
+    proxy.clear()
+    result = run_cms("secgroup", "upload", "g1", "--cloud=f", "--dryrun")
+    assert result.code == 0 and "would create" in result.err
+    actions = {s.body.decode().split("Action=")[1].split("&")[0] for s in proxy.requests()}
+    assert actions == {"DescribeSecurityGroups"}
+
+
+def test_wide_destructive_expression_needs_confirmation(cloud: str, proxy: FaultProxy,
+                                                       moto: str, cms_home: Path) -> None:
+    assert run_cms("vm", "boot", "--name=w[01-12]").code == 0
+    refused = run_cms("vm", "delete", "w[01-12]")
+    assert_one_line_error(refused, 2, "delete 12 VMs on f", "--yes")
+    assert {i["State"]["Name"] for i in instances(moto)} == {"running"}
+    answered_no = run_cms("vm", "stop", "w[01-12]", stdin="n\n")
+    assert answered_no.code == 2  # stdin is not a terminal: still refused
+    assert run_cms("set", "confirm_above=20").code == 0
+    assert run_cms("vm", "stop", "w[01-12]").code == 0
+    assert run_cms("vm", "delete", "w[01-12]", "--yes").code == 0
+    assert {i["State"]["Name"] for i in instances(moto)} <= {"shutting-down", "terminated"}
