@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cloudmesh.compute.abc import ComputeNodeABC
+from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.lazy import require
@@ -133,6 +133,7 @@ class Provider(ComputeNodeABC):
         return None
 
     # ---- mappers ---------------------------------------------------------------------
+    @record_mapper("instance")
     def _to_vm(self, instance: dict) -> dict[str, Any]:
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or ()}
         state = instance.get("State", {}).get("Name", "unknown")
@@ -167,6 +168,7 @@ class Provider(ComputeNodeABC):
             metadata=tags,
         )
 
+    @record_mapper("image")
     def _to_image(self, image: dict) -> dict[str, Any]:
         return self.image_record(
             name=image.get("Name") or image["ImageId"],
@@ -177,6 +179,7 @@ class Provider(ComputeNodeABC):
             created=image.get("CreationDate"),
         )
 
+    @record_mapper("instance type")
     def _to_flavor(self, instance_type: dict) -> dict[str, Any]:
         storage = instance_type.get("InstanceStorageInfo") or {}
         return self.flavor_record(
@@ -334,6 +337,7 @@ class Provider(ComputeNodeABC):
         return self._to_flavor(found[0])
 
     # ---- key pairs -------------------------------------------------------------------
+    @record_mapper("key pair")
     def _to_key(self, pair: dict) -> dict[str, Any]:
         from cloudmesh.compute.keys import fingerprint
 
@@ -376,6 +380,7 @@ class Provider(ComputeNodeABC):
                        "to_port": high, "cidr": cidr} for cidr in cidrs]
         return rules
 
+    @record_mapper("security group")
     def _to_secgroup(self, group: dict) -> dict[str, Any]:
         return self.secgroup_record(
             name=group["GroupName"], id=group["GroupId"], description=group.get("Description"),

@@ -35,6 +35,26 @@ VERBS = ("list", "info", "create", "start", "stop", "reboot", "suspend", "resume
          "metadata_get", "metadata_set", "check")
 
 
+def record_mapper(what: str):
+    """Decorate a provider's ``_to_*`` mapper: an answer from the cloud that does not have
+    the shape the mapper expects becomes a CloudError naming it, not a KeyError deep in
+    a provider."""
+    import functools
+
+    def decorate(mapper):
+        @functools.wraps(mapper)
+        def mapped(self, item, *args, **kwargs):
+            try:
+                return mapper(self, item, *args, **kwargs)
+            except (KeyError, TypeError, AttributeError, ValueError, IndexError) as error:
+                from cloudmesh.compute.errors import CloudError
+
+                raise CloudError(f"cloud '{self.cloud}' answered with a {what} cms cannot "
+                                 f"read ({type(error).__name__}: {error})") from error
+        return mapped
+    return decorate
+
+
 #: verbs whose base implementation raises NotSupported
 _OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "secgroups",
                    "secgroup_create", "secgroup_add_rules", "secgroup_remove_rules",
@@ -52,7 +72,7 @@ def iso_utc(value: Any) -> str | None:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return None  # not a time we can state in UTC: say nothing rather than guess
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
@@ -129,6 +149,8 @@ class ComputeNodeABC(abc.ABC):
             elif value is None and field in _DICT_FIELDS:
                 value = {}
             record[field] = value
+        if not isinstance(record["name"], str) or not record["name"]:
+            raise ValueError(f"a record needs a name, not {record['name']!r}")
         if "cloud" in record:
             record["cloud"] = self.cloud
             record["kind"] = self.kind

@@ -69,7 +69,7 @@ def _one_per_name(records: list[dict]) -> list[dict]:
 
 def load_provider_class(kind: str, cloud: str) -> type[ComputeNodeABC]:
     """Import ``cloudmesh.<kind>.compute.Provider``; nothing else is imported."""
-    if not kind.replace("_", "").isalnum():
+    if not (kind.isidentifier() and kind.isascii()):
         raise ConfigError(f"cloud '{cloud}' has an invalid kind '{kind}'",
                           "use a provider name such as aws, openstack or multipass")
     module_name = f"cloudmesh.{kind}.compute"
@@ -414,13 +414,9 @@ class Provider:
         record = self.info(name)
         address, default_port = self.provider.ssh_address(record)
         host = self.default("ssh_host", host) or address
-        port_value = self.default("ssh_port", port) or default_port
-        try:
-            port_number = int(port_value)
-        except (TypeError, ValueError):
-            raise UsageError(f"the ssh port must be a number, not '{port_value}'") from None
-        if not 0 < port_number < 65536:
-            raise UsageError(f"the ssh port must be between 1 and 65535, not {port_number}")
+        from cloudmesh.compute.sshclient import check_port
+
+        port_number = check_port(self.default("ssh_port", port) or default_port)
         user = (username or (record.get("metadata") or {}).get("username")
                 or self.default("username") or getpass.getuser())
         key_name = key or record.get("key") or self.default("key")

@@ -32,7 +32,7 @@ def run(argv: list[str]) -> int:
     command = argv[0]
     module_name = discovery.find_command(command)
     if module_name is None:
-        print(f"cms: unknown command '{command}'; see 'cms help'", file=sys.stderr)
+        print(f"error: unknown command '{command}'; see 'cms help'", file=sys.stderr)
         return EXIT_USAGE
     import importlib
 

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError
+from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError, UsageError
 from cloudmesh.compute.files import config_dir, ensure_dir
 from cloudmesh.compute.lazy import require
 
@@ -40,6 +40,17 @@ class SshTarget:
     def host_key_name(self) -> str:
         """The name OpenSSH and paramiko file the host key under."""
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+def check_port(port: str | int) -> int:
+    """A TCP port number, or UsageError."""
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        raise UsageError(f"the ssh port must be a number, not '{port}'") from None
+    if not 0 < number < 65536:
+        raise UsageError(f"the ssh port must be between 1 and 65535, not {number}")
+    return number
 
 
 def known_hosts_path() -> Path:

@@ -30,7 +30,7 @@ import shutil
 import subprocess
 from typing import Any, Iterable
 
-from cloudmesh.compute.abc import ComputeNodeABC
+from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError, WaitTimeout)
 
@@ -297,6 +297,7 @@ class Provider(ComputeNodeABC):
         return None
 
     # ---- mappers -------------------------------------------------------------------
+    @record_mapper("instance")
     def _to_vm(self, name: str, info: dict | None, row: dict | None = None) -> dict[str, Any]:
         """A vm record from ``info`` (one entry of info's "info") and/or ``row`` (one
         entry of list's "list"); either may be missing or partial."""
@@ -323,6 +324,7 @@ class Provider(ComputeNodeABC):
             native={**row, **info},
         )
 
+    @record_mapper("image")
     def _to_image(self, key: str, entry: dict, blueprint: bool = False) -> dict[str, Any]:
         entry = entry if isinstance(entry, dict) else {}
         os_name = " ".join(p for p in (str(entry.get("os") or ""),

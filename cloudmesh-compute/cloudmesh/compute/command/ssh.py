@@ -74,6 +74,10 @@ def ssh_session(names_expression: str, command: str | None, cloud: str | None = 
     from cloudmesh.compute.sshclient import interactive, run_command
 
     names = expand(names_expression)
+    if port is not None:
+        from cloudmesh.compute.sshclient import check_port
+
+        check_port(port)
     provider = provider_for(names, cloud)
     options = {"username": username, "key": key, "port": port}
     if command is None:
