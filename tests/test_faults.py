@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import aws_cloud_spec, ec2_client, run_cms, write_config
-from fakes.faultproxy import FaultProxy, ec2_error
+from cloudmesh.compute.testing.faultproxy import FaultProxy, ec2_error
+from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from test_cli import assert_one_line_error
 
 
@@ -150,3 +151,17 @@ def test_wide_destructive_expression_needs_confirmation(cloud: str, proxy: Fault
     assert run_cms("vm", "stop", "w[01-12]").code == 0
     assert run_cms("vm", "delete", "w[01-12]", "--yes").code == 0
     assert {i["State"]["Name"] for i in instances(moto)} <= {"shutting-down", "terminated"}
+
+
+class TestAWSFaultSuite(FaultSuite):
+    """The provider-neutral fault suite, joined by AWS through one fixture."""
+
+    image = "ami-1e749f67"
+    flavor = "t3.micro"
+
+    @pytest.fixture
+    def faulty(self, cloud: str, proxy: FaultProxy) -> FaultSetup:
+        return FaultSetup(cloud=cloud, proxy=proxy, list_match="Action=DescribeInstances",
+                          create_match="Action=RunInstances",
+                          transient=lambda: {"status": 503,
+                                             "body": ec2_error("Unavailable", "busy")})

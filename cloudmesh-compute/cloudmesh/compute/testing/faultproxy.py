@@ -1,4 +1,5 @@
-"""A fault-injecting HTTP proxy on 127.0.0.1 for any cloud's fake (or moto).
+"""A fault-injecting HTTP proxy on 127.0.0.1 for any cloud's fake (or moto), used by
+``FaultSuite`` and by the project's own fault tests.
 
 It forwards every request to the target and records it; faults scheduled with ``add``
 replace the answer for the next N matching requests:
