@@ -34,6 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import harness  # noqa: E402
 from harness import Measure, measure  # noqa: E402
 from moto_fixture import FAKE_KEY_ID, FAKE_SECRET, MotoServer, populate  # noqa: E402
 
@@ -429,6 +430,24 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def machine_busy() -> float:
+    """Seconds of CPU time all processes of the machine have used so far (/proc/stat)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:9]]
+    idle = values[3] + values[4]            # idle, iowait
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process and of every process it started and reaped (the
+    spawner and what it ran, moto's server, the helpers)."""
+    import resource
+
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+
+
 def machine() -> dict[str, Any]:
     from importlib import metadata
 
@@ -471,9 +490,7 @@ def main() -> int:
     # stops moto's server
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()
-    if load_before[0] > 0.7:
-        say(f"warning: load average {load_before[0]:.2f} before the run: other processes "
-            "compete for the CPUs, and figures will be noisier")
+    busy_before, own_before = machine_busy(), own_cpu()
     begun = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="cms-bench-"))
     rows: list[Row] = []
@@ -549,8 +566,12 @@ def main() -> int:
                                      reps["first_use"])
     finally:
         server.stop()
+        harness.close()
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - begun
+    # the share of the machine's CPUs that processes other than this suite used meanwhile
+    others = max(0.0, (machine_busy() - busy_before) - (own_cpu() - own_before))
+    others_share = others / (elapsed * (os.cpu_count() or 1))
 
     table = render(rows)
     print(table)
@@ -558,12 +579,17 @@ def main() -> int:
     passed = sum(1 for r in rows if r.ok)
     print(f"\n{passed} targets met, {len(misses)} missed, "
           f"{sum(1 for r in rows if r.ok is None)} rows for information; "
-          f"suite ran {elapsed:.0f} s{' (--quick)' if quick else ''}")
+          f"suite ran {elapsed:.0f} s{' (--quick)' if quick else ''}; other processes used "
+          f"{others_share:.0%} of the CPUs meanwhile")
+    if others_share > 0.05:
+        print("warning: other processes competed for the CPUs: figures are noisier than on "
+              "a quiet machine (ratios less so)")
     load_after = os.getloadavg()
     result = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
               "suite_seconds": round(elapsed, 1), "machine": machine(),
               "load_average": {"before": [round(x, 2) for x in load_before],
                                "after": [round(x, 2) for x in load_after]},
+              "other_processes_cpu_share": round(others_share, 3),
               "repetitions": reps, "fleet": fleet,
               "rows": [dict(asdict(r), result=r.verdict) for r in rows],
               "measures": {k: v.as_dict() for k, v in measures.items()},
@@ -590,13 +616,13 @@ def update_readme(result: dict, rows: list[Row]) -> None:
     info = result["machine"]
     misses = sum(1 for r in rows if r.ok is False)
     met = sum(1 for r in rows if r.ok)
-    load = result["load_average"]
     block = "\n".join([
         BEGIN,
         f"Run of {result['generated']}{' (--quick)' if result['quick'] else ''}: "
         f"{info.get('cpus')} CPUs ({info.get('cpu', '?')}), Python {info['python']}, "
         f"boto3 {info.get('boto3')}, awscli {info.get('awscli')}, moto {info.get('moto')}; "
-        f"load average {load['before'][0]} before, {load['after'][0]} after. "
+        f"other processes used {result['other_processes_cpu_share']:.0%} of the CPUs "
+        "meanwhile. "
         f"The suite ran {result['suite_seconds']:.0f} s: {met} targets met, {misses} missed.",
         "",
         result["markdown"],
