@@ -6,6 +6,7 @@ tag; an instance id (``i-...``) works wherever a name does.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -34,6 +35,8 @@ _AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
 _THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
                      "RequestThrottled", "ServiceUnavailable",
                      "Unavailable", "InternalError"}
+_SESSIONS: dict = {}  # profile name (None: keys or the default chain) -> boto3 Session
+_SESSION_LOCK = threading.Lock()
 _LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
 
 
@@ -55,7 +58,7 @@ class Provider(ComputeNodeABC):
                 _LOOPBACK):
             raise ConfigError(f"cloud '{cloud}': endpoint_url {endpoint} is plain http",
                               "use https (plain http is allowed only for 127.0.0.1)")
-        self._client = self._create_client = self._session = None
+        self._client = self._create_client = None
 
     # ---- client ----------------------------------------------------------------------
     @property
@@ -77,20 +80,27 @@ class Provider(ComputeNodeABC):
 
     def _make_client(self, attempts: int):
         creds = self.credentials
+        explicit_keys = bool(creds.get("access_key_id"))
+        profile = None if explicit_keys else creds.get("profile")
         try:
-            session = self._session
-            if session is None:
-                session = self._session = boto3.session.Session(
-                    aws_access_key_id=creds.get("access_key_id"),
-                    aws_secret_access_key=creds.get("secret_access_key"),
-                    aws_session_token=creds.get("session_token"),
-                    region_name=creds.get("region"),
-                    profile_name=creds.get("profile") if not creds.get("access_key_id") else None)
-            return session.client(
-                "ec2", endpoint_url=creds.get("endpoint_url") or None,
-                config=botocore_config.Config(
-                    retries={"mode": "standard", "total_max_attempts": attempts},
-                    connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout))
+            # Clients come from one Session per profile for the whole process: each new
+            # Session parses EC2's service model again (110 ms), and several clouds
+            # listed at once would queue on the GIL doing it. Sessions are not
+            # thread-safe, so clients are made under a lock.
+            with _SESSION_LOCK:
+                session = _SESSIONS.get(profile)
+                if session is None:
+                    session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
+                return session.client(
+                    "ec2", region_name=creds.get("region"),
+                    endpoint_url=creds.get("endpoint_url") or None,
+                    aws_access_key_id=creds.get("access_key_id") if explicit_keys else None,
+                    aws_secret_access_key=creds.get("secret_access_key") if explicit_keys
+                    else None,
+                    aws_session_token=creds.get("session_token") if explicit_keys else None,
+                    config=botocore_config.Config(
+                        retries={"mode": "standard", "total_max_attempts": attempts},
+                        connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout))
         except Exception as error:
             raise self.translate_error(error) or error from None
 

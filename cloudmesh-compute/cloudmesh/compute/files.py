@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -22,6 +21,8 @@ def ensure_dir(path: Path) -> Path:
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a
     half-written one: a temp file in the same directory, fsync, chmod, rename."""
+    import tempfile  # 5 ms at import: only writers pay for it
+
     path = Path(path)
     ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

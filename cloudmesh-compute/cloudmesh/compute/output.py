@@ -30,6 +30,33 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
+def table_cells(records: list[dict], columns: list[str]) -> list[list]:
+    """The cells of a table: lists joined with commas, None as empty text."""
+    return [[v if type(v) is str else _cell(v) for v in map(record.get, columns)]
+            for record in records]
+
+
+def simple_table(headers: list[str], rows: list[list]) -> str | None:
+    """tabulate's "simple" format, byte for byte, for the common case where every cell is
+    one line of ASCII text; None otherwise (then tabulate does it). tabulate infers a type
+    for every cell, which costs 0.3 s for 10,000 VMs."""
+    if not all(isinstance(h, str) and h.isascii() for h in headers):
+        return None
+    columns = list(zip(*rows)) if rows else [() for _ in headers]
+    widths = []
+    for header, column in zip(headers, columns):
+        if not all(type(cell) is str for cell in column):
+            return None
+        text = "\x1f".join(column)  # one check per column instead of one per cell
+        if not text.isascii() or "\n" in text or "\t" in text:
+            return None
+        widths.append(max(len(header) + 2, max(map(len, map(str.strip, column)), default=0)))
+    template = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [template.format(*headers).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += [template.format(*map(str.strip, row)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
 def render(records: list[dict] | dict, output: str = "table",
            columns: list[str] | None = None) -> str:
     """Records as text in the given format. A single dict is one object in json/yaml."""
@@ -37,7 +64,13 @@ def render(records: list[dict] | dict, output: str = "table",
     if output == "json":
         import json
 
-        return json.dumps(records, indent=2, default=str)
+        if isinstance(records, dict):
+            return json.dumps(records, indent=2, default=str)
+        # one record per line: still one JSON array, but written by the C encoder (any
+        # indent makes Python fall back to its pure-Python encoder, 10x slower)
+        if not records:
+            return "[]"
+        return "[\n" + ",\n".join(json.dumps(r, default=str) for r in records) + "\n]"
     if output == "yaml":
         import yaml
 
@@ -56,6 +89,10 @@ def render(records: list[dict] | dict, output: str = "table",
         for row in rows:
             writer.writerow([_cell(row.get(c)) for c in columns])
         return buffer.getvalue().rstrip("\n")
+    cells = table_cells(rows, columns)
+    fast = simple_table(columns, cells)
+    if fast is not None:
+        return fast
     from tabulate import tabulate
 
     return tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=columns,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config
+from cloudmesh.compute.output import VM_COLUMNS
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
 from cloudmesh.compute.state import State
 
@@ -26,13 +25,18 @@ _DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secg
                     "image": ("image",), "key": ("key",), "username": ("username", "user")}
 
 
-@dataclass
 class Outcome:
-    """What happened to one item of a fan-out: a result or an error, never both."""
+    """What happened to one item of a fan-out: a result or an error, never both.
+    (A plain class: dataclasses costs 5 ms of start-up on every command.)"""
 
-    item: str
-    result: Any = None
-    error: BaseException | None = None
+    __slots__ = ("item", "result", "error")
+
+    def __init__(self, item: str, result: Any = None,
+                 error: BaseException | None = None) -> None:
+        self.item, self.result, self.error = item, result, error
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.item!r}, result={self.result!r}, error={self.error!r})"
 
     @property
     def ok(self) -> bool:
@@ -53,6 +57,8 @@ def fan_out(function: Callable[[str], Any], items: Iterable[str],
 
     if len(items) <= 1:
         return [one(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(one, items))
 
@@ -206,14 +212,14 @@ class Provider:
             records = self.state.cached(self.name, "vm")
         else:
             records = sorted(self.call("list"), key=lambda r: (r["name"], r.get("id") or ""))
-            self.state.cache_replace(self.name, "vm", _one_per_name(records))
+            self.state.cache_replace(self.name, "vm", _one_per_name(records), VM_COLUMNS)
         if wanted is not None:
             records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
         return records
 
     def info(self, name: str) -> dict:
         record = self.call("info", name)
-        self.state.cache_put(self.name, "vm", record)
+        self._remember([Outcome(name, result=record)])
         return record
 
     def boot(self, names: str | list[str] | None = None, count: int | None = None,
@@ -260,12 +266,17 @@ class Provider:
             return record
 
         outcomes = fan_out(boot_one, vm_names)
-        for outcome in outcomes:
-            if outcome.ok:
-                self.state.cache_put(self.name, "vm", outcome.result)
+        self._remember(outcomes)
         if reserved and not any(o.ok for o in outcomes):
             self.state.release_counter("vm", *reserved)
         return outcomes
+
+    def _remember(self, outcomes: list[Outcome]) -> None:
+        """Cache the VM records of successful outcomes (with their table cells)."""
+        for outcome in outcomes:
+            record = outcome.result if outcome.ok else None
+            if isinstance(record, dict) and record.get("name") and "cloud" in record:
+                self.state.cache_put(self.name, "vm", record, VM_COLUMNS)
 
     def _existing(self, vm_name: str) -> dict | None:
         """The live VM of that name, if there is one."""
@@ -324,9 +335,7 @@ class Provider:
         if dryrun:  # no request reaches the cloud: say what is known from the cache
             return [Outcome(n, result=self._cached_vm(n)) for n in vm_names]
         outcomes = fan_out(lambda n: self.call(verb, n), vm_names)
-        for outcome in outcomes:
-            if outcome.ok and outcome.result:
-                self.state.cache_put(self.name, "vm", outcome.result)
+        self._remember(outcomes)
         return outcomes
 
     def _cached_vm(self, vm_name: str) -> dict:
@@ -342,17 +351,13 @@ class Provider:
         outcomes = fan_out(lambda n: self.call("wait", n, status, timeout=timeout,
                                                interval=interval,
                                                progress=self._progress(n, progress)), vm_names)
-        for outcome in outcomes:
-            if outcome.ok and outcome.result.get("name"):
-                self.state.cache_put(self.name, "vm", outcome.result)
+        self._remember(outcomes)
         return outcomes
 
     def infos(self, names: str | list[str]) -> list[Outcome]:
         vm_names = name_expr.expand(names)
         outcomes = fan_out(lambda n: self.call("info", n), vm_names)
-        for outcome in outcomes:
-            if outcome.ok:
-                self.state.cache_put(self.name, "vm", outcome.result)
+        self._remember(outcomes)
         return outcomes
 
     # ---- keys ------------------------------------------------------------------------
