@@ -26,7 +26,6 @@ fingerprints. 'delete' without --cloud forgets a key locally and keeps its files
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
@@ -85,6 +84,8 @@ def _check_name(name: str) -> None:
 
 
 def _add(state, name: str, source: str | None) -> int:
+    from pathlib import Path
+
     from cloudmesh.compute.keys import default_public_key, read_public_key
 
     _check_name(name)

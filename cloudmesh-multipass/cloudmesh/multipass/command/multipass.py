@@ -67,7 +67,9 @@ installer from https://canonical.com/multipass/install on macOS and Windows.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing costs ms on 'cms help', which imports this module
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from cloudmesh.compute.command import report_errors, run_command
 from cloudmesh.compute.errors import UsageError
