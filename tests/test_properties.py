@@ -179,3 +179,29 @@ def test_iso_dates_from_the_mapper_are_utc() -> None:
                                     "LaunchTime": datetime(2026, 1, 2, 3, 4, 5,
                                                            tzinfo=timezone.utc)})
     assert record["created"] == "2026-01-02T03:04:05Z"
+
+
+# ---- the fast table renderer ----------------------------------------------------------------
+cell_text = st.text(alphabet=string.ascii_letters + string.digits + " .,:/_-", max_size=12)
+
+
+@SETTINGS
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.lists(st.from_regex(r"[a-z_]{1,10}", fullmatch=True), min_size=n, max_size=n),
+    st.lists(st.lists(cell_text, min_size=n, max_size=n), max_size=6))))
+def test_simple_table_is_tabulates_simple_format(table) -> None:
+    from tabulate import tabulate
+
+    from cloudmesh.compute.output import simple_table
+
+    headers, rows = table
+    assert simple_table(headers, rows) == tabulate(rows, headers=headers, tablefmt="simple",
+                                                   disable_numparse=True)
+
+
+def test_simple_table_leaves_other_cells_to_tabulate() -> None:
+    from cloudmesh.compute.output import simple_table
+
+    assert simple_table(["a"], [[1]]) is None
+    assert simple_table(["a"], [["two\nlines"]]) is None
+    assert simple_table(["a"], [["é"]]) is None

@@ -59,3 +59,27 @@ def test_concurrent_processes_lose_no_counter_update(tmp_path: Path) -> None:
     assert sorted(numbers) == list(range(1, 201))  # every number handed out exactly once
     state = State(db)
     assert state.counter("vm") == 200 and len(state.variables()) == 8
+
+
+def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "cloudmesh.db"
+    old = sqlite3.connect(db)  # the schema of the first release: no table cells
+    old.executescript(
+        "CREATE TABLE cache (cloud TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, "
+        "record TEXT NOT NULL, updated REAL NOT NULL, PRIMARY KEY (cloud, kind, name));"
+        "CREATE TABLE variables (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO variables VALUES ('cloud', 'kept');"
+        "INSERT INTO cache VALUES ('a', 'vm', 'x', '{\"name\": \"x\", \"status\": \"running\"}', 0);")
+    old.commit()
+    old.close()
+    state = State(db)
+    assert state.get("cloud") == "kept"
+    assert [r["name"] for r in state.cached("a")] == ["x"]
+    assert state.cached_cells("a") == [[]]  # no cells yet: callers fall back to records
+    state.cache_put("a", "vm", {"name": "y", "status": "stopped", "cloud": "a"})
+    assert state.cached_cells("a") == [[], []]  # one row without cells: all fall back
+    state.cache_replace("a", "vm", [{"name": "z", "status": "running", "cloud": "a"}])
+    assert state.cached_cells("a")[0][:3] == ["z", "running", "a"]
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == State.SCHEMA_VERSION

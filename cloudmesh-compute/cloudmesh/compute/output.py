@@ -45,7 +45,7 @@ def simple_table(headers: list[str], rows: list[list]) -> str | None:
     columns = list(zip(*rows)) if rows else [() for _ in headers]
     widths = []
     for header, column in zip(headers, columns):
-        if not all(type(cell) is str for cell in column):
+        if column and set(map(type, column)) != {str}:
             return None
         text = "\x1f".join(column)  # one check per column instead of one per cell
         if not text.isascii() or "\n" in text or "\t" in text:

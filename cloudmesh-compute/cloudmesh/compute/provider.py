@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterable
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config
-from cloudmesh.compute.output import VM_COLUMNS
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
 from cloudmesh.compute.state import State
 
@@ -212,7 +211,7 @@ class Provider:
             records = self.state.cached(self.name, "vm")
         else:
             records = sorted(self.call("list"), key=lambda r: (r["name"], r.get("id") or ""))
-            self.state.cache_replace(self.name, "vm", _one_per_name(records), VM_COLUMNS)
+            self.state.cache_replace(self.name, "vm", _one_per_name(records))
         if wanted is not None:
             records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
         return records
@@ -272,11 +271,11 @@ class Provider:
         return outcomes
 
     def _remember(self, outcomes: list[Outcome]) -> None:
-        """Cache the VM records of successful outcomes (with their table cells)."""
+        """Cache the VM records of successful outcomes."""
         for outcome in outcomes:
             record = outcome.result if outcome.ok else None
             if isinstance(record, dict) and record.get("name") and "cloud" in record:
-                self.state.cache_put(self.name, "vm", record, VM_COLUMNS)
+                self.state.cache_put(self.name, "vm", record)
 
     def _existing(self, vm_name: str) -> dict | None:
         """The live VM of that name, if there is one."""

@@ -194,6 +194,10 @@ def _list_cached(clouds: list[str], names: list[str] | None, config, state,
             emit(records, output, VM_COLUMNS)
         else:
             sys.stdout.write(text + "\n")
+    elif valid and output == "json" and names is None:
+        # the records are stored as JSON: print them as they are, one per line
+        texts = [t for cloud in valid for t in state.cached_json(cloud, "vm")]
+        sys.stdout.write("[\n" + ",\n".join(texts) + "\n]\n" if texts else "[]\n")
     elif valid:
         records = [r for cloud in valid for r in state.cached(cloud, "vm")
                    if names is None or r["name"] in names or r.get("id") in names]
