@@ -63,10 +63,13 @@ _OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "sec
 
 def iso_utc(value: Any) -> str | None:
     """A timestamp (datetime, epoch seconds or ISO text) as ISO 8601 in UTC, ``...Z``."""
-    if value in (None, ""):
+    if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        value = datetime.fromtimestamp(value, tz=timezone.utc)
+        try:
+            value = datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None  # not a time at all
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -76,9 +79,12 @@ def iso_utc(value: Any) -> str | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace(
-            "+00:00", "Z")
-    return str(value)
+        try:
+            value = value.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            return None
+        return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return None
 
 
 class ComputeNodeABC(abc.ABC):
