@@ -18,6 +18,19 @@ from conftest import CMS, aws_cloud_spec, ec2_client, run_cms, write_config
 KILLS = 60
 
 
+def run_killed(argv: list[str], rng: random.Random, window: float) -> bool:
+    """Run cms and SIGKILL it at a random moment within window seconds; True if it was
+    still running when the signal came."""
+    process = subprocess.Popen([CMS, *argv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    time.sleep(rng.uniform(0.0, window))
+    killed = process.poll() is None
+    if killed:
+        process.send_signal(signal.SIGKILL)
+    process.wait()
+    return killed
+
+
 def test_killed_config_writes_leave_old_or_new(cms_home: Path) -> None:
     assert run_cms("init", "--user=ada").code == 0
     path = cms_home / "cloudmesh.yaml"
@@ -25,13 +38,7 @@ def test_killed_config_writes_leave_old_or_new(cms_home: Path) -> None:
     rng = random.Random(1234)
     value, killed = 0, 0
     for attempt in range(1, KILLS + 1):
-        process = subprocess.Popen([CMS, "config", "set", "cloudmesh.profile.n", str(attempt)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.0, 0.25))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait()
+        killed += run_killed(["config", "set", "cloudmesh.profile.n", str(attempt)], rng, 0.25)
         data = yaml.safe_load(path.read_text())  # always parseable
         now = data["cloudmesh"]["profile"].get("n", 0)
         assert now in (value, attempt), (now, value, attempt)
@@ -47,13 +54,7 @@ def test_killed_state_writes_leave_old_or_new(cms_home: Path) -> None:
     rng = random.Random(99)
     value, killed = None, 0
     for attempt in range(1, KILLS + 1):
-        process = subprocess.Popen([CMS, "set", f"v=value{attempt}", f"w{attempt}=x"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.0, 0.12))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait()
+        killed += run_killed(["set", f"v=value{attempt}", f"w{attempt}=x"], rng, 0.12)
         db = cms_home / "cloudmesh.db"
         if not db.exists():
             continue
