@@ -27,13 +27,6 @@ SECGROUP_FIELDS = ("name", "id", "description", "rules")
 _LIST_FIELDS = {"public_ips", "private_ips", "secgroups", "rules"}
 _DICT_FIELDS = {"metadata"}
 
-#: Every verb of the contract. The facade and ``supports()`` use these names.
-VERBS = ("list", "info", "create", "start", "stop", "reboot", "suspend", "resume",
-         "destroy", "wait", "images", "image", "flavors", "flavor", "keys", "key_upload",
-         "key_delete", "secgroups", "secgroup_create", "secgroup_add_rules",
-         "secgroup_remove_rules", "secgroup_upload", "secgroup_delete", "ssh_address",
-         "metadata_get", "metadata_set", "check")
-
 
 def record_mapper(what: str):
     """Decorate a provider's ``_to_*`` mapper: an answer from the cloud that does not have

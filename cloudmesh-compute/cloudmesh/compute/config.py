@@ -17,7 +17,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs 3 ms at start-up; type checkers see True
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Iterator  # noqa: F401
+    from typing import Any  # noqa: F401
 
 from cloudmesh.compute.errors import ConfigError, NotFound
 from cloudmesh.compute.files import atomic_write, config_dir
@@ -349,10 +349,12 @@ def mask_tree(node: Any, key: str = "") -> Any:
     return node
 
 
-def iter_keys(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every leaf of a tree as (dotted key, value)."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from iter_keys(v, f"{prefix}.{k}" if prefix else str(k))
-    else:
-        yield prefix, node
+def resolve_cloud(cloud: str | None, config: Config, state) -> str:
+    """The cloud to use: --cloud, then ``cms set cloud=``, then cloudmesh.default.cloud.
+    (Here, not in the facade, so that commands can say this before importing it.)"""
+    name = cloud or state.get("cloud") or config.default_cloud()
+    if not name:
+        raise ConfigError("no cloud given",
+                          f"use --cloud=NAME, 'cms set cloud=NAME', or set "
+                          f"cloudmesh.default.cloud in {config.path}")
+    return name

@@ -20,16 +20,3 @@ def require(module: str, distribution: str, package: str | None = None) -> Modul
         if package:
             hint += f" (or pip install {package})"
         raise ConfigError(f"the Python package '{missing}' is not installed", hint) from None
-
-
-class LazyModule:
-    """A module imported on first attribute access, with the same install hint."""
-
-    def __init__(self, module: str, distribution: str, package: str | None = None) -> None:
-        self._spec = (module, distribution, package)
-        self._module: ModuleType | None = None
-
-    def __getattr__(self, attribute: str):
-        if self._module is None:
-            self._module = require(*self._spec)
-        return getattr(self._module, attribute)

@@ -105,12 +105,3 @@ def emit(records: list[dict] | dict, output: str = "table", columns: list[str] |
     stream = stream or sys.stdout
     if text:
         stream.write(text + "\n")
-
-
-def error(message: str) -> None:
-    """One line on stderr."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

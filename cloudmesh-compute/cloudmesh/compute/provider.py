@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
-from cloudmesh.compute.config import Config
+from cloudmesh.compute.config import Config, resolve_cloud
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
 from cloudmesh.compute.state import State
 
@@ -105,16 +105,6 @@ def zero_config_spec(name: str) -> dict[str, Any] | None:
     if not extra:
         return None
     return {**(extra if isinstance(extra, dict) else {}), "cm": {"kind": name}}
-
-
-def resolve_cloud(cloud: str | None, config: Config, state: State) -> str:
-    """The cloud to use: --cloud, then ``cms set cloud=``, then cloudmesh.default.cloud."""
-    name = cloud or state.get("cloud") or config.default_cloud()
-    if not name:
-        raise ConfigError("no cloud given",
-                          f"use --cloud=NAME, 'cms set cloud=NAME', or set "
-                          f"cloudmesh.default.cloud in {config.path}")
-    return name
 
 
 class Provider:
@@ -499,15 +489,6 @@ class _Discard:
 
     def flush(self) -> None:
         pass
-
-
-def cloud_names(option: str | None, config: Config, state: State) -> list[str]:
-    """Clouds named by --cloud=a,b (or the default cloud), in order, without duplicates."""
-    if option:
-        names = name_expr.expand(option)
-    else:
-        names = [resolve_cloud(None, config, state)]
-    return names
 
 
 def open_providers(clouds: list[str], config: Config, state: State) -> list[Outcome]:

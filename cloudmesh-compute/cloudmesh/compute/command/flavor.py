@@ -26,8 +26,8 @@ def run(argv: list[str]) -> int:
 
 def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> int:
     """``cms image|flavor list|show``: the same shape for both record types."""
-    from cloudmesh.compute.config import Config
-    from cloudmesh.compute.provider import Provider, resolve_cloud
+    from cloudmesh.compute.config import Config, resolve_cloud
+    from cloudmesh.compute.provider import Provider
     from cloudmesh.compute.state import State
 
     output = check_format(arguments["--output"])

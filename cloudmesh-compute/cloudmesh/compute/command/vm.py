@@ -156,16 +156,10 @@ def _list(arguments: dict, output: str) -> int:
 
 def _cloud_names(option: str | None, config, state) -> list[str]:
     """--cloud=a,b (an expression), else the default cloud."""
+    from cloudmesh.compute.config import resolve_cloud
     from cloudmesh.compute.names import expand
 
-    if option:
-        return expand(option)
-    name = state.get("cloud") or config.default_cloud()
-    if not name:
-        raise ConfigError("no cloud given",
-                          f"use --cloud=NAME, 'cms set cloud=NAME', or set "
-                          f"cloudmesh.default.cloud in {config.path}")
-    return [name]
+    return expand(option) if option else [resolve_cloud(None, config, state)]
 
 
 def _list_cached(clouds: list[str], names: list[str] | None, config, state,
