@@ -18,20 +18,90 @@ EXIT_INTERRUPTED = 130
 DEBUG = False
 
 
-#: secret values read from the configuration in this process; never printed
+#: secret values read from the configuration in this process, in every form they may be
+#: printed in (raw, repr-escaped, URL-encoded); never printed
 _SECRETS: set[str] = set()
 _MASK = "********"
+#: shorter values are not scrubbed: they would mask ordinary words
+_SHORTEST_SECRET = 6
+
+# Characters that must not reach a terminal raw from a cloud: C0 (with TAB, LF, CR, ESC,
+# BEL), DEL, C1, the Unicode line and paragraph separators, and the bidirectional
+# controls that make text display in another order than it is ("Trojan Source").
+_UNSAFE_CHARS = ("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f"
+                 "\u202a-\u202e\u2066-\u2069]")
+_unsafe = None
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match) -> str:
+    char = match.group()
+    named = _NAMED_ESCAPES.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\n``, ``\\x1b``,
+    ``\\u202e``), so that text from a cloud can neither move the cursor, ring the bell,
+    change colours nor fake an extra line. Plain text is returned as it is."""
+    if text.isprintable():  # the common case, and fast (no regex)
+        return text
+    global _unsafe
+    if _unsafe is None:
+        import re
+
+        _unsafe = re.compile(_UNSAFE_CHARS)
+    return _unsafe.sub(_escape_char, text)
+
+
+def _percent_encoded(text: str, safe: str, plus: bool, upper: bool) -> str:
+    # urllib.parse.quote without importing urllib (register_secret is on the start-up
+    # path of every command that reads the config)
+    hex_format = "%{:02X}" if upper else "%{:02x}"
+    out = []
+    for byte in text.encode("utf-8"):
+        char = chr(byte)
+        if byte < 128 and (char.isalnum() or char in "_.-~" or char in safe):
+            out.append(char)
+        elif plus and char == " ":
+            out.append("+")
+        else:
+            out.append(hex_format.format(byte))
+    return "".join(out)
+
+
+def secret_forms(value: str) -> set[str]:
+    """The ways a secret can appear in text: as it is, without surrounding whitespace,
+    escaped by repr or by JSON or by escape_control, and URL-encoded (as in a query string
+    or a URL an SDK puts into its error)."""
+    forms = {value, value.strip()}
+    for form in list(forms):
+        forms.add(repr(form)[1:-1])
+        forms.add(escape_control(form))
+        forms.add(form.encode("unicode_escape").decode("ascii"))
+        forms.add(form.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+        for safe, plus in (("", False), ("/", False), ("", True), ("/", True)):
+            forms.add(_percent_encoded(form, safe, plus, upper=True))
+            forms.add(_percent_encoded(form, safe, plus, upper=False))
+    return {f for f in forms if len(f) >= _SHORTEST_SECRET}
 
 
 def register_secret(value: object) -> None:
-    """Remember a secret value so that any error text or traceback containing it is
-    scrubbed before it is printed. Very short values are skipped (they would mask
-    ordinary words)."""
-    if isinstance(value, str) and len(value) >= 6:
-        _SECRETS.add(value)
+    """Remember a secret value so that any output, error text or traceback containing it
+    (in any of its printed forms) is scrubbed before it is printed. Very short values are
+    skipped (they would mask ordinary words)."""
+    if isinstance(value, str) and len(value.strip()) >= _SHORTEST_SECRET \
+            and value not in _SECRETS:
+        _SECRETS.update(secret_forms(value))
 
 
 def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced by a mask."""
+    if not _SECRETS:
+        return text
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, _MASK)
@@ -39,15 +109,24 @@ def scrub(text: str) -> str:
 
 
 def print_error(error: BaseException, prefix: str = "") -> None:
-    """One line on stderr (and, under --debug, the traceback first), secrets scrubbed."""
+    """One line on stderr (and, under --debug, the traceback first), secrets scrubbed and
+    control characters escaped (error texts quote what a cloud sent)."""
     import sys
 
     if DEBUG:
         import traceback
 
-        lines = traceback.format_exception(type(error), error, error.__traceback__)
-        sys.stderr.write(scrub("".join(lines)))
-    print(scrub(f"error: {prefix}{error}"), file=sys.stderr, flush=True)
+        trace = scrub("".join(traceback.format_exception(type(error), error,
+                                                         error.__traceback__)))
+        sys.stderr.write("".join(printable_line(line) + "\n"
+                                 for line in trace.rstrip("\n").split("\n")))
+    print(printable_line(f"error: {prefix}{error}"), file=sys.stderr, flush=True)
+
+
+def printable_line(text: str) -> str:
+    """One line safe for a terminal: secrets scrubbed (before and after escaping, which
+    may turn a secret into its escaped form), control characters escaped."""
+    return scrub(escape_control(scrub(text)))
 
 
 class CmsError(Exception):

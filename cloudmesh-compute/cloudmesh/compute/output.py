@@ -1,11 +1,15 @@
 """Printing records as table, json, yaml or csv. Data goes to stdout; this module is the
-only place that formats records, and tabulate/PyYAML are imported only when needed."""
+only place that formats records, and tabulate/PyYAML are imported only when needed.
+
+What a cloud returns is untrusted: in tables and CSV every control character (C0, C1,
+ESC, BEL, CR, LF, bidi controls) is shown escaped (``\\x1b``), so a VM name can neither
+drive the terminal nor print a fake row. JSON and YAML escape them by themselves."""
 
 from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute.errors import UsageError
+from cloudmesh.compute.errors import UsageError, escape_control, scrub
 
 FORMATS = ("table", "json", "yaml", "csv")
 
@@ -23,10 +27,13 @@ def check_format(output: str | None) -> str:
 
 
 def _cell(value: object) -> object:
+    """A table or CSV cell: lists joined with commas, None as empty text, text escaped."""
     if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+        return escape_control(",".join(str(v) for v in value))
     if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
+        return escape_control(",".join(f"{k}={v}" for k, v in value.items()))
+    if isinstance(value, str):
+        return escape_control(value)
     return "" if value is None else value
 
 
@@ -38,7 +45,8 @@ def table_cells(records: list[dict], columns: list[str]) -> list[list]:
 
 def simple_table(headers: list[str], rows: list[list]) -> str | None:
     """tabulate's "simple" format, byte for byte, for the common case where every cell is
-    one line of ASCII text; None otherwise (then tabulate does it). tabulate infers a type
+    one line of printable ASCII text; None otherwise (then tabulate does it, with
+    control characters escaped). tabulate infers a type
     for every cell, which costs 0.3 s for 10,000 VMs."""
     if not all(isinstance(h, str) and h.isascii() for h in headers):
         return None
@@ -47,14 +55,36 @@ def simple_table(headers: list[str], rows: list[list]) -> str | None:
     for header, column in zip(headers, columns):
         if column and set(map(type, column)) != {str}:
             return None
-        text = "\x1f".join(column)  # one check per column instead of one per cell
-        if not text.isascii() or "\n" in text or "\t" in text:
+        text = " ".join(column)  # one check per column instead of one per cell
+        if not (text.isascii() and text.isprintable()):  # no control character at all
             return None
         widths.append(max(len(header) + 2, max(map(len, map(str.strip, column)), default=0)))
     template = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [template.format(*headers).rstrip(), "  ".join("-" * w for w in widths)]
     lines += [template.format(*map(str.strip, row)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+_dumper = None
+
+
+def _yaml_dumper():
+    """PyYAML's safe dumper, with text holding a control character written in double
+    quotes (as "a\\nb"): otherwise a newline from a cloud is a real line break."""
+    global _dumper
+    if _dumper is None:
+        import yaml
+
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        def text(dumper, data: str):
+            style = None if data.isprintable() else '"'
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+        Dumper.add_representer(str, text)
+        _dumper = Dumper
+    return _dumper
 
 
 def render(records: list[dict] | dict, output: str = "table",
@@ -74,7 +104,8 @@ def render(records: list[dict] | dict, output: str = "table",
     if output == "yaml":
         import yaml
 
-        return yaml.safe_dump(records, sort_keys=False, default_flow_style=False).rstrip("\n")
+        return yaml.dump(records, Dumper=_yaml_dumper(), sort_keys=False,
+                         default_flow_style=False).rstrip("\n")
     rows = [records] if isinstance(records, dict) else records
     if columns is None:
         columns = list(rows[0]) if rows else []
@@ -85,7 +116,7 @@ def render(records: list[dict] | dict, output: str = "table",
 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow([_cell(c) for c in columns])
         for row in rows:
             writer.writerow([_cell(row.get(c)) for c in columns])
         return buffer.getvalue().rstrip("\n")
@@ -95,13 +126,14 @@ def render(records: list[dict] | dict, output: str = "table",
         return fast
     from tabulate import tabulate
 
-    return tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=columns,
-                    tablefmt="simple", disable_numparse=True)
+    return tabulate([[_cell(row.get(c)) for c in columns] for row in rows],
+                    headers=[_cell(c) for c in columns], tablefmt="simple",
+                    disable_numparse=True)
 
 
 def emit(records: list[dict] | dict, output: str = "table", columns: list[str] | None = None,
          stream=None) -> None:
-    text = render(records, output, columns)
+    text = scrub(render(records, output, columns))
     stream = stream or sys.stdout
     if text:
         stream.write(text + "\n")
