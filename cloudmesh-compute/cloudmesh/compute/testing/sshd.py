@@ -1,15 +1,29 @@
-"""A real OpenSSH sshd on 127.0.0.1 for tests, with throwaway host and user keys.
+"""A real SSH server on a loopback address for tests, with throwaway host and user keys.
 
-``start_sshd(directory)`` writes fresh ed25519 keys and a config into ``directory``,
-starts ``/usr/sbin/sshd -D`` on a free loopback port and returns a running ``Sshd``;
-``restart_with_new_host_key()`` simulates a rebuilt VM. Set CMS_REQUIRE_SSHD=1 to make a
-missing sshd fail tests instead of skipping them (the project's CI does).
+``start_ssh_server(directory)`` writes fresh ed25519 keys into ``directory`` and returns
+a running server on a free port of ``host`` (any 127.0.0.0/8 address; the cloud fakes hand
+such addresses to their VMs). It is OpenSSH's ``/usr/sbin/sshd`` when that and
+``ssh-keygen`` are installed, otherwise an SSH server built on asyncssh
+(:mod:`cloudmesh.compute.testing.asyncssh_server`), so the SSH tests run on a machine with
+only Python. ``CMS_TEST_SSH_SERVER=openssh`` or ``=asyncssh`` forces one backend.
+
+Both backends have one interface: ``directory``, ``host``, ``port``, ``user``,
+``user_key`` (a generated private key; its ``.pub`` is the trusted key unless
+``authorized_keys`` is given), ``host_key`` (``.pub`` beside it), ``authorized_keys``,
+``backend`` ("openssh" or "asyncssh"), ``restart_with_new_host_key()`` (a rebuilt VM:
+same address and port, another host key) and ``stop()``.
+
+``start_sshd`` and ``sshd_available`` are the older names. Set CMS_REQUIRE_SSHD=1 to
+make a missing server fail tests instead of skipping them (the project's CI does).
 """
 
 from __future__ import annotations
 
 import getpass
+import importlib.util
+import ipaddress
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -18,15 +32,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+BACKEND_ENV = "CMS_TEST_SSH_SERVER"
+BACKENDS = ("openssh", "asyncssh")
 
 
-def sshd_available() -> bool:
-    return os.path.isfile(SSHD) and shutil.which("ssh-keygen") is not None
+def openssh_available() -> bool:
+    """OpenSSH's sshd (a non-empty executable) and ssh-keygen are installed."""
+    try:
+        usable = os.path.isfile(SSHD) and os.access(SSHD, os.X_OK) and os.path.getsize(SSHD) > 0
+    except OSError:
+        usable = False
+    return usable and shutil.which("ssh-keygen") is not None
 
 
-def free_port() -> int:
+def asyncssh_available() -> bool:
+    return importlib.util.find_spec("asyncssh") is not None
+
+
+def ssh_server_available() -> bool:
+    """Some SSH server can be started for tests (OpenSSH or the asyncssh fallback)."""
+    return openssh_available() or asyncssh_available()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -37,10 +67,15 @@ def _keygen(path: Path, comment: str) -> None:
 
 @dataclass
 class Sshd:
+    """OpenSSH's sshd on ``host:port``."""
+
     directory: Path
     port: int
     user: str = field(default_factory=getpass.getuser)
     process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    authorized_keys: list[str] = field(default_factory=list)
+    backend = "openssh"
 
     @property
     def user_key(self) -> Path:
@@ -53,9 +88,10 @@ class Sshd:
     def _config(self) -> Path:
         path = self.directory / "sshd_config"
         path.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
+            f"Port {self.port}", f"ListenAddress {self.host}", f"HostKey {self.host_key}",
             f"PidFile {self.directory / 'sshd.pid'}",
             f"AuthorizedKeysFile {self.directory / 'authorized_keys'}",
+            f"AllowUsers {self.user}",
             "UsePAM no", "StrictModes no", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
             "PermitRootLogin prohibit-password", "Subsystem sftp internal-sftp",
@@ -72,7 +108,7 @@ class Sshd:
             if self.process.poll() is not None:
                 raise RuntimeError(f"sshd exited: {self.process.stderr.read().decode()[-500:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -98,11 +134,65 @@ class Sshd:
         self.start()
 
 
-def start_sshd(directory: Path) -> Sshd:
+def _local_account(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+        return True
+    except KeyError:
+        return False
+
+
+def choose_backend(user: str | None = None) -> str:
+    """The backend start_ssh_server uses: CMS_TEST_SSH_SERVER if set, else OpenSSH when
+    installed and ``user`` (if given) is an account of this machine, else asyncssh."""
+    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    if forced and forced != "auto":
+        if forced not in BACKENDS:
+            raise RuntimeError(f"{BACKEND_ENV}={forced!r}: expected one of {', '.join(BACKENDS)}")
+        return forced
+    if openssh_available() and (user is None or _local_account(user)):
+        return "openssh"
+    return "asyncssh"
+
+
+def start_ssh_server(directory: Path, host: str = "127.0.0.1",
+                     authorized_keys: list[str] | None = None, user: str | None = None):
+    """A running SSH server on a free port of ``host`` (a 127.0.0.0/8 address).
+
+    ``directory`` receives the keys (created 0700). ``authorized_keys``: the OpenSSH public
+    key lines to trust; by default the generated ``user_key.pub``. ``user``: the only
+    login name accepted (default: the user running the tests; commands always run as
+    that user). OpenSSH can serve only accounts of this machine, so another name selects
+    the asyncssh backend unless one is forced."""
+    if not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"test SSH servers listen on loopback addresses only, not {host}")
+    backend = choose_backend(user)
+    directory = Path(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    server = Sshd(directory, free_port())
-    _keygen(server.host_key, "test-host")
-    _keygen(server.user_key, "test-user")
-    (directory / "authorized_keys").write_text(
-        server.user_key.with_suffix(".pub").read_text())
+    if backend == "openssh":
+        if not openssh_available():
+            raise RuntimeError(f"{BACKEND_ENV}=openssh but no usable {SSHD} and ssh-keygen")
+        if user is not None and not _local_account(user):
+            raise RuntimeError(f"OpenSSH's sshd cannot log in {user!r}: no such account here")
+        server = Sshd(directory, free_port(host), host=host)
+        if user is not None:
+            server.user = user
+        keygen = _keygen
+    else:
+        from cloudmesh.compute.testing.asyncssh_server import AsyncsshServer, generate_key
+
+        server = AsyncsshServer(directory, host, user, [])
+        keygen = generate_key
+    keygen(server.host_key, "test-host")
+    keygen(server.user_key, "test-user")
+    if authorized_keys is None:
+        authorized_keys = [server.user_key.with_suffix(".pub").read_text().strip()]
+    lines = [line.strip() for line in authorized_keys if line.strip()]
+    (directory / "authorized_keys").write_text("".join(line + "\n" for line in lines))
+    server.authorized_keys = lines
     return server.start()
+
+
+# the names of the first version (OpenSSH only)
+start_sshd = start_ssh_server
+sshd_available = ssh_server_available
