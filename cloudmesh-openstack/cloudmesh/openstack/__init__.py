@@ -1,0 +1,1 @@
+"""cms provider for OpenStack clouds (kind ``openstack``)."""

@@ -1,0 +1,653 @@
+"""OpenStack provider (kind ``openstack``), over openstacksdk's ``Connection`` proxies.
+
+It maps Nova servers, Glance images, Nova flavors and key pairs, and Neutron security
+groups to cms records, and does nothing else. Only proxy calls are used: the SDK's cloud
+layer (``create_server(auto_ip=True)``, ``delete_server(delete_ips=True)``) may reuse or
+release floating IPs the project held before, which cms must never touch.
+
+A floating IP that cms allocates for a server carries the description
+``cms:server=<server id>``; ``destroy`` releases exactly those.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
+from cloudmesh.compute.endpoints import check_endpoint
+from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
+                                      NotFound, UsageError, register_secret)
+from cloudmesh.compute.lazy import require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cloudmesh.compute.boot import BootSpec
+
+#: Nova server status -> cms status
+NODE_STATE_MAP = {
+    "BUILD": "booting",
+    "REBUILD": "booting",
+    "ACTIVE": "running",
+    "VERIFY_RESIZE": "running",
+    "RESIZE": "running",
+    "MIGRATING": "running",
+    "RESCUE": "running",
+    "PASSWORD": "running",
+    "REBOOT": "rebooting",
+    "HARD_REBOOT": "rebooting",
+    "SHUTOFF": "stopped",
+    "SHELVED": "stopped",
+    "SHELVED_OFFLOADED": "stopped",
+    "PAUSED": "suspended",
+    "SUSPENDED": "suspended",
+    "ERROR": "error",
+    "SOFT_DELETED": "deleting",
+    "DELETED": "terminated",
+}
+#: a task in progress says more than the status it started from (Nova keeps ACTIVE
+#: while a server is being deleted or powered off)
+TASK_STATE_MAP = {
+    "deleting": "deleting",
+    "powering-off": "stopping",
+    "suspending": "stopping",
+    "shelving": "stopping",
+    "powering-on": "booting",
+    "resuming": "booting",
+    "unshelving": "booting",
+    "rebooting": "rebooting",
+    "reboot_pending": "rebooting",
+    "reboot_started": "rebooting",
+    "rebooting_hard": "rebooting",
+    "reboot_pending_hard": "rebooting",
+    "reboot_started_hard": "rebooting",
+}
+FLOATING_IP_MARK = "cms:server="
+#: how long a boot may stay in BUILD, and a deleted server may linger, before cms gives up
+BUILD_TIMEOUT = 1800.0
+DELETE_TIMEOUT = 600.0
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                   r"[0-9a-fA-F]{12}")
+_DIST = "cloudmesh-openstack"
+#: Neutron accepts protocol numbers as well as names
+_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "any": "all"}
+
+
+class Provider(ComputeNodeABC):
+    kind = "openstack"
+    credential_keys = ("cloud", "auth_url", "username", "password", "project_name",
+                       "user_domain_name", "project_domain_name", "region_name",
+                       "application_credential_id", "application_credential_secret")
+    unsupported = {
+        "subnet": "Nova attaches a server to a network and Neutron picks the subnet; "
+                  "choose the network with --network",
+        "disk_gb": "the root disk is the flavor's; pick a flavor with a larger disk",
+    }
+    key_delivery = "keypair"
+    default_username = "ubuntu"
+
+    def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
+        super().__init__(cloud, spec)
+        self._connection = None
+
+    # ---- connection -------------------------------------------------------------------
+    @property
+    def connection(self):
+        """The SDK connection, made on first use. It never retries by itself (keystoneauth
+        would resend a server create whose answer was lost); reads go through
+        ``self.retry`` instead."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self):
+        connection = require("openstack.connection", _DIST, "openstacksdk")
+        creds = self.credentials
+        options = {"api_timeout": self.timeout, "connect_retries": 0,
+                   "status_code_retries": 0}
+        if creds.get("region_name"):
+            options["region_name"] = str(creds["region_name"])
+        where = f"cloud '{self.cloud}'"
+        if creds.get("cloud"):
+            return connection.Connection(config=self._clouds_yaml_region(options))
+        if not creds.get("auth_url"):
+            raise CredentialError(f"{where}: no OpenStack credentials",
+                                  "set credentials.cloud (an entry of clouds.yaml) or "
+                                  "credentials.auth_url with username and password")
+        auth = {"auth_url": str(creds["auth_url"])}
+        if creds.get("application_credential_id"):
+            auth_type = "v3applicationcredential"
+            auth.update(application_credential_id=str(creds["application_credential_id"]),
+                        application_credential_secret=str(
+                            creds.get("application_credential_secret") or ""))
+        else:
+            auth_type = "password"
+            missing = [k for k in ("username", "password", "project_name")
+                       if not creds.get(k)]
+            if missing:
+                raise CredentialError(f"{where}: credentials.{missing[0]} is not set",
+                                      "OpenStack needs username, password and project_name "
+                                      "with auth_url (or an application credential)")
+            auth.update(username=str(creds["username"]), password=str(creds["password"]),
+                        project_name=str(creds["project_name"]),
+                        user_domain_name=str(creds.get("user_domain_name") or "Default"),
+                        project_domain_name=str(creds.get("project_domain_name")
+                                                or "Default"))
+        return connection.Connection(auth_type=auth_type, auth=auth, **options)
+
+    def _clouds_yaml_region(self, options: dict[str, Any]):
+        """The clouds.yaml entry (OS_CLIENT_CONFIG_FILE honoured), its endpoint checked and
+        its secrets registered for scrubbing before any request."""
+        config = require("openstack.config.loader", _DIST, "openstacksdk")
+        exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
+        name = str(self.credentials["cloud"])
+        try:
+            region = config.OpenStackConfig(load_envvars=False).get_one(cloud=name, **options)
+        except exceptions.ConfigException as error:
+            raise ConfigError(f"cloud '{self.cloud}': clouds.yaml: {error}",
+                              "check credentials.cloud and your clouds.yaml "
+                              "(OS_CLIENT_CONFIG_FILE, ./clouds.yaml, "
+                              "~/.config/openstack/clouds.yaml)") from None
+        auth = region.config.get("auth") or {}
+        for key, value in auth.items():
+            if "secret" in key or "password" in key or "token" in key:
+                register_secret(value)
+        if not auth.get("auth_url"):
+            raise CredentialError(f"cloud '{self.cloud}': the clouds.yaml entry '{name}' "
+                                  "has no auth_url")
+        check_endpoint(auth["auth_url"], f"cloud '{self.cloud}': clouds.yaml entry "
+                                         f"'{name}' auth.auth_url")
+        return region
+
+    @property
+    def compute(self):
+        return self.connection.compute
+
+    @property
+    def network(self):
+        return self.connection.network
+
+    @property
+    def region(self) -> str | None:
+        return self.credentials.get("region_name") or (
+            self._connection.config.region_name if self._connection else None)
+
+    # ---- errors -----------------------------------------------------------------------
+    def translate_error(self, error: Exception) -> CmsError | None:
+        import sys
+
+        where = f"cloud '{self.cloud}'"
+        sdk = sys.modules.get("openstack.exceptions")
+        ksa = sys.modules.get("keystoneauth1.exceptions")
+        if ksa is not None:
+            if isinstance(error, (ksa.Unauthorized, ksa.Forbidden)) and not (
+                    sdk and isinstance(error, sdk.HttpException)):
+                return CredentialError(f"{where}: Keystone refused the credentials "
+                                       f"({error.http_status} {type(error).__name__})",
+                                       "check them with 'cms check'")
+            if isinstance(error, (ksa.MissingAuthPlugin, ksa.MissingRequiredOptions,
+                                  ksa.NoMatchingPlugin)):
+                return CredentialError(f"{where}: incomplete OpenStack credentials: {error}")
+            if isinstance(error, ksa.EndpointNotFound):
+                return ConfigError(f"{where}: the service catalog has no such endpoint "
+                                   f"({error})", "check credentials.region_name")
+            if isinstance(error, ksa.ConnectTimeout):
+                return CloudError(f"{where}: OpenStack did not answer within "
+                                  f"{self.timeout:g}s", "raise cm.timeout or try later",
+                                  retryable=True)
+            if isinstance(error, (ksa.ConnectFailure, ksa.RetriableConnectionFailure,
+                                  ksa.SSLError)):
+                return CloudError(f"{where}: cannot reach OpenStack: {error}",
+                                  retryable=not isinstance(error, ksa.SSLError))
+            if isinstance(error, ksa.DiscoveryFailure):
+                return CloudError(f"{where}: OpenStack version discovery failed: {error}",
+                                  retryable=True)
+            if isinstance(error, ksa.HttpError) and not (
+                    sdk and isinstance(error, sdk.HttpException)):
+                status = error.http_status or 0
+                return CloudError(f"{where}: OpenStack answered {status}: {error.message}",
+                                  retryable=status == 429 or status >= 500)
+        if sdk is not None:
+            if isinstance(error, sdk.HttpException):
+                status = error.status_code or 0
+                text = f"{where}: {self._message(error)}"
+                if status in (401, 403):
+                    return CredentialError(text, "check the credentials with 'cms check'")
+                if status == 404:
+                    return NotFound(text)
+                return CloudError(text, retryable=status in (429, 502, 503, 504)
+                                  or status >= 500)
+            if isinstance(error, sdk.ConfigException):
+                return ConfigError(f"{where}: {error}")
+            if isinstance(error, sdk.SDKException):
+                return CloudError(f"{where}: {error}")
+        if ksa is not None and isinstance(error, ksa.ClientException):
+            return CloudError(f"{where}: {error}")
+        return None
+
+    @staticmethod
+    def _message(error: Exception) -> str:
+        """The cloud's own message: Nova's ``{"badRequest": {"message"}}``, Neutron's
+        ``NeutronError``, or the plain text Glance sends."""
+        status = getattr(error, "status_code", None)
+        details = getattr(error, "details", None)
+        response = getattr(error, "response", None)
+        if response is not None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and len(body) == 1:
+                inner = next(iter(body.values()))
+                if isinstance(inner, dict) and inner.get("message"):
+                    details = inner["message"]
+        return f"{status} {details or getattr(error, 'message', error)}".strip()
+
+    # ---- mappers ----------------------------------------------------------------------
+    @record_mapper("server")
+    def _to_vm(self, server) -> dict[str, Any]:
+        state = server.status or "UNKNOWN"
+        task = server.task_state
+        status = TASK_STATE_MAP.get(task) or NODE_STATE_MAP.get(state, "unknown")
+        public, private = [], []
+        for entries in (server.addresses or {}).values():
+            for entry in entries:
+                kind = entry.get("OS-EXT-IPS:type")
+                (public if kind == "floating" else private).append(entry["addr"])
+        flavor = server.flavor
+        flavor_name = (flavor.original_name or flavor.name or flavor.id) if flavor else None
+        native = {"vm_state": server.vm_state, "task_state": task,
+                  "power_state": server.power_state}
+        if server.fault:
+            native["fault"] = server.fault.get("message")
+        return self.vm_record(
+            name=server.name or server.id,
+            id=server.id,
+            status=status,
+            state=state,
+            image=(server.image or {}).get("id"),
+            flavor=flavor_name,
+            public_ips=public,
+            private_ips=private,
+            key=server.key_name,
+            secgroups=[g.get("name") for g in server.security_groups or ()],
+            region=self.region,
+            zone=server.availability_zone,
+            created=server.created_at,
+            metadata=dict(server.metadata or {}),
+            native=native,
+        )
+
+    @record_mapper("image")
+    def _to_image(self, image) -> dict[str, Any]:
+        return self.image_record(
+            name=image.name or image.id,
+            id=image.id,
+            os=image.os_distro or (image.properties or {}).get("os_type"),
+            version=image.os_version,
+            status=image.status,
+            created=image.created_at,
+        )
+
+    @record_mapper("flavor")
+    def _to_flavor(self, flavor) -> dict[str, Any]:
+        return self.flavor_record(name=flavor.name, id=flavor.id, vcpus=flavor.vcpus,
+                                  ram_mb=flavor.ram, disk_gb=flavor.disk)
+
+    # ---- finding servers ------------------------------------------------------------
+    def _servers(self, **query: Any) -> list:
+        # Nova pages with limit/marker (servers_links); the SDK follows the next links
+        return self.retry(lambda: list(self.compute.servers(details=True, **query)))
+
+    def _find(self, name: str):
+        """The server a name (or id) stands for. Nova allows one name twice: then the
+        user must say which by id."""
+        if _UUID.fullmatch(name):
+            try:
+                return self.retry(self.compute.get_server, name)
+            except NotFound:
+                pass
+        # the name filter is a regular expression on Nova's side: anchor and escape it
+        pattern = "^" + re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", name) + "$"
+        found = [s for s in self._servers(name=pattern) if s.name == name]
+        live = [s for s in found if s.task_state != "deleting"] or found
+        if len(live) > 1:
+            ids = ", ".join(s.id for s in live)
+            raise UsageError(f"{len(live)} servers on '{self.cloud}' are named '{name}' ({ids})",
+                             "use the server id instead of the name")
+        if not live:
+            raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
+                           f"see 'cms vm list --cloud={self.cloud}'")
+        return live[0]
+
+    def list(self) -> list[dict[str, Any]]:
+        return [self._to_vm(s) for s in self._servers()]
+
+    def info(self, name: str) -> dict[str, Any]:
+        return self._to_vm(self._find(name))
+
+    # ---- booting ----------------------------------------------------------------------
+    def _networks(self) -> list:
+        return self.retry(lambda: list(self.network.networks()))
+
+    def _boot_network(self, wanted: str | None, networks: list):
+        """The network a server attaches to: the one named, or the project's only tenant
+        network (external networks are where floating IPs come from, not where servers
+        attach; shared ones count only when the project has none of its own)."""
+        if wanted:
+            found = [n for n in networks if wanted in (n.name, n.id)]
+            if not found:
+                raise NotFound(f"no network '{wanted}' on cloud '{self.cloud}'",
+                               "choices: " + ", ".join(self._network_names(networks)))
+            if len(found) > 1:
+                raise UsageError(f"{len(found)} networks on '{self.cloud}' are named "
+                                 f"'{wanted}'", "use the network id: "
+                                 + ", ".join(n.id for n in found))
+            if found[0].is_router_external:
+                raise UsageError(f"network '{wanted}' is external: servers attach to a "
+                                 "tenant network and get a floating IP from it",
+                                 "choices: " + ", ".join(self._network_names(networks)))
+            return found[0]
+        tenant = [n for n in networks if not n.is_router_external]
+        project = self.connection.current_project_id
+        own = [n for n in tenant if n.project_id == project] or tenant
+        if len(own) == 1:
+            return own[0]
+        if not own:
+            raise UsageError(f"the project on '{self.cloud}' has no tenant network",
+                             "create one (openstack network create) or ask the cloud's "
+                             "operators")
+        raise UsageError(f"the project on '{self.cloud}' has {len(own)} networks: "
+                         + ", ".join(self._network_names(own)),
+                         f"choose one with --network=NAME or 'cms set {self.cloud}.network="
+                         "NAME'")
+
+    @staticmethod
+    def _network_names(networks: list) -> list[str]:
+        return sorted(n.name or n.id for n in networks if not n.is_router_external)
+
+    def _external_network(self, networks: list):
+        external = [n for n in networks if n.is_router_external]
+        if len(external) > 1:
+            external = [n for n in external if n.is_default] or external
+        if len(external) == 1:
+            return external[0]
+        if not external:
+            raise UsageError(f"cloud '{self.cloud}' has no external network for floating IPs",
+                             "boot with --public_ip=false")
+        raise UsageError(f"cloud '{self.cloud}' has several external networks ("
+                         + ", ".join(sorted(n.name or n.id for n in external)) + ")",
+                         "boot with --public_ip=false and associate one yourself")
+
+    def create(self, spec: BootSpec) -> dict[str, Any]:
+        image = self.resolve_image(spec.image)
+        flavor = self.flavor(spec.flavor)
+        networks = self._networks()
+        network = self._boot_network(spec.network, networks)
+        external = self._external_network(networks) if spec.public_ip else None
+        attrs: dict[str, Any] = {"name": spec.name, "image_id": image["id"],
+                                 "flavor_id": flavor["id"],
+                                 "networks": [{"uuid": network.id}]}
+        if spec.key:
+            attrs["key_name"] = spec.key["name"]
+        if spec.secgroups:
+            attrs["security_groups"] = [{"name": g} for g in spec.secgroups]
+        if spec.zone:
+            attrs["availability_zone"] = spec.zone
+        if spec.userdata:
+            attrs["user_data"] = base64.b64encode(spec.userdata.encode()).decode()
+        if spec.metadata:
+            attrs["metadata"] = {str(k): str(v) for k, v in spec.metadata.items()}
+        # Nova has no idempotency token: never retried here (the facade looks for the
+        # server by name before it tries again)
+        server = self.compute.create_server(**attrs)
+        server = self._wait_built(server.id, spec.name)
+        if external is not None:
+            self._attach_floating_ip(server, network, external)
+            server = self._wait_address(server.id)
+        return self._to_vm(server)
+
+    def _poll(self, fetch: Callable[[], Any], done: Callable[[Any], bool], limit: float,
+              what: str):
+        """Poll until ``done``: quick at first (a fake or a fast cloud answers in
+        milliseconds), then every few seconds."""
+        started, delay = time.monotonic(), 0.05
+        while True:
+            item = fetch()
+            if done(item):
+                return item
+            if time.monotonic() - started > limit:
+                raise CloudError(f"cloud '{self.cloud}': {what} did not finish within "
+                                 f"{limit:g}s", retryable=False)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    def _wait_built(self, server_id: str, name: str):
+        server = self._poll(lambda: self.retry(self.compute.get_server, server_id),
+                            lambda s: s.status != "BUILD", BUILD_TIMEOUT,
+                            f"the boot of {name}")
+        if server.status == "ERROR":
+            fault = (server.fault or {}).get("message") or "no fault message"
+            raise CloudError(f"cloud '{self.cloud}': server {name} ({server.id}) went to "
+                             f"ERROR: {fault}", f"it is left for inspection; delete it with "
+                             f"'cms vm delete {server.id}'")
+        return server
+
+    def _attach_floating_ip(self, server, network, external) -> None:
+        ports = self.retry(lambda: list(self.network.ports(device_id=server.id,
+                                                            network_id=network.id)))
+        if not ports:
+            raise CloudError(f"cloud '{self.cloud}': server {server.name} has no port on "
+                             f"network {network.name}; no floating IP was allocated")
+        # allocated and associated in one request, marked as cms's own so that destroy
+        # releases it and nothing else
+        self.network.create_ip(floating_network_id=external.id, port_id=ports[0].id,
+                               description=FLOATING_IP_MARK + server.id)
+
+    def _wait_address(self, server_id: str):
+        """Nova learns of a floating IP a moment after Neutron associates it."""
+        def floating(server) -> bool:
+            return any(e.get("OS-EXT-IPS:type") == "floating"
+                       for entries in (server.addresses or {}).values() for e in entries)
+        try:
+            return self._poll(lambda: self.retry(self.compute.get_server, server_id),
+                              floating, 60, "the floating IP association")
+        except CloudError:
+            return self.retry(self.compute.get_server, server_id)
+
+    # ---- actions -------------------------------------------------------------------
+    def _act(self, name: str, action: Callable[[Any], Any]) -> dict[str, Any]:
+        server = self._find(name)
+        action(server)
+        return self._to_vm(self.retry(self.compute.get_server, server.id))
+
+    def start(self, name: str) -> dict[str, Any]:
+        return self._act(name, self.compute.start_server)
+
+    def stop(self, name: str) -> dict[str, Any]:
+        return self._act(name, self.compute.stop_server)
+
+    def reboot(self, name: str) -> dict[str, Any]:
+        return self._act(name, lambda s: self.compute.reboot_server(s, "SOFT"))
+
+    def suspend(self, name: str) -> dict[str, Any]:
+        return self._act(name, self.compute.suspend_server)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        return self._act(name, self.compute.resume_server)
+
+    def destroy(self, name: str) -> dict[str, Any]:
+        server = self._find(name)
+        record = self._to_vm(server)
+        mark = FLOATING_IP_MARK + server.id
+        ours = self.retry(lambda: [ip for ip in self.network.ips()
+                                   if ip.description == mark])
+        left = []
+        for ip in ours:
+            try:
+                self.retry(self.network.delete_ip, ip, ignore_missing=True)
+            except CmsError as error:
+                left.append(f"floating IP {ip.floating_ip_address} ({ip.id}): {error}")
+        self.retry(self.compute.delete_server, server, ignore_missing=True)
+        try:
+            self._poll(lambda: self._gone(server.id), bool, DELETE_TIMEOUT,
+                       f"the deletion of {record['name']}")
+        except CloudError as error:
+            left.append(f"server {record['name']} ({server.id}): {error}")
+        if left:
+            raise CloudError(f"cloud '{self.cloud}': could not remove " + "; ".join(left))
+        record.update(status="terminated", state="DELETED")
+        return record
+
+    def _gone(self, server_id: str) -> bool:
+        try:
+            self.retry(self.compute.get_server, server_id)
+        except NotFound:
+            return True
+        return False
+
+    def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
+        server = self._find(name)
+        self.retry(self.compute.set_server_metadata, server,
+                   **{str(k): str(v) for k, v in metadata.items()})
+        return self.metadata_get(server.id)
+
+    # ---- images and flavors -----------------------------------------------------------
+    def images(self) -> list[dict[str, Any]]:
+        # Glance's default list: public images plus the project's own and shared ones
+        return [self._to_image(i) for i in self.retry(
+            lambda: list(self.connection.image.images(status="active")))]
+
+    def image(self, name: str) -> dict[str, Any]:
+        if _UUID.fullmatch(name):
+            try:
+                return self._to_image(self.retry(self.connection.image.get_image, name))
+            except NotFound:
+                pass
+        found = self.retry(lambda: list(self.connection.image.images(name=name)))
+        if not found:
+            raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
+                           f"see 'cms image list --cloud={self.cloud}'")
+        return self._to_image(max(found, key=lambda i: i.created_at or ""))
+
+    def flavors(self) -> list[dict[str, Any]]:
+        return sorted((self._to_flavor(f) for f in self.retry(
+            lambda: list(self.compute.flavors(details=True)))),
+            key=lambda f: (f["vcpus"] or 0, f["ram_mb"] or 0, f["name"]))
+
+    def flavor(self, name: str) -> dict[str, Any]:
+        return self._find_in(self.flavors(), name, "flavor")
+
+    # ---- key pairs --------------------------------------------------------------------
+    @record_mapper("key pair")
+    def _to_key(self, pair) -> dict[str, Any]:
+        from cloudmesh.compute.keys import fingerprint
+
+        try:
+            print_ = fingerprint(pair.public_key) if pair.public_key else pair.fingerprint
+        except CmsError:  # a key type cms cannot parse: keep Nova's MD5 fingerprint
+            print_ = pair.fingerprint
+        return self.key_record(name=pair.name, fingerprint=print_,
+                               native={"nova_fingerprint": pair.fingerprint,
+                                       "type": pair.type})
+
+    def keys(self) -> list[dict[str, Any]]:
+        pairs = self.retry(lambda: list(self.compute.keypairs()))
+        return sorted((self._to_key(p) for p in pairs), key=lambda k: k["name"])
+
+    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
+        return self._to_key(self.compute.create_keypair(name=name, public_key=public_key))
+
+    def key_delete(self, name: str) -> None:
+        self.retry(self.compute.delete_keypair, name, ignore_missing=False)
+
+    # ---- security groups --------------------------------------------------------------
+    @staticmethod
+    def _to_rule(rule) -> dict[str, Any] | None:
+        if rule.remote_group_id or rule.remote_address_group_id:
+            return None  # "from members of group G": no cms rule says that
+        cidr = rule.remote_ip_prefix or ("::/0" if rule.ether_type == "IPv6" else "0.0.0.0/0")
+        protocol = _PROTOCOLS.get(str(rule.protocol), rule.protocol) or "all"
+        low, high = rule.port_range_min, rule.port_range_max
+        if protocol == "all":
+            low = high = None
+        return {"direction": rule.direction, "protocol": protocol, "from_port": low,
+                "to_port": high, "cidr": cidr}
+
+    @record_mapper("security group")
+    def _to_secgroup(self, group) -> dict[str, Any]:
+        rules = [self._to_rule(_Rule(r)) for r in group.security_group_rules or ()]
+        return self.secgroup_record(name=group.name, id=group.id,
+                                    description=group.description,
+                                    rules=[r for r in rules if r])
+
+    def secgroups(self) -> list[dict[str, Any]]:
+        groups = self.retry(lambda: list(self.network.security_groups()))
+        return sorted((self._to_secgroup(g) for g in groups), key=lambda g: g["name"])
+
+    def _group(self, name: str):
+        groups = self.retry(lambda: [g for g in self.network.security_groups()
+                                     if name in (g.name, g.id)])
+        if not groups:
+            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
+        if len(groups) > 1:
+            raise UsageError(f"{len(groups)} security groups on '{self.cloud}' are named "
+                             f"'{name}'", "use the group id: "
+                             + ", ".join(g.id for g in groups))
+        return groups[0]
+
+    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
+        return self._to_secgroup(self.network.create_security_group(
+            name=name, description=description))
+
+    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        import ipaddress
+
+        exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
+        group = self._group(name)
+        for rule in rules:
+            network = ipaddress.ip_network(rule["cidr"], strict=False)
+            protocol = None if rule["protocol"] == "all" else rule["protocol"]
+            try:
+                self.network.create_security_group_rule(
+                    security_group_id=group.id, direction=rule.get("direction", "ingress"),
+                    ether_type=f"IPv{network.version}", protocol=protocol,
+                    port_range_min=rule.get("from_port"), port_range_max=rule.get("to_port"),
+                    remote_ip_prefix=str(network))
+            except exceptions.ConflictException:
+                pass  # SecurityGroupRuleExists: the rule is there, as wanted
+
+    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
+        from cloudmesh.compute.secgroups import rule_key
+
+        group = self._group(name)
+        unwanted = {rule_key(r) for r in rules}
+        for rule in group.security_group_rules or ():
+            mapped = self._to_rule(_Rule(rule))
+            if mapped and rule_key(mapped) in unwanted:
+                self.retry(self.network.delete_security_group_rule, rule["id"],
+                           ignore_missing=True)
+
+    def secgroup_delete(self, name: str) -> None:
+        group = self._group(name)
+        self.retry(self.network.delete_security_group, group, ignore_missing=False)
+
+    # ---- health -----------------------------------------------------------------------
+    def check(self) -> str:
+        count = len(self.flavors())
+        return (f"authenticated to project {self.connection.current_project_id} in region "
+                f"{self.region or 'default'}; {count} flavors visible")
+
+
+class _Rule:
+    """A security group's embedded rule (a dict in Neutron's JSON) read by attribute."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        key = {"ether_type": "ethertype"}.get(name, name)
+        return self._data.get(key)
