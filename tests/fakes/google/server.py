@@ -66,7 +66,7 @@ class GoogleFake:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name="google-fake").start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self.url
@@ -153,7 +153,7 @@ class GoogleFake:
         self.requests.append((method, target))
         if path == "/token" and method == "POST":
             return self._token(raw)
-        if headers.get("Authorization") != f"Bearer {self.token}":
+        if not self._authorized(headers.get("Authorization") or ""):
             self.unauthorized.append((method, target))
             message = ("Request had invalid authentication credentials. Expected OAuth 2 "
                        "access token, login cookie or other valid authentication "
@@ -316,15 +316,19 @@ class GoogleFake:
             answer["nextPageToken"] = _token(start + size)
         return answer
 
-    # ---- OAuth token endpoint (service-account files point token_uri here) --------
-    def _token(self, raw: bytes) -> tuple[int, Any]:
-        form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
-        refused = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            return 400, {"error": "unsupported_grant_type",
-                         "error_description": "Invalid grant_type"}
+    # ---- credentials ---------------------------------------------------------------
+    def _authorized(self, header: str) -> bool:
+        """The access token, or a self-signed JWT of a registered service account (the
+        client library sends those instead of exchanging them: always_use_jwt_access)."""
+        if header == f"Bearer {self.token}":
+            return True
+        if header.startswith("Bearer ") and header.count(".") == 2:
+            return self._verified(header[7:]) is not None
+        return False
+
+    def _verified(self, jwt: str) -> dict | None:
         try:
-            header_b64, payload_b64, signature_b64 = form["assertion"].split(".")
+            header_b64, payload_b64, signature_b64 = jwt.split(".")
             decode = lambda part: base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
             payload = json.loads(decode(payload_b64))
             key = self.service_accounts[payload["iss"]]
@@ -334,7 +338,16 @@ class GoogleFake:
             key.verify(decode(signature_b64), f"{header_b64}.{payload_b64}".encode(),
                        padding.PKCS1v15(), hashes.SHA256())
         except Exception:
+            return None
+        return payload if payload.get("exp", 0) >= time.time() else None
+
+    # ---- OAuth token endpoint (service-account files point token_uri here) --------
+    def _token(self, raw: bytes) -> tuple[int, Any]:
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+        refused = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return 400, {"error": "unsupported_grant_type",
+                         "error_description": "Invalid grant_type"}
+        if self._verified(form.get("assertion") or "") is None:
             return 400, refused
-        if payload.get("exp", 0) < time.time():
-            return 400, {"error": "invalid_grant", "error_description": "Token has expired."}
         return 200, {"access_token": self.token, "expires_in": 3599, "token_type": "Bearer"}
