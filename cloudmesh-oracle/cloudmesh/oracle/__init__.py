@@ -1,0 +1,1 @@
+"""cloudmesh-oracle: the Oracle Cloud Infrastructure Compute provider of cms (kind ``oracle``)."""
