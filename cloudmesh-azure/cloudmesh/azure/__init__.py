@@ -1,0 +1,1 @@
+"""cloudmesh-azure: the Microsoft Azure provider of cms (kind ``azure``)."""
