@@ -283,10 +283,12 @@ class Provider(ComputeNodeABC):
                 raise
             raise translated from error
 
-    def _wait(self, poller) -> Any:
-        """The result of a long-running operation; a failed one is a CloudError with
-        Azure's own message."""
-        return self._call(poller.result, timeout=None)
+    def _lro(self, begin, *args: Any, **kwargs: Any) -> Any:
+        """Start a long-running operation and return its result once it is done (the
+        poller sleeps what Azure's Retry-After says); a refused start or a failed
+        operation is a CmsError carrying Azure's code and message."""
+        poller = self._call(begin, *args, **kwargs)
+        return self._call(poller.result)
 
     # ---- mappers ---------------------------------------------------------------------
     @record_mapper("virtual machine")
@@ -454,12 +456,12 @@ class Provider(ComputeNodeABC):
         elif vnets:
             vnet = vnets[0]
         else:
-            vnet = self._wait(self.network.virtual_networks.begin_create_or_update(
+            vnet = self._lro(self.network.virtual_networks.begin_create_or_update,
                 self.group, "cms-vnet", {
                     "location": self.location, "tags": {TAG_CREATED: "true"},
                     "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                                    "subnets": [{"name": "default", "properties": {
-                                       "addressPrefix": "10.0.0.0/24"}}]}}))
+                                       "addressPrefix": "10.0.0.0/24"}}]}})
         subnets = (vnet.get("properties") or {}).get("subnets") or []
         if subnet:
             chosen = [s for s in subnets if s["name"].lower() == subnet.lower()]
@@ -510,16 +512,16 @@ class Provider(ComputeNodeABC):
                                    "publicIPAddressVersion": "IPv4"}}
                 if spec.zone:
                     ip_body["zones"] = [spec.zone]
-                ip = self._wait(self.network.public_ip_addresses.begin_create_or_update(
-                    self.group, f"{name}-ip", ip_body))
+                ip = self._lro(self.network.public_ip_addresses.begin_create_or_update,
+                    self.group, f"{name}-ip", ip_body)
                 made.append(("public_ip_addresses", ip["id"]))
                 config["properties"]["publicIPAddress"] = {"id": ip["id"]}
             nic_body: dict[str, Any] = {"location": self.location, "tags": owned,
                                         "properties": {"ipConfigurations": [config]}}
             if nsg_id:
                 nic_body["properties"]["networkSecurityGroup"] = {"id": nsg_id}
-            nic = self._wait(self.network.network_interfaces.begin_create_or_update(
-                self.group, f"{name}-nic", nic_body))
+            nic = self._lro(self.network.network_interfaces.begin_create_or_update,
+                self.group, f"{name}-nic", nic_body)
             made.append(("network_interfaces", nic["id"]))
             body = self._vm_body(spec, image, size, nic["id"])
             poller = self._call(self.create_compute.virtual_machines.begin_create_or_update,
@@ -528,7 +530,7 @@ class Provider(ComputeNodeABC):
             if not error.retryable:  # the VM does not exist: undo what was made for it
                 self._undo(made)
             raise
-        vm = self._wait(poller)
+        vm = self._call(poller.result)
         record = self._vm_of(self._call(self.compute.virtual_machines.get, self.group,
                                          name, expand="instanceView") or vm)
         if self.group_created:
@@ -575,8 +577,8 @@ class Provider(ComputeNodeABC):
         for operations, resource_id in reversed(made):
             parts = resource_id.split("/")
             try:
-                self._wait(getattr(self.network if operations != "disks" else self.compute,
-                                   operations).begin_delete(parts[4], parts[-1]))
+                self._lro(getattr(self.network if operations != "disks" else self.compute,
+                                  operations).begin_delete, parts[4], parts[-1])
             except NotFound:
                 pass
             except CmsError as error:
@@ -585,8 +587,8 @@ class Provider(ComputeNodeABC):
 
     def _action(self, name: str, begin: str, **kwargs: Any) -> dict[str, Any]:
         vm = self._get_vm(name)
-        self._wait(getattr(self.compute.virtual_machines, begin)(self.group, vm["name"],
-                                                                 **kwargs))
+        self._lro(getattr(self.compute.virtual_machines, begin), self.group, vm["name"],
+                  **kwargs)
         return self.info(vm["name"])
 
     def start(self, name: str) -> dict[str, Any]:
@@ -634,7 +636,7 @@ class Provider(ComputeNodeABC):
             made.append(("network_interfaces", nic["id"]))
         disk_id = ((props.get("storageProfile") or {}).get("osDisk", {}).get("managedDisk")
                    or {}).get("id")
-        self._wait(self.compute.virtual_machines.begin_delete(self.group, vm_name))
+        self._lro(self.compute.virtual_machines.begin_delete, self.group, vm_name)
         # the VM is gone: now its NIC may go, then the IP that was on the NIC
         left = self._undo(made)
         if ours and disk_id:
@@ -652,16 +654,27 @@ class Provider(ComputeNodeABC):
         if bad:
             raise UsageError(f"the metadata key '{bad[0]}' is kept by cms; it cannot be set")
         tags = {**(vm.get("tags") or {}), **{str(k): str(v) for k, v in metadata.items()}}
-        self._wait(self.compute.virtual_machines.begin_update(self.group, vm["name"],
-                                                              {"tags": tags}))
+        self._lro(self.compute.virtual_machines.begin_update, self.group, vm["name"],
+                  {"tags": tags})
         return self.metadata_get(vm["name"])
 
     # ---- images and flavors ----------------------------------------------------------
     def _aliases(self) -> dict[str, str]:
+        """Friendly image names: the built-in ones and default.image_aliases, a list of
+        NAME=URN (e.g. ``jammy=Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest``)."""
         aliases = dict(IMAGE_ALIASES)
-        extra = self.defaults.get("image_aliases") or {}
+        extra = self.defaults.get("image_aliases") or []
         if isinstance(extra, dict):
-            aliases.update({str(k).lower(): str(v) for k, v in extra.items()})
+            items = [f"{k}={v}" for k, v in extra.items()]
+        else:
+            items = [extra] if isinstance(extra, str) else list(extra)
+        for item in items:
+            for entry in str(item).split(","):
+                name, sep, urn = entry.partition("=")
+                if not sep or not name.strip() or urn.count(":") != 3:
+                    raise ConfigError(f"cloud '{self.cloud}': default.image_aliases entry "
+                                      f"'{entry.strip()}' is not NAME=publisher:offer:sku:version")
+                aliases[name.strip().lower()] = urn.strip()
         return aliases
 
     def _latest(self, publisher: str, offer: str, sku: str) -> str:
@@ -820,10 +833,10 @@ class Provider(ComputeNodeABC):
 
     def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
         self._ensure_group()
-        group = self._wait(self.network.network_security_groups.begin_create_or_update(
+        group = self._lro(self.network.network_security_groups.begin_create_or_update,
             self.group, name, {"location": self.location,
                                "tags": {TAG_CREATED: "true", "description": description[:256]},
-                               "properties": {"securityRules": []}}))
+                               "properties": {"securityRules": []}})
         return self._to_secgroup(group)
 
     def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
@@ -860,12 +873,12 @@ class Provider(ComputeNodeABC):
                     {"name": r["name"], "properties": {
                         k: v for k, v in (r.get("properties") or {}).items()
                         if k not in ("provisioningState",)}} for r in rules]}}
-        self._wait(self.network.network_security_groups.begin_create_or_update(
-            self.group, group["name"], body))
+        self._lro(self.network.network_security_groups.begin_create_or_update,
+            self.group, group["name"], body)
 
     def secgroup_delete(self, name: str) -> None:
         self._nsg(name)
-        self._wait(self.network.network_security_groups.begin_delete(self.group, name))
+        self._lro(self.network.network_security_groups.begin_delete, self.group, name)
 
     # ---- health ----------------------------------------------------------------------
     def check(self) -> str:

@@ -1,0 +1,362 @@
+"""The Azure provider against the fake ARM (tests/fakes/azure) through the real SDKs:
+Azure's own behaviour (paging, VMs cms did not make, what delete removes, failed
+provisioning, image notations, credentials, error mapping) and a few `cms` runs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudmesh.compute import Provider
+from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, NotFound,
+                                      UsageError)
+from conftest import run_cms, write_config
+from fakes.azure import AzureFake
+
+RG = "rg-cms"
+LOCATION = "eastus"
+
+
+@pytest.fixture
+def fake():
+    server = AzureFake(op_seconds=0.05, retry_after="0")
+    server.start()
+    yield server
+    server.stop()
+
+
+def azure_spec(fake: AzureFake, token: str | None = None, **default: Any) -> dict[str, Any]:
+    return {"cm": {"kind": "azure", "label": "fake ARM"},
+            "credentials": {"subscription_id": fake.subscription, "resource_group": RG,
+                            "location": LOCATION, "access_token": token or fake.token,
+                            "base_url": fake.url},
+            "default": {"image": "ubuntu-24.04", "flavor": "Standard_B1s",
+                        "poll_interval": 0.02, **default}}
+
+
+@pytest.fixture
+def azure_cloud(fake: AzureFake, cms_home: Path) -> str:
+    write_config(cms_home, {"az": azure_spec(fake)}, default="az")
+    return "az"
+
+
+def register_key(provider: Provider, tmp_path: Path, name: str = "k1") -> str:
+    from cloudmesh.compute.keys import fingerprint, generate_ed25519
+
+    public = generate_ed25519(tmp_path / f"{name}-{uuid.uuid4().hex[:6]}", "test")["public_key"]
+    provider.state.key_put({"name": name, "type": "ssh-ed25519",
+                            "fingerprint": fingerprint(public), "public_key": public})
+    return public
+
+
+def boot(provider: Provider, name: str, **options: Any) -> dict[str, Any]:
+    (outcome,) = provider.boot(names=name, **options)
+    assert outcome.ok, outcome.error
+    return outcome.result
+
+
+# ---- list, info, VMs cms did not make --------------------------------------------------
+def test_list_follows_next_link_pages(fake: AzureFake, azure_cloud: str) -> None:
+    fake.page_size = 7
+    names = fake.seed_vms(RG, 20)
+    records = Provider(azure_cloud).list()
+    assert sorted(r["name"] for r in records) == names
+    assert len([p for _, p in fake.requests if "$skiptoken" in p]) >= 6  # VMs, NICs, IPs
+    assert all(r["status"] == "running" and r["public_ips"][0].startswith("127.0.0.")
+               for r in records)
+    assert all(r["private_ips"][0].startswith("10.9.") for r in records)
+
+
+def test_addresses_come_from_two_lists_not_calls_per_vm(fake: AzureFake,
+                                                         azure_cloud: str) -> None:
+    fake.seed_vms(RG, 12)
+    fake.requests.clear()
+    Provider(azure_cloud).list()
+    gets = [p for m, p in fake.requests if m == "GET"]
+    assert len(gets) == 3, gets  # VMs (with instance view), NICs, public IPs
+
+
+def test_info_has_the_instance_view_power_state(fake: AzureFake, azure_cloud: str) -> None:
+    (name,) = fake.seed_vms(RG, 1)
+    fake.vm(RG, name)["_state"]["power"] = "deallocated"
+    record = Provider(azure_cloud).info(name)
+    assert (record["status"], record["state"]) == ("stopped", "deallocated")
+    assert record["metadata"]["username"] == "azureuser"
+    assert record["created"].endswith("Z")
+    assert record["image"].startswith("Canonical:ubuntu-24_04-lts:server:")
+
+
+def test_a_missing_group_has_no_vms(fake: AzureFake, azure_cloud: str) -> None:
+    assert Provider(azure_cloud).list() == []
+    (outcome,) = Provider(azure_cloud).act("stop", "ghost")
+    assert isinstance(outcome.error, NotFound)
+
+
+def test_deleting_a_vm_cms_did_not_make_leaves_its_nic_ip_and_disk(
+        fake: AzureFake, azure_cloud: str) -> None:
+    (name,) = fake.seed_vms(RG, 1, prefix="theirs")
+    (outcome,) = Provider(azure_cloud).act("destroy", name)
+    assert outcome.ok, outcome.error
+    assert fake.vm(RG, name) is None
+    assert fake.get(RG, "Microsoft.Network/networkInterfaces", f"{name}-nic")
+    assert fake.get(RG, "Microsoft.Network/publicIPAddresses", f"{name}-ip")
+    assert fake.of_type("Microsoft.Compute/disks")
+
+
+# ---- boot and destroy ------------------------------------------------------------------
+def test_boot_makes_what_a_vm_needs_and_delete_removes_it(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    public = register_key(provider, tmp_path)
+    vm = boot(provider, "web1", key="k1")
+    assert vm["status"] == "running" and vm["public_ips"][0].startswith("127.0.0.")
+    assert vm["native"]["resource_group_created"] == RG  # said so: the group was made
+    (theirs,) = fake.seed_vms(RG, 1, prefix="theirs", location=LOCATION)
+    body = fake.vm(RG, "web1")["properties"]
+    linux = body["osProfile"]["linuxConfiguration"]
+    assert linux["disablePasswordAuthentication"] is True
+    assert [k["keyData"] for k in linux["ssh"]["publicKeys"]] == [public.strip()]
+    ip = fake.get(RG, "Microsoft.Network/publicIPAddresses", "web1-ip")
+    assert ip["sku"]["name"] == "Standard" and ip["properties"][
+        "publicIPAllocationMethod"] == "Static"
+    (outcome,) = provider.act("destroy", "web1")
+    assert outcome.ok, outcome.error
+    left = [r["name"] for r in fake.resources.values() if "web1" in r["name"]]
+    assert left == []
+    # the other VM and everything of it is untouched
+    assert fake.vm(RG, theirs)["properties"]["provisioningState"] == "Succeeded"
+    assert fake.get(RG, "Microsoft.Network/networkInterfaces", f"{theirs}-nic")
+    assert fake.get(RG, "Microsoft.Network/publicIPAddresses", f"{theirs}-ip")
+
+
+def test_delete_removes_nic_ip_and_disk_left_by_azure(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    """A VM whose NIC and disk Azure keeps (deleteOption Detach, as the API defaults):
+    destroy deletes them itself, in the order Azure allows (VM, NIC, then IP)."""
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    boot(provider, "web2", key="k1")
+    props = fake.vm(RG, "web2")["properties"]
+    props["storageProfile"]["osDisk"]["deleteOption"] = "Detach"
+    props["networkProfile"]["networkInterfaces"][0]["properties"]["deleteOption"] = "Detach"
+    (outcome,) = provider.act("destroy", "web2")
+    assert outcome.ok, outcome.error
+    assert [r["name"] for r in fake.resources.values() if "web2" in r["name"]] == []
+    deletes = [p.split("?")[0].rsplit("/", 2)[-2] for m, p in fake.requests if m == "DELETE"]
+    assert deletes == ["virtualMachines", "networkInterfaces", "publicIPAddresses", "disks"]
+
+
+def test_failed_provisioning_is_an_error_with_azures_message(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    fake.fail_next_provisioning = ("OSProvisioningTimedOut", "OS Provisioning for VM "
+                                   "'bad1' did not finish in the allotted time.")
+    (outcome,) = provider.boot(names="bad1", key="k1")
+    assert isinstance(outcome.error, CloudError)
+    assert "OSProvisioningTimedOut" in str(outcome.error)
+    assert "did not finish in the allotted time" in str(outcome.error)
+    record = provider.provider.info("bad1")
+    assert record["status"] == "error" and "allotted time" in record["native"]["error"]
+    (removed,) = provider.act("destroy", "bad1")
+    assert removed.ok, removed.error
+    assert [r["name"] for r in fake.resources.values() if "bad1" in r["name"]] == []
+
+
+def test_stop_deallocates_or_powers_off(fake: AzureFake, cms_home: Path,
+                                        tmp_path: Path) -> None:
+    write_config(cms_home, {"az": azure_spec(fake), "az-off": azure_spec(
+        fake, stop_mode="poweroff")})
+    provider = Provider("az")
+    register_key(provider, tmp_path)
+    boot(provider, "s1", key="k1")
+    (stopped,) = provider.act("stop", "s1")
+    assert (stopped.result["status"], stopped.result["state"]) == ("stopped", "deallocated")
+    # a deallocated VM cannot restart: Azure's 409 is a plain CloudError
+    (refused,) = provider.act("reboot", "s1")
+    assert isinstance(refused.error, CloudError) and "OperationNotAllowed" in str(refused.error)
+    (started,) = provider.act("start", "s1")
+    assert started.result["status"] == "running"
+    (off,) = Provider("az-off").act("stop", "s1")
+    assert (off.result["status"], off.result["state"]) == ("stopped", "stopped")
+
+
+def test_boot_refuses_ambiguous_networks_and_lists_them(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    fake.seed_vms(RG, 1, location=LOCATION)  # makes seed-vnet
+    fake._put_now(RG, "Microsoft.Network/virtualNetworks", "other", {
+        "location": LOCATION, "properties": {"addressSpace": {"addressPrefixes": ["10.7.0.0/16"]},
+                                             "subnets": [{"name": "a", "properties": {
+                                                 "addressPrefix": "10.7.0.0/24"}}]}})
+    (outcome,) = provider.boot(names="n1", key="k1")
+    assert isinstance(outcome.error, UsageError)
+    assert "other" in str(outcome.error) and "seed-vnet" in str(outcome.error)
+    assert not fake.get(RG, "Microsoft.Network/networkInterfaces", "n1-nic")
+
+
+def test_check_name_follows_azure(azure_cloud: str) -> None:
+    provider = Provider(azure_cloud).provider
+    provider.check_name("web-1.example")
+    provider.check_name("a" * 64)
+    for bad in ("under_score", "a" * 65, "ends-", "ends.", "-starts", "sp ace"):
+        with pytest.raises(UsageError):
+            provider.check_name(bad)
+
+
+# ---- images, flavors -------------------------------------------------------------------
+def test_image_notations(fake: AzureFake, cms_home: Path) -> None:
+    write_config(cms_home, {"az": azure_spec(fake, image_aliases=[
+        "jammy=Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"])})
+    provider = Provider("az").provider
+    latest = provider.resolve_image("ubuntu-24.04")
+    assert latest["name"] == "Canonical:ubuntu-24_04-lts:server:24.04.202411030"
+    assert provider.resolve_image("Ubuntu2404")["name"] == latest["name"]
+    pinned = provider.resolve_image("Canonical:ubuntu-24_04-lts:server:24.04.202409030")
+    assert pinned["version"] == "24.04.202409030"
+    assert provider.resolve_image("canonical:UBUNTU-24_04-lts:server:latest")["version"] \
+        == "24.04.202411030"
+    assert provider.resolve_image("jammy")["version"] == "22.04.202410020"
+    for missing in ("Canonical:ubuntu-24_04-lts:server:1.2.3", "nonsense",
+                    "Nobody:x:y:latest"):
+        with pytest.raises(NotFound):
+            provider.resolve_image(missing)
+    names = {i["name"] for i in provider.images()}
+    assert latest["name"] in names and "Debian:debian-12:12-gen2:0.20241004.1872" in names
+    assert "Canonical:ubuntu-24_04-lts:server:24.04.202409030" not in names  # newest only
+
+
+def test_flavors_are_vm_sizes(azure_cloud: str) -> None:
+    provider = Provider(azure_cloud).provider
+    size = provider.flavor("standard_b2s")
+    assert (size["name"], size["vcpus"], size["ram_mb"], size["disk_gb"]) == (
+        "Standard_B2s", 2, 4096, 8)
+    with pytest.raises(NotFound):
+        provider.flavor("Standard_Nope")
+
+
+# ---- credentials and errors ------------------------------------------------------------
+def test_a_rejected_token_is_a_credential_error_without_the_token(
+        fake: AzureFake, cms_home: Path) -> None:
+    wrong = f"canary-token-{uuid.uuid4().hex}"
+    write_config(cms_home, {"az": azure_spec(fake, token=wrong)}, default="az")
+    with pytest.raises(CredentialError) as denied:
+        Provider("az").list()
+    assert "InvalidAuthenticationToken" in str(denied.value)
+    result = run_cms("vm", "list", "--cloud=az")
+    assert result.code == 4, result
+    assert wrong not in result.out + result.err
+    assert "InvalidAuthenticationToken" in result.err
+
+
+def test_a_client_secret_cannot_go_to_a_plain_http_endpoint(fake: AzureFake,
+                                                             cms_home: Path) -> None:
+    secret = f"canary-secret-{uuid.uuid4().hex}"
+    spec = azure_spec(fake)
+    del spec["credentials"]["access_token"]
+    spec["credentials"].update(tenant_id="t1", client_id="c1", client_secret=secret)
+    write_config(cms_home, {"az": spec}, default="az")
+    with pytest.raises(ConfigError) as refused:
+        Provider("az").list()
+    assert secret not in str(refused.value)
+    result = run_cms("vm", "list", "--cloud=az")
+    assert result.code == 4 and secret not in result.out + result.err, result
+
+
+def test_missing_subscription_is_a_config_error(fake: AzureFake, cms_home: Path) -> None:
+    spec = azure_spec(fake)
+    del spec["credentials"]["subscription_id"]
+    write_config(cms_home, {"az": spec})
+    with pytest.raises(ConfigError) as missing:
+        Provider("az").list()
+    assert "subscription_id" in str(missing.value)
+
+
+def test_plain_http_off_loopback_is_refused(cms_home: Path) -> None:
+    spec = {"cm": {"kind": "azure"}, "credentials": {
+        "subscription_id": "s", "resource_group": RG, "location": LOCATION,
+        "access_token": "x" * 20, "base_url": "http://management.example.com"}}
+    write_config(cms_home, {"az": spec})
+    with pytest.raises(ConfigError):
+        Provider("az").list()
+
+
+def test_error_mapping(fake: AzureFake, azure_cloud: str) -> None:
+    provider = Provider(azure_cloud).provider
+    fake.seed_vms(RG, 1)
+    with pytest.raises(NotFound):
+        provider.info("ghost")
+    fake.vm(RG, "seed-0000")["_state"]["power"] = "deallocated"
+    with pytest.raises(CloudError) as conflict:  # 409: not "already exists"
+        provider.reboot("seed-0000")
+    assert not conflict.value.retryable and not isinstance(conflict.value, NotFound)
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    class Response:  # the shape HttpResponseError reads
+        def __init__(self, status: int) -> None:
+            self.status_code, self.reason, self.headers = status, "x", {}
+            self.request = None
+
+        def text(self, encoding=None) -> str:
+            return '{"error": {"code": "TooManyRequests", "message": "slow down"}}'
+
+    throttled = provider.translate_error(HttpResponseError(response=Response(429)))
+    assert isinstance(throttled, CloudError) and throttled.retryable
+    unavailable = provider.translate_error(HttpResponseError(response=Response(503)))
+    assert unavailable.retryable
+    dropped = provider.translate_error(ServiceRequestError("connection reset"))
+    assert isinstance(dropped, CloudError) and dropped.retryable
+
+
+# ---- keys and security groups ----------------------------------------------------------
+def test_keys_are_ssh_public_key_resources(fake: AzureFake, azure_cloud: str,
+                                           tmp_path: Path) -> None:
+    from cloudmesh.compute.keys import fingerprint, generate_ed25519
+
+    provider = Provider(azure_cloud).provider
+    public = generate_ed25519(tmp_path / "kk", "test")["public_key"]
+    record = provider.key_upload("kk", public)
+    assert record["fingerprint"] == fingerprint(public)
+    stored = fake.get(RG, "Microsoft.Compute/sshPublicKeys", "kk")
+    assert stored["properties"]["publicKey"] == public.strip()
+    assert [k["name"] for k in provider.keys()] == ["kk"]
+    provider.key_delete("kk")
+    with pytest.raises(NotFound):
+        provider.key_delete("kk")
+
+
+def test_rule_priorities_are_assigned_by_cms(fake: AzureFake, azure_cloud: str) -> None:
+    provider = Provider(azure_cloud).provider
+    provider.secgroup_create("web", "web servers")
+    rules = [{"direction": "ingress", "protocol": "tcp", "from_port": p, "to_port": p,
+              "cidr": "0.0.0.0/0"} for p in (22, 80)]
+    provider.secgroup_add_rules("web", rules)
+    provider.secgroup_add_rules("web", [{"direction": "ingress", "protocol": "tcp",
+                                         "from_port": 8000, "to_port": 8080,
+                                         "cidr": "10.0.0.0/8"}])
+    nsg = fake.get(RG, "Microsoft.Network/networkSecurityGroups", "web")
+    priorities = [r["properties"]["priority"] for r in nsg["properties"]["securityRules"]]
+    assert len(set(priorities)) == 3 and all(100 <= p <= 4096 for p in priorities)
+    (group,) = provider.secgroups()
+    assert {(r["from_port"], r["to_port"], r["cidr"]) for r in group["rules"]} == {
+        (22, 22, "0.0.0.0/0"), (80, 80, "0.0.0.0/0"), (8000, 8080, "10.0.0.0/8")}
+    provider.secgroup_remove_rules("web", rules[:1])
+    assert len(provider.secgroups()[0]["rules"]) == 2
+    provider.secgroup_delete("web")
+    assert provider.secgroups() == []
+
+
+# ---- cms itself ------------------------------------------------------------------------
+def test_cms_vm_list_image_and_flavor_list(fake: AzureFake, azure_cloud: str) -> None:
+    fake.seed_vms(RG, 3)
+    listed = run_cms("vm", "list", "--cloud=az", "--output=json")
+    assert listed.code == 0, listed
+    assert sorted(r["name"] for r in listed.json()) == ["seed-0000", "seed-0001", "seed-0002"]
+    images = run_cms("image", "list", "--cloud=az", "--output=json")
+    assert images.code == 0 and any("ubuntu-24_04" in i["name"] for i in images.json()), images
+    flavors = run_cms("flavor", "list", "--cloud=az", "--output=json")
+    assert flavors.code == 0 and {f["name"] for f in flavors.json()} >= {"Standard_B1s"}
