@@ -465,10 +465,9 @@ class Provider(ComputeNodeABC):
         if shape.is_flexible:
             details.shape_config = models.LaunchInstanceShapeConfigDetails(
                 ocpus=ocpus, memory_in_gbs=memory_gb)
-        # the token makes OCI answer a repeated launch with the first instance, so the
-        # launch may be retried after a lost answer without booting twice
-        response = self.retry(self.compute.launch_instance, details,
-                              opc_retry_token=spec.token)
+        # sent once: after a lost answer the facade looks for the VM before it tries
+        # again, and then the same token makes OCI answer with the first instance
+        response = self.compute.launch_instance(details, opc_retry_token=spec.token)
         instance = response.data
         self._wait_for_work(response.headers.get("opc-work-request-id"),
                             f"launch of '{spec.name}'")

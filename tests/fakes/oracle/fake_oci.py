@@ -165,6 +165,27 @@ class OciFake:
                               "virtualRouterIp": cidr.rsplit(".", 1)[0] + ".1"}
         return ocid
 
+    def seed_instances(self, names: list[str], image: str = IMAGES[0][0],
+                       shape: str = "VM.Standard.E2.1.Micro", running: bool = True) -> list[str]:
+        """Instances already RUNNING with their VNICs (for paging tests and benchmarks),
+        or (``running=False``) still PROVISIONING for ``delay`` seconds, launched through
+        the same code as LaunchInstance."""
+        subnet = next(iter(self.subnets))
+        with self.lock:
+            delay, self.delay = self.delay, 0.0 if running else self.delay
+            try:
+                ids = [self._launch({"compartmentId": TENANCY, "availabilityDomain": ADS[0],
+                                     "shape": shape, "displayName": name,
+                                     "sourceDetails": {"sourceType": "image",
+                                                       "imageId": self.image_id(image)},
+                                     "createVnicDetails": {"subnetId": subnet,
+                                                           "assignPublicIp": True}},
+                                    {})[1]["id"] for name in names]
+                self._run_events()
+            finally:
+                self.delay = delay
+        return ids
+
     def image_id(self, display_name: str) -> str:
         return next(i for i, image in self.images.items() if image["displayName"] == display_name)
 
@@ -719,7 +740,8 @@ class OciFake:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         return self.url
