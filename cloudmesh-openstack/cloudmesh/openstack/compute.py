@@ -141,9 +141,19 @@ class Provider(ComputeNodeABC):
         its secrets registered for scrubbing before any request."""
         config = require("openstack.config.loader", _DIST, "openstacksdk")
         exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
+        import os
+
         name = str(self.credentials["cloud"])
+        # OS_* variables would form an extra "envvars" cloud; cms reads only the files,
+        # so the two file overrides are applied here
+        files = {variable: [os.environ[variable]] if os.environ.get(variable) else []
+                 for variable in ("OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE")}
         try:
-            region = config.OpenStackConfig(load_envvars=False).get_one(cloud=name, **options)
+            region = config.OpenStackConfig(
+                load_envvars=False,
+                config_files=files["OS_CLIENT_CONFIG_FILE"] + list(config.CONFIG_FILES),
+                secure_files=files["OS_CLIENT_SECURE_FILE"] + list(config.SECURE_FILES),
+            ).get_one(cloud=name, **options)
         except exceptions.ConfigException as error:
             raise ConfigError(f"cloud '{self.cloud}': clouds.yaml: {error}",
                               "check credentials.cloud and your clouds.yaml "

@@ -1,0 +1,299 @@
+"""The OpenStack provider through a real openstacksdk ``Connection`` against the fake in
+tests/fakes/openstack: the conformance and fault suites, and what issue 11 lists
+(paging, ERROR servers, credentials, clouds.yaml, networks, floating IPs, the CLI)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError, UsageError
+from cloudmesh.compute.provider import Provider
+from cloudmesh.compute.testing import ComputeProviderSuite
+from cloudmesh.compute.testing.faultproxy import FaultProxy
+from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
+from conftest import run_cms, write_config
+from fakes.openstack import NO_VALID_HOST, FakeOpenStack
+
+pytest.importorskip("openstack")
+
+IMAGE, FLAVOR = "ubuntu-24.04", "m1.small"
+
+
+@pytest.fixture
+def openstack_fake():
+    """A fresh fake cloud per test; its password is made at run time. Servers list four
+    to a page, so any test with five servers pages."""
+    fake = FakeOpenStack(secrets.token_urlsafe(16), build_seconds=0.2, delete_seconds=0.1,
+                         action_seconds=0.1, max_limit=4)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def cloud_spec(fake: FakeOpenStack, auth_url: str | None = None, **default: Any) -> dict:
+    return {"cm": {"kind": "openstack", "label": "fake OpenStack", "timeout": 10},
+            "credentials": {"auth_url": auth_url or fake.auth_url, "username": "demo",
+                            "password": fake.password, "project_name": "demo",
+                            "user_domain_name": "Default", "project_domain_name": "Default",
+                            "region_name": "RegionOne"},
+            "default": {"image": IMAGE, "flavor": FLAVOR, **default}}
+
+
+@pytest.fixture
+def os_cloud(cms_home: Path, openstack_fake: FakeOpenStack) -> str:
+    write_config(cms_home, {"os": cloud_spec(openstack_fake)}, default="os")
+    return "os"
+
+
+def boot(provider: Provider, names: str, **options: Any) -> list:
+    outcomes = provider.boot(names=names, image=IMAGE, flavor=FLAVOR, **options)
+    for outcome in outcomes:
+        assert outcome.ok, outcome.error
+    return [o.result for o in outcomes]
+
+
+# ---- the shared suites --------------------------------------------------------------------
+class TestOpenStack(ComputeProviderSuite):
+    image = IMAGE
+    flavor = FLAVOR
+    timeout = 30
+    interval = 0.05
+
+    @pytest.fixture
+    def cloud(self, cms_home: Path, openstack_fake: FakeOpenStack) -> str:
+        self.fake = openstack_fake
+        write_config(cms_home, {"os": cloud_spec(openstack_fake)}, default="os")
+        yield "os"
+
+    def delivered_keys(self, provider, vm: dict) -> list[str]:
+        # the key pair the boot request named, as Nova's metadata service hands it out
+        return self.fake.delivered_keys(vm["id"])
+
+
+class TestOpenStackFaults(FaultSuite):
+    image = IMAGE
+    flavor = FLAVOR
+
+    @pytest.fixture
+    def faulty(self, cms_home: Path, openstack_fake: FakeOpenStack) -> FaultSetup:
+        proxy = FaultProxy(target=openstack_fake.url)
+        url = proxy.start()
+        # the catalog sends every service request through the proxy too
+        openstack_fake.public_url = url
+        write_config(cms_home, {"osf": cloud_spec(openstack_fake, f"{url}/identity/v3")})
+        body = json.dumps({"computeFault": {"code": 503, "message": "Service Unavailable"}})
+        yield FaultSetup(cloud="osf", proxy=proxy,
+                         list_match="GET /compute/v2.1/servers/detail",
+                         create_match="POST /compute/v2.1/servers ",
+                         transient=lambda: {"status": 503, "body": body.encode()})
+        proxy.stop()
+
+
+# ---- what issue 11 lists --------------------------------------------------------------------
+def test_list_follows_more_than_one_page(os_cloud: str, openstack_fake: FakeOpenStack):
+    provider = Provider(os_cloud)
+    boot(provider, "page[1-9]", public_ip=False)
+    openstack_fake.calls.clear()
+    names = sorted(r["name"] for r in provider.list())
+    assert names == [f"page{i}" for i in range(1, 10)]
+    pages = [path for method, path in openstack_fake.calls if "/servers/detail" in path]
+    assert len(pages) >= 3 and all("marker=" in p for p in pages[1:])
+
+
+def test_a_server_in_error_reports_the_fault(os_cloud: str, openstack_fake: FakeOpenStack):
+    provider = Provider(os_cloud)
+    (outcome,) = provider.boot(names="big", image=IMAGE, flavor="m1.huge")
+    assert isinstance(outcome.error, CloudError)
+    assert NO_VALID_HOST in str(outcome.error) and "ERROR" in str(outcome.error)
+    (server,) = openstack_fake.server_by_name("big")
+    assert provider.info("big")["status"] == "error"
+    assert provider.info("big")["state"] == "ERROR"
+    assert not openstack_fake.floatingips  # nothing allocated for a server that failed
+    assert server["status"] == "ERROR"
+
+
+def test_wrong_password_is_a_credential_error_without_the_password(
+        cms_home: Path, openstack_fake: FakeOpenStack):
+    wrong = "Wr0ng-" + secrets.token_urlsafe(12)
+    spec = cloud_spec(openstack_fake)
+    spec["credentials"]["password"] = wrong
+    write_config(cms_home, {"os": spec}, default="os")
+    for args in (("vm", "list", "--cloud=os"), ("--debug", "vm", "list", "--cloud=os")):
+        result = run_cms(*args)
+        assert result.code == 4, result
+        assert "Keystone refused the credentials" in result.err
+        assert wrong not in result.out + result.err
+    assert openstack_fake.password not in result.out + result.err
+
+
+def test_application_credential(cms_home: Path, openstack_fake: FakeOpenStack):
+    secret = secrets.token_urlsafe(16)
+    openstack_fake.app_credentials["ac-1"] = secret
+    spec = {"cm": {"kind": "openstack"},
+            "credentials": {"auth_url": openstack_fake.auth_url, "region_name": "RegionOne",
+                            "application_credential_id": "ac-1",
+                            "application_credential_secret": secret}}
+    write_config(cms_home, {"ac": spec, "bad": {**spec, "credentials": {
+        **spec["credentials"], "application_credential_secret": "x" + secret}}})
+    assert [f["name"] for f in Provider("ac").flavors()][0] == "m1.tiny"
+    with pytest.raises(CredentialError):
+        Provider("bad").flavors()
+
+
+def test_clouds_yaml_entry(cms_home: Path, openstack_fake: FakeOpenStack, tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch):
+    clouds = tmp_path / "clouds.yaml"
+    auth = {"auth_url": openstack_fake.auth_url, "username": "demo",
+            "password": openstack_fake.password, "project_name": "demo",
+            "user_domain_name": "Default", "project_domain_name": "Default"}
+    wrong = dict(auth, password="Wr0ng-" + secrets.token_urlsafe(12))
+    far = dict(auth, auth_url="http://192.0.2.10:5000/v3")
+    clouds.write_text(yaml.safe_dump({"clouds": {
+        "lab": {"auth": auth, "region_name": "RegionOne"},
+        "lab-wrong": {"auth": wrong, "region_name": "RegionOne"},
+        "lab-far": {"auth": far, "region_name": "RegionOne"}}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    write_config(cms_home, {name: {"cm": {"kind": "openstack"},
+                                   "credentials": {"cloud": name},
+                                   "default": {"image": IMAGE, "flavor": FLAVOR}}
+                            for name in ("lab", "lab-wrong", "lab-far", "lab-none")})
+    (vm,) = boot(Provider("lab"), "from-yaml")
+    assert vm["public_ips"][0].startswith("127.0.2.")
+    with pytest.raises(ConfigError, match="plain http"):
+        Provider("lab-far").flavors()
+    with pytest.raises(ConfigError, match="lab-none"):
+        Provider("lab-none").flavors()
+    result = run_cms("flavor", "list", "--cloud=lab-wrong")
+    assert result.code == 4 and wrong["password"] not in result.out + result.err, result
+
+
+def test_destroy_releases_only_the_floating_ip_cms_allocated(
+        os_cloud: str, openstack_fake: FakeOpenStack):
+    held = openstack_fake.add_floating_ip(description="the project's own")
+    provider = Provider(os_cloud)
+    (vm,) = boot(provider, "fip", wait=True, timeout=30)
+    assert vm["public_ips"] and held["floating_ip_address"] not in vm["public_ips"]
+    assert len(openstack_fake.floatingips) == 2
+    (outcome,) = provider.act("destroy", "fip")
+    assert outcome.ok and outcome.result["status"] == "terminated"
+    assert list(openstack_fake.floatingips) == [held["id"]]
+    assert not openstack_fake.server_by_name("fip")
+
+
+def test_no_public_ip_allocates_none(os_cloud: str, openstack_fake: FakeOpenStack):
+    (vm,) = boot(Provider(os_cloud), "private-only", public_ip=False)
+    assert vm["public_ips"] == [] and vm["private_ips"][0].startswith("127.0.1.")
+    assert not openstack_fake.floatingips
+
+
+def test_network_choice(os_cloud: str, openstack_fake: FakeOpenStack):
+    openstack_fake.add_network("lab", "127.0.3.0/24")
+    provider = Provider(os_cloud)
+    (outcome,) = provider.boot(names="n1", image=IMAGE, flavor=FLAVOR)
+    assert isinstance(outcome.error, UsageError)
+    assert "lab, private" in str(outcome.error) and "public" not in str(outcome.error)
+    (vm,) = boot(provider, "n2", network="lab")
+    assert vm["private_ips"][0].startswith("127.0.3.")
+    (outcome,) = provider.boot(names="n3", image=IMAGE, flavor=FLAVOR, network="public")
+    assert isinstance(outcome.error, UsageError) and "external" in str(outcome.error)
+    assert not openstack_fake.server_by_name("n1") and not openstack_fake.server_by_name("n3")
+
+
+def test_images_by_name_or_id(os_cloud: str, openstack_fake: FakeOpenStack):
+    openstack_fake.image_page = 2  # Glance pages with its "next" link
+    provider = Provider(os_cloud)
+    images = provider.images()
+    assert {i["name"] for i in images} == {"cirros-0.6.2-x86_64-disk", "ubuntu-24.04",
+                                           "debian-12"}
+    ubuntu = provider.image("ubuntu-24.04")
+    assert ubuntu["os"] == "ubuntu" and ubuntu["version"] == "24.04"
+    assert provider.provider.resolve_image(ubuntu["id"])["name"] == "ubuntu-24.04"
+    newer = openstack_fake.add_image("ubuntu-24.04", os_distro="ubuntu", os_version="24.04.1")
+    assert provider.image("ubuntu-24.04")["id"] == newer["id"]  # the newest of one name
+
+
+def test_errors_carry_novas_message(os_cloud: str, openstack_fake: FakeOpenStack):
+    provider = Provider(os_cloud)
+    boot(provider, "busy", public_ip=False, wait=True, timeout=30)
+    assert provider.act("stop", "busy")[0].ok
+    provider.wait("busy", "stopped", timeout=10, interval=0.05)
+    (outcome,) = provider.act("stop", "busy")
+    assert isinstance(outcome.error, CloudError) and not outcome.error.retryable
+    assert "Cannot 'stop' instance" in str(outcome.error)
+    assert "vm_state stopped" in str(outcome.error)
+
+
+def test_duplicate_names_need_the_id(os_cloud: str, openstack_fake: FakeOpenStack):
+    import openstack
+
+    provider = Provider(os_cloud)
+    (vm,) = boot(provider, "twin", public_ip=False)
+    conn = openstack.connection.Connection(
+        auth_url=openstack_fake.auth_url, username="demo", password=openstack_fake.password,
+        project_name="demo", user_domain_name="Default", project_domain_name="Default",
+        region_name="RegionOne")
+    conn.compute.create_server(name="twin", image_id=vm["image"], flavor_id="1",
+                               networks=[{"uuid": openstack_fake.tenant_network["id"]}])
+    with pytest.raises(UsageError, match="use the server id"):
+        provider.info("twin")
+    assert provider.info(vm["id"])["id"] == vm["id"]
+
+
+def test_metadata(os_cloud: str, openstack_fake: FakeOpenStack):
+    provider = Provider(os_cloud)
+    boot(provider, "meta", public_ip=False, metadata={"project": "x"})
+    provider.provider.metadata_set("meta", {"owner": "alice"})
+    assert provider.info("meta")["metadata"] == {"project": "x", "owner": "alice"}
+    (server,) = openstack_fake.server_by_name("meta")
+    assert server["metadata"] == {"project": "x", "owner": "alice"}
+
+
+def test_http_auth_url_to_another_host_is_refused(cms_home: Path,
+                                                  openstack_fake: FakeOpenStack):
+    write_config(cms_home, {"far": cloud_spec(openstack_fake, "http://192.0.2.10/v3")})
+    with pytest.raises(ConfigError):
+        Provider("far").flavors()
+    assert not openstack_fake.calls
+
+
+def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):
+    """cms vm boot/list/delete, image list, flavor list, key upload and secgroup upload as
+    a user runs them."""
+    from cloudmesh.compute.keys import generate_ed25519
+
+    public = generate_ed25519(tmp_path / "tour", "tour")["public_key"]
+    (tmp_path / "tour.pub").write_text(public + "\n")
+    assert run_cms("key", "add", "tour", f"--source={tmp_path / 'tour.pub'}").code == 0
+    upload = run_cms("key", "upload", "tour", "--cloud=os")
+    assert upload.code == 0, upload
+    assert openstack_fake.keypairs["tour"]["public_key"] == public
+    assert run_cms("secgroup", "add", "web").code == 0
+    assert run_cms("secgroup", "rule", "add", "web", "tcp", "80", "0.0.0.0/0").code == 0
+    uploaded = run_cms("secgroup", "upload", "web", "--cloud=os")
+    assert uploaded.code == 0, uploaded
+    (group,) = [g for g in openstack_fake.security_groups.values() if g["name"] == "web"]
+    assert [(r["protocol"], r["port_range_min"]) for r in openstack_fake.rules.values()
+            if r["security_group_id"] == group["id"] and r["direction"] == "ingress"] == [
+        ("tcp", 80)]
+    booted = run_cms("vm", "boot", "--name=tour1", "--key=tour", "--secgroup=web", "--wait",
+                     "--output=json")
+    assert booted.code == 0, booted
+    (server,) = openstack_fake.server_by_name("tour1")
+    assert server["key_name"] == "tour" and server["_secgroup_names"] == ["web"]
+    listed = run_cms("vm", "list", "--output=json")
+    assert listed.code == 0, listed
+    (record,) = listed.json()
+    assert record["status"] == "running" and record["public_ips"][0].startswith("127.0.2.")
+    images = run_cms("image", "list", "--output=json")
+    assert IMAGE in {i["name"] for i in images.json()}, images
+    flavors = run_cms("flavor", "list", "--output=json")
+    assert FLAVOR in {f["name"] for f in flavors.json()}, flavors
+    deleted = run_cms("vm", "delete", "tour1", "--yes", "--wait")
+    assert deleted.code == 0, deleted
+    assert not openstack_fake.server_by_name("tour1") and not openstack_fake.floatingips
