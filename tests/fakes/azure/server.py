@@ -1066,3 +1066,37 @@ def _ci_get(mapping: dict | None, key: str) -> Any:
 def _group_of(resource_id: str) -> str:
     parts = resource_id.split("/")
     return parts[4] if len(parts) > 4 else ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake as a process (for make bench): print one JSON line with its url,
+    token and subscription, then serve until killed."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seed", type=int, default=0, help="VMs to create at start")
+    parser.add_argument("--group", default="rg-bench")
+    parser.add_argument("--location", default="eastus")
+    parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--op-seconds", type=float, default=0.2)
+    parser.add_argument("--retry-after", default="1")
+    args = parser.parse_args(argv)
+    fake = AzureFake(op_seconds=args.op_seconds, retry_after=args.retry_after,
+                     page_size=args.page_size)
+    if args.seed:
+        fake.seed_vms(args.group, args.seed, location=args.location)
+    fake.start()
+    print(json.dumps({"url": fake.url, "token": fake.token, "subscription": fake.subscription,
+                      "resource_group": args.group, "location": args.location}), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
