@@ -13,6 +13,8 @@ import pytest
 from cloudmesh.compute import Provider
 from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, NotFound,
                                       UsageError)
+from cloudmesh.compute.testing.faultproxy import FaultProxy
+from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from conftest import run_cms, write_config
 from fakes.azure import AzureFake
 
@@ -360,3 +362,32 @@ def test_cms_vm_list_image_and_flavor_list(fake: AzureFake, azure_cloud: str) ->
     assert images.code == 0 and any("ubuntu-24_04" in i["name"] for i in images.json()), images
     flavors = run_cms("flavor", "list", "--cloud=az", "--output=json")
     assert flavors.code == 0 and {f["name"] for f in flavors.json()} >= {"Standard_B1s"}
+
+
+# ---- the fault suite -------------------------------------------------------------------
+def arm_error(code: str, message: str) -> bytes:
+    import json
+
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+class TestAzureFaults(FaultSuite):
+    image = "ubuntu-24.04"
+    flavor = "Standard_B1s"
+
+    @pytest.fixture
+    def faulty(self, fake: AzureFake, cms_home: Path, tmp_path: Path):
+        proxy = FaultProxy(target=fake.url)
+        url = proxy.start()
+        spec = azure_spec(fake, key="k1")
+        spec["credentials"]["base_url"] = url
+        write_config(cms_home, {"az": spec}, default="az")
+        register_key(Provider("az"), tmp_path)
+        yield FaultSetup(
+            cloud="az", proxy=proxy,
+            list_match="/providers/Microsoft.Compute/virtualMachines?",
+            create_match=f"PUT /subscriptions/{fake.subscription}/resourceGroups/{RG}/"
+                         "providers/Microsoft.Compute/virtualMachines/",
+            transient=lambda: {"status": 503, "body": arm_error(
+                "ServerBusy", "The server is currently unable to handle the request.")})
+        proxy.stop()
