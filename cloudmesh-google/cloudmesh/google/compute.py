@@ -397,8 +397,7 @@ class Provider(ComputeNodeABC):
     # ---- VMs -------------------------------------------------------------------------
     def _aggregated(self, filter_: str | None = None) -> list[Any]:
         types = _types()
-        request = types.AggregatedListInstancesRequest(project=self.project,
-                                                       return_partial_success=True)
+        request = types.AggregatedListInstancesRequest(project=self.project)
         if filter_:
             request.filter = filter_
         found = []
