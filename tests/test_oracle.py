@@ -358,7 +358,7 @@ def test_plain_http_endpoint_beyond_loopback_is_refused(cms_home: Path, api_key)
     assert result.code == 4 and "service_endpoint" in result.err, result
 
 
-# ---- the cms command line ------------------------------------------------------------------------
+# ---- the cms command line ------------------------------------------------------------------
 def test_cli_boot_list_images_flavors_delete(oracle: str, fake: OciFake) -> None:
     result = run_cms("vm", "boot", "--name=cli1", "--wait", "--timeout=30")
     assert result.code == 0, result
@@ -386,3 +386,21 @@ def test_provider_module_does_not_import_oci() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_tags_are_the_vm_metadata(oracle: str, fake: OciFake) -> None:
+    provider = Provider(oracle)
+    vm = boot(provider, "tagged", metadata={"team": "a"})
+    assert vm["metadata"] == {"team": "a"}
+    assert provider.call("metadata_set", "tagged", {"env": "test"}) == {"team": "a",
+                                                                          "env": "test"}
+    assert fake.instances[vm["id"]]["freeformTags"] == {"team": "a", "env": "test"}
+
+
+def test_arm_family_boots_on_an_arm_shape(oracle: str, fake: OciFake) -> None:
+    provider = Provider(oracle)
+    vm = boot(provider, "armvm", image="Canonical-Ubuntu-24.04-aarch64",
+              flavor="VM.Standard.A1.Flex:2")
+    instance = fake.instances[vm["id"]]
+    assert instance["imageId"] == fake.image_id("Canonical-Ubuntu-24.04-aarch64-2024.10.09-0")
+    assert instance["shapeConfig"]["vcpus"] == 2 and instance["shapeConfig"]["memoryInGBs"] == 12

@@ -293,6 +293,26 @@ class Provider(ComputeNodeABC):
                              "choose one with --subnet or credentials.subnet_id")
         return subnets[0]
 
+    def _vcn_id(self) -> str:
+        """The VCN new network security groups belong to: that of credentials.subnet_id,
+        else default.network, else the compartment's only VCN."""
+        if self.credentials.get("subnet_id"):
+            subnet = self.retry(self.network.get_subnet, str(self.credentials["subnet_id"]))
+            return subnet.data.vcn_id
+        vcns = [v for v in self._all(self.network.list_vcns, self.compartment)
+                if v.lifecycle_state == "AVAILABLE"]
+        wanted = self.defaults.get("network")
+        if wanted:
+            vcns = [v for v in vcns if wanted in (v.id, v.display_name)]
+        if len(vcns) == 1:
+            return vcns[0].id
+        if not vcns:
+            raise NotFound(f"cloud '{self.cloud}': no VCN{' ' + str(wanted) if wanted else ''} "
+                           "in the compartment", "create one, or set default.network")
+        names = ", ".join(f"{v.display_name} ({v.id})" for v in vcns)
+        raise UsageError(f"cloud '{self.cloud}' has {len(vcns)} VCNs: {names}",
+                         f"choose one with 'cms set {self.cloud}.network=NAME'")
+
     def _instances(self, name: str | None = None) -> list:
         kwargs = {"display_name": name} if name else {}
         return self._all(self.compute.list_instances, self.compartment, limit=1000, **kwargs)
@@ -452,7 +472,9 @@ class Provider(ComputeNodeABC):
         nsg_ids = self._nsg_ids(spec.secgroups) if spec.secgroups else None
         details = models.LaunchInstanceDetails(
             compartment_id=self.compartment,
-            availability_domain=self._availability_domain(spec.zone),
+            # an AD-specific subnet decides the AD; a regional one takes any
+            availability_domain=self._availability_domain(
+                spec.zone or getattr(subnet, "availability_domain", None)),
             display_name=spec.name,
             shape=shape.shape,
             source_details=models.InstanceSourceViaImageDetails(
@@ -473,8 +495,9 @@ class Provider(ComputeNodeABC):
                             f"launch of '{spec.name}'")
         instance = self.retry(self.compute.get_instance, instance.id).data
         if instance.lifecycle_state in _GONE:
-            raise CloudError(f"cloud '{self.cloud}': '{spec.name}' ended {instance.lifecycle_state}"
-                             " while launching", "see the instance's work requests in the console")
+            raise CloudError(f"cloud '{self.cloud}': '{spec.name}' ended "
+                             f"{instance.lifecycle_state} while launching",
+                             "see the instance's work requests in the console")
         return self._records([instance])[0]
 
     def _boot_metadata(self, spec, image: dict[str, Any]) -> dict[str, str]:
@@ -607,7 +630,8 @@ class Provider(ComputeNodeABC):
             found = [i for i in self._image_objects(lifecycle_state="AVAILABLE")
                      if ref in (_BUILD.sub("", i.display_name or ""),
                                 f"{i.operating_system} {i.operating_system_version}")
-                     and "aarch64" not in (i.display_name or "")]
+                     # x86 builds unless the reference names the Arm family
+                     and ("aarch64" in ref) == ("aarch64" in (i.display_name or ""))]
         if not found:
             raise NotFound(f"no image '{ref}' on cloud '{self.cloud}'",
                            f"see 'cms image list --cloud={self.cloud}'")
@@ -695,7 +719,7 @@ class Provider(ComputeNodeABC):
 
     def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
         models = _oci().core.models
-        vcn_id = self._subnet(self.defaults.get("network"), self.defaults.get("subnet")).vcn_id
+        vcn_id = self._vcn_id()
         details = models.CreateNetworkSecurityGroupDetails(
             compartment_id=self.compartment, vcn_id=vcn_id, display_name=name,
             freeform_tags={"description": description} if description else None)

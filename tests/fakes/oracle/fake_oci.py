@@ -644,7 +644,8 @@ class OciFake:
         if direction not in ("INGRESS", "EGRESS"):
             raise OciError(400, "InvalidParameter", f"Invalid direction {direction!r}")
         if str(details.get("protocol")) not in _PROTOCOLS:
-            raise OciError(400, "InvalidParameter", f"Invalid protocol {details.get('protocol')!r}")
+            raise OciError(400, "InvalidParameter",
+                           f"Invalid protocol {details.get('protocol')!r}")
         peer = "source" if direction == "INGRESS" else "destination"
         if not details.get(peer):
             raise OciError(400, "MissingParameter", f"Missing {peer}")
@@ -653,7 +654,8 @@ class OciFake:
             if ports and not 1 <= ports.get("min", 0) <= ports.get("max", 0) <= 65535:
                 raise OciError(400, "InvalidParameter", f"Invalid port range {ports}")
         rule = {"description": details.get("description"), "direction": direction,
-                "id": uuid.uuid4().hex[:6].upper(), "isStateless": bool(details.get("isStateless")),
+                "id": uuid.uuid4().hex[:6].upper(),
+                "isStateless": bool(details.get("isStateless")),
                 "isValid": True, "protocol": str(details["protocol"]),
                 "timeCreated": now_iso(), "icmpOptions": details.get("icmpOptions"),
                 "tcpOptions": details.get("tcpOptions"), "udpOptions": details.get("udpOptions")}
