@@ -236,6 +236,34 @@ def test_boot_refuses_ambiguous_networks_and_lists_them(
     assert not fake.get(RG, "Microsoft.Network/networkInterfaces", "n1-nic")
 
 
+def test_a_refused_vm_leaves_no_nic_or_ip(fake: AzureFake, azure_cloud: str,
+                                          tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    (outcome,) = provider.boot(names="r1", key="k1", username="admin")
+    assert isinstance(outcome.error, CloudError)
+    assert "The Admin Username specified is not allowed" in str(outcome.error)
+    assert [r["name"] for r in fake.resources.values() if r["name"].startswith("r1")] == []
+
+
+def test_parallel_boots_share_one_network_and_the_secgroup(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    provider.provider.secgroup_create("web", "web servers")
+    outcomes = provider.boot(names="p[1-3]", key="k1", secgroups="web", public_ip=False)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert [v["name"] for v in fake.of_type("Microsoft.Network/virtualNetworks")] == ["cms-vnet"]
+    assert fake.of_type("Microsoft.Network/publicIPAddresses") == []
+    records = {r["name"]: r for r in provider.provider.list()}
+    assert all(records[n]["secgroups"] == ["web"] and records[n]["public_ips"] == []
+               and records[n]["private_ips"] for n in ("p1", "p2", "p3"))
+    # the group is in use by the NICs: Azure refuses to delete it, and says so
+    with pytest.raises(CloudError) as in_use:
+        provider.provider.secgroup_delete("web")
+    assert "InUseNetworkSecurityGroupCannotBeDeleted" in str(in_use.value)
+
+
 def test_check_name_follows_azure(azure_cloud: str) -> None:
     provider = Provider(azure_cloud).provider
     provider.check_name("web-1.example")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -113,6 +114,8 @@ class Provider(ComputeNodeABC):
         self._credential = None
         #: set when a boot had to create the resource group (reported in native)
         self.group_created = False
+        # boots run in threads: one of them makes the group and network, the others wait
+        self._setup_lock = threading.Lock()
 
     # ---- configuration and clients ---------------------------------------------------
     def _need(self, key: str) -> str:
@@ -495,8 +498,9 @@ class Provider(ComputeNodeABC):
                              "login)", "give --key or set default.key")
         image = self.resolve_image(spec.image)["native"]
         size = self.flavor(spec.flavor)["name"]
-        self._ensure_group()
-        subnet_id = self._subnet_id(spec.network, spec.subnet)
+        with self._setup_lock:
+            self._ensure_group()
+            subnet_id = self._subnet_id(spec.network, spec.subnet)
         nsg_id = self._nsg_id(list(spec.secgroups or []))
         name, made = spec.name, []
         owned = {TAG_VM: name}
