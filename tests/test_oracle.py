@@ -404,3 +404,11 @@ def test_arm_family_boots_on_an_arm_shape(oracle: str, fake: OciFake) -> None:
     instance = fake.instances[vm["id"]]
     assert instance["imageId"] == fake.image_id("Canonical-Ubuntu-24.04-aarch64-2024.10.09-0")
     assert instance["shapeConfig"]["vcpus"] == 2 and instance["shapeConfig"]["memoryInGBs"] == 12
+
+
+def test_boot_volume_size(oracle: str, fake: OciFake) -> None:
+    provider = Provider(oracle)
+    vm = boot(provider, "big", disk_gb=100)
+    assert fake.boot_volumes[fake.instances[vm["id"]]["_boot_volume"]]["sizeInGBs"] == 100
+    (outcome,) = provider.boot(names="tiny", disk_gb=20)
+    assert isinstance(outcome.error, CloudError) and "between 50 and 32768" in str(outcome.error)

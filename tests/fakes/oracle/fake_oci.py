@@ -395,6 +395,10 @@ class OciFake:
         if not image_id:
             raise OciError(400, "MissingParameter", "Missing sourceDetails.imageId")
         image = self._get(self.images, image_id, "image")
+        size = source.get("bootVolumeSizeInGBs")
+        if size is not None and not 50 <= int(size) <= 32768:
+            raise OciError(400, "InvalidParameter",
+                           "bootVolumeSizeInGBs must be between 50 and 32768")
         arm = "A1" in shape["shape"]
         if (image["_arch"] == "aarch64") != arm:
             raise OciError(400, "InvalidParameter",
