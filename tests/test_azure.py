@@ -264,6 +264,16 @@ def test_parallel_boots_share_one_network_and_the_secgroup(
     assert "InUseNetworkSecurityGroupCannotBeDeleted" in str(in_use.value)
 
 
+def test_metadata_is_the_vms_tags(fake: AzureFake, azure_cloud: str) -> None:
+    (name,) = fake.seed_vms(RG, 1, tags={"team": "a"})
+    provider = Provider(azure_cloud).provider
+    assert provider.metadata_set(name, {"owner": "bob"}) == {
+        "team": "a", "owner": "bob", "username": "azureuser"}
+    assert fake.vm(RG, name)["tags"] == {"team": "a", "owner": "bob"}
+    with pytest.raises(UsageError):
+        provider.metadata_set(name, {"cms-vm": "x"})
+
+
 def test_check_name_follows_azure(azure_cloud: str) -> None:
     provider = Provider(azure_cloud).provider
     provider.check_name("web-1.example")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -238,16 +239,9 @@ class Provider(ComputeNodeABC):
             exc = require("azure.core.exceptions", DIST, "azure-core")
         except ConfigError:
             return None
-        identity_errors: tuple = ()
-        try:
-            import sys
-
-            identity = sys.modules.get("azure.identity")
-            if identity is not None:
-                identity_errors = (identity.CredentialUnavailableError,)
-        except AttributeError:
-            pass
-        if identity_errors and isinstance(error, identity_errors):
+        # azure.identity is imported only when the config has no access_token
+        identity = sys.modules.get("azure.identity")
+        if identity is not None and isinstance(error, identity.CredentialUnavailableError):
             return CredentialError(f"{where}: no Azure credentials: {_first_line(error)}",
                                    "run 'az login', or set credentials.access_token or "
                                    "tenant_id, client_id and client_secret")
