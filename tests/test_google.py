@@ -49,7 +49,7 @@ def gce(cms_home: Path, fake: GoogleFake) -> str:
 
 
 class TestGoogleConformance(ComputeProviderSuite):
-    image = IMAGE
+    image = "debian-12-bookworm-v20251111"  # the suite looks it up by name or id
     flavor = FLAVOR
     timeout = 30
     interval = 0.05
@@ -73,14 +73,14 @@ class TestGoogleFaults(FaultSuite):
     @pytest.fixture
     def faulty(self, cms_home: Path, fake: GoogleFake) -> FaultSetup:
         proxy = FaultProxy(target=fake.url)
-        proxy.start()
-        write_config(cms_home, {"gce": google_spec(proxy.url, fake.token)}, default="gce")
+        url = proxy.start()
+        write_config(cms_home, {"gce": google_spec(url, fake.token)}, default="gce")
         body = json.dumps({"error": {"code": 503, "message": "The service is currently "
                                      "unavailable.", "errors": [{
                                          "message": "The service is currently unavailable.",
                                          "domain": "global", "reason": "backendError"}]}})
         yield FaultSetup(cloud="gce", proxy=proxy, list_match="/aggregated/instances",
-                         create_match="/zones/us-central1-a/instances?",
+                         create_match="POST /compute/v1/projects/cms-test/zones/us-central1-a/instances?",
                          transient=lambda: {"status": 503, "body": body.encode()})
         proxy.stop()
 

@@ -234,6 +234,20 @@ class Provider(ComputeNodeABC):
         function = getattr(self._client(service), method)
         return self.retry(function, retry=None, timeout=self.timeout, **kwargs)
 
+    def _call_once(self, service: str, method: str, **kwargs: Any) -> Any:
+        """One request, translated, never repeated here: for inserts, which the facade
+        tries again itself (with the same requestId) after looking for the VM."""
+        try:
+            return getattr(self._client(service), method)(retry=None, timeout=self.timeout,
+                                                          **kwargs)
+        except CmsError:
+            raise
+        except Exception as error:
+            translated = self.translate_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+
     def _pages(self, service: str, method: str, request: Any):
         """Every page of a list, each page fetched (and retried) alone."""
         while True:
@@ -499,8 +513,8 @@ class Provider(ComputeNodeABC):
         request = types.InsertInstanceRequest(project=self.project, zone=zone,
                                               instance_resource=instance,
                                               request_id=self._request_id(spec.token))
-        # the requestId makes a repeated insert answer the first operation: safe to retry
-        operation = self._call("instances", "insert_unary", request=request)
+        # a retry by the facade carries the same requestId: GCE answers the first operation
+        operation = self._call_once("instances", "insert_unary", request=request)
         self._wait(operation, zone, f"creating {spec.name}")
         return self._to_vm(self._call("instances", "get", project=self.project, zone=zone,
                                       instance=spec.name))
