@@ -342,6 +342,17 @@ def test_a_client_secret_cannot_go_to_a_plain_http_endpoint(fake: AzureFake,
     assert result.code == 4 and secret not in result.out + result.err, result
 
 
+def test_without_secrets_the_azure_cli_login_is_used(fake: AzureFake, cms_home: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = azure_spec(fake)
+    del spec["credentials"]["access_token"]
+    write_config(cms_home, {"az": spec}, default="az")
+    monkeypatch.setenv("PATH", str(cms_home))  # no 'az' on PATH
+    with pytest.raises(CredentialError) as missing:
+        Provider("az").list()
+    assert "az login" in str(missing.value)
+
+
 def test_missing_subscription_is_a_config_error(fake: AzureFake, cms_home: Path) -> None:
     spec = azure_spec(fake)
     del spec["credentials"]["subscription_id"]
