@@ -452,8 +452,24 @@ class Provider(ComputeNodeABC):
                              f"network {network.name}; no floating IP was allocated")
         # allocated and associated in one request, marked as cms's own so that destroy
         # releases it and nothing else
-        self.network.create_ip(floating_network_id=external.id, port_id=ports[0].id,
-                               description=FLOATING_IP_MARK + server.id)
+        mark = FLOATING_IP_MARK + server.id
+        try:
+            self.network.create_ip(floating_network_id=external.id, port_id=ports[0].id,
+                                   description=mark)
+        except Exception as error:
+            cause = error if isinstance(error, CmsError) else self.translate_error(error)
+            if cause is None:
+                raise
+            # the answer may be lost after Neutron did it; never allocate a second one
+            if cause.retryable and self.retry(
+                    lambda: [ip for ip in self.network.ips(port_id=ports[0].id)
+                             if ip.description == mark]):
+                return
+            # not retryable: the facade would find the server and call the boot a success
+            raise CloudError(f"cloud '{self.cloud}': server {server.name} is {server.status} "
+                             f"but got no floating IP: {cause.message}",
+                             f"delete it with 'cms vm delete {server.id}', or boot with "
+                             "--no-public-ip") from error
 
     def _wait_address(self, server_id: str):
         """Nova learns of a floating IP a moment after Neutron associates it."""

@@ -113,7 +113,8 @@ class FakeOpenStack:
     def __init__(self, password: str, *, app_credentials: dict[str, str] | None = None,
                  build_seconds: float = 0.3, delete_seconds: float = 0.2,
                  action_seconds: float = 0.1, max_limit: int = 1000,
-                 image_page: int = 25, region: str = "RegionOne") -> None:
+                 image_page: int = 25, region: str = "RegionOne",
+                 tenant_cidr: str = "127.0.1.0/24", external_cidr: str = "127.0.2.0/24") -> None:
         self.password = password
         self.app_credentials = dict(app_credentials or {})
         self.build_seconds, self.delete_seconds = build_seconds, delete_seconds
@@ -140,11 +141,11 @@ class FakeOpenStack:
         self._pending: list[tuple[float, str, Any]] = []
         self._serial = itertools.count(1)
         self._macs = itertools.count(1)
-        self._seed()
+        self._seed(tenant_cidr, external_cidr)
         self.url = self.public_url = ""
 
     # ---- seeding -----------------------------------------------------------------------
-    def _seed(self) -> None:
+    def _seed(self, tenant_cidr: str, external_cidr: str) -> None:
         for fid, name, vcpus, ram, disk in (("1", "m1.tiny", 1, 512, 1),
                                             ("2", "m1.small", 1, 2048, 20),
                                             ("3", "m1.medium", 2, 4096, 40),
@@ -158,9 +159,9 @@ class FakeOpenStack:
         self.add_image("cirros-0.6.2-x86_64-disk", os_distro="cirros", os_version="0.6.2")
         self.add_image("ubuntu-24.04", os_distro="ubuntu", os_version="24.04")
         self.add_image("debian-12", os_distro="debian", os_version="12")
-        public = self.add_network("public", "127.0.2.0/24", external=True)
+        public = self.add_network("public", external_cidr, external=True)
         self.external_network_id = public["id"]
-        self.tenant_network = self.add_network("private", "127.0.1.0/24")
+        self.tenant_network = self.add_network("private", tenant_cidr)
         self._security_group("default", "Default security group", default=True)
 
     def add_image(self, name: str, visibility: str = "public", status: str = "active",
@@ -581,7 +582,8 @@ class FakeOpenStack:
         url = f"{self.public_url}/compute/v2.1/servers" + ("/detail" if detail else "")
         page, links = self._page(servers, query, "id", url, self.max_limit)
         if detail:
-            result = {"servers": [self._server_view(s, mv) for s in page]}
+            indexes = self._indexes()
+            result = {"servers": [self._server_view(s, mv, indexes) for s in page]}
         else:
             result = {"servers": [{"id": s["id"], "name": s["name"],
                                    "links": self._link("servers", s["id"])} for s in page]}
@@ -589,26 +591,38 @@ class FakeOpenStack:
             result["servers_links"] = links
         return 200, result
 
-    def _addresses(self, server: dict) -> dict[str, list]:
+    def _indexes(self) -> tuple[dict, dict]:
+        """Ports by server and floating IPs by port, made once per request (a list of a
+        thousand servers must not scan every port for each one)."""
+        ports: dict[str, list] = {}
+        for port in sorted(self.ports.values(), key=lambda p: p["_serial"]):
+            ports.setdefault(port["device_id"], []).append(port)
+        fips: dict[str, list] = {}
+        for fip in self.floatingips.values():
+            if fip["port_id"]:
+                fips.setdefault(fip["port_id"], []).append(fip)
+        return ports, fips
+
+    def _addresses(self, ports: list[dict], fips: dict) -> dict[str, list]:
         addresses: dict[str, list] = {}
-        for port in sorted((p for p in self.ports.values() if p["device_id"] == server["id"]),
-                           key=lambda p: p["_serial"]):
+        for port in ports:
             network = self.networks[port["network_id"]]["name"]
             entries = addresses.setdefault(network, [])
             for fixed in port["fixed_ips"]:
                 entries.append({"version": 4, "addr": fixed["ip_address"],
                                 "OS-EXT-IPS:type": "fixed",
                                 "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
-            for fip in self.floatingips.values():
-                if fip["port_id"] == port["id"]:
-                    entries.append({"version": 4, "addr": fip["floating_ip_address"],
-                                    "OS-EXT-IPS:type": "floating",
-                                    "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+            for fip in fips.get(port["id"], ()):
+                entries.append({"version": 4, "addr": fip["floating_ip_address"],
+                                "OS-EXT-IPS:type": "floating",
+                                "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
         return addresses
 
-    def _server_view(self, server: dict, mv) -> dict:
+    def _server_view(self, server: dict, mv, indexes: tuple[dict, dict] | None = None) -> dict:
+        ports_by_server, fips = indexes or self._indexes()
+        ports = ports_by_server.get(server["id"], [])
         view = {k: copy.deepcopy(v) for k, v in server.items() if not k.startswith("_")}
-        view["addresses"] = self._addresses(server)
+        view["addresses"] = self._addresses(ports, fips)
         view["links"] = self._link("servers", server["id"])
         flavor = self.flavors[server["_flavor_id"]]
         if mv >= (2, 47):
@@ -618,10 +632,9 @@ class FakeOpenStack:
         else:
             view["flavor"] = {"id": flavor["id"], "links": self._link("flavors", flavor["id"])}
         groups = []
-        for port in self.ports.values():
-            if port["device_id"] == server["id"]:
-                groups += [self.security_groups[g]["name"] for g in port["security_groups"]
-                           if g in self.security_groups]
+        for port in ports:
+            groups += [self.security_groups[g]["name"] for g in port["security_groups"]
+                       if g in self.security_groups]
         if not groups and server["status"] == "BUILD":
             groups = list(server["_secgroup_names"])
         view["security_groups"] = [{"name": n} for n in dict.fromkeys(groups)]
@@ -1214,6 +1227,26 @@ class FakeOpenStack:
     def _create_network(self, request: dict) -> dict:
         raise neutron_error(403, "HTTPForbidden", "Creating networks is not allowed in this "
                             "fake; tests call add_network")
+
+    def populate(self, count: int, prefix: str = "vm", public_ip: bool = True) -> None:
+        """``count`` ACTIVE servers at once (for benchmarks), each with a port on the
+        tenant network and, with ``public_ip``, a floating IP."""
+        image = next(iter(self.images.values()))
+        with self.lock:
+            for number in range(count):
+                self._server_create((2, 96), {}, {"server": {
+                    "name": f"{prefix}-{number}", "imageRef": image["id"], "flavorRef": "1",
+                    "networks": [{"uuid": self.tenant_network["id"]}]}}, {})
+            self._pending.clear()
+            for server in self.servers.values():
+                if server["status"] == "BUILD":
+                    self._finish_build(server)
+                    if public_ip:
+                        (port,) = [p for p in self.ports.values()
+                                   if p["device_id"] == server["id"]]
+                        self._create_floatingip({"floating_network_id":
+                                                 self.external_network_id,
+                                                 "port_id": port["id"]})
 
     # ---- what the tests read back -----------------------------------------------------
     def server_by_name(self, name: str) -> list[dict]:
