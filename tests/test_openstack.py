@@ -18,6 +18,7 @@ from cloudmesh.compute.testing import ComputeProviderSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from conftest import run_cms, write_config
+from test_cli import assert_one_line_error
 from fakes.openstack import NO_VALID_HOST, FakeOpenStack
 
 pytest.importorskip("openstack")
@@ -260,6 +261,18 @@ def test_http_auth_url_to_another_host_is_refused(cms_home: Path,
     with pytest.raises(ConfigError):
         Provider("far").flavors()
     assert not openstack_fake.calls
+
+
+def test_wrong_region_and_unreachable_keystone(cms_home: Path, openstack_fake: FakeOpenStack):
+    nowhere = cloud_spec(openstack_fake)
+    nowhere["credentials"]["region_name"] = "Nowhere"
+    down = cloud_spec(openstack_fake, "http://127.0.0.1:9/identity/v3")
+    down["cm"].update(timeout=2, retries=1)
+    write_config(cms_home, {"nowhere": nowhere, "down": down})
+    assert_one_line_error(run_cms("vm", "list", "--cloud=nowhere"), 4, "Nowhere",
+                          "credentials.region_name")
+    assert_one_line_error(run_cms("vm", "list", "--cloud=down"), 1, "cannot reach Keystone",
+                          "http://127.0.0.1:9/identity/v3")
 
 
 def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):

@@ -102,7 +102,15 @@ class Provider(ComputeNodeABC):
         return self._connection
 
     def _connect(self):
+        import logging
+
         connection = require("openstack.connection", _DIST, "openstacksdk")
+        # keystoneauth and the SDK log warnings (failed discovery, ...) that Python would
+        # print to stderr for want of a handler; cms reports the error itself, once
+        for name in ("keystoneauth", "openstack"):
+            logger = logging.getLogger(name)
+            if not logger.handlers:
+                logger.addHandler(logging.NullHandler())
         creds = self.credentials
         options = {"api_timeout": self.timeout, "connect_retries": 0,
                    "status_code_retries": 0}
@@ -211,8 +219,12 @@ class Provider(ComputeNodeABC):
                 return CloudError(f"{where}: cannot reach OpenStack: {error}",
                                   retryable=not isinstance(error, ksa.SSLError))
             if isinstance(error, ksa.DiscoveryFailure):
-                return CloudError(f"{where}: OpenStack version discovery failed: {error}",
-                                  retryable=True)
+                unreachable = "Unable to establish connection" in str(error)
+                return CloudError(f"{where}: " + (
+                    "cannot reach Keystone" if unreachable else
+                    "Keystone did not answer with its API versions") +
+                    f" at {self._auth_url()}", "check credentials.auth_url (it ends in /v3 "
+                    "on most clouds) or try later", retryable=unreachable)
             if isinstance(error, ksa.HttpError) and not (
                     sdk and isinstance(error, sdk.HttpException)):
                 status = error.http_status or 0
@@ -229,12 +241,18 @@ class Provider(ComputeNodeABC):
                 return CloudError(text, retryable=status in (429, 502, 503, 504)
                                   or status >= 500)
             if isinstance(error, sdk.ConfigException):
-                return ConfigError(f"{where}: {error}")
+                return ConfigError(f"{where}: {error}", "check credentials.region_name and "
+                                   "the service catalog ('openstack catalog list')")
             if isinstance(error, sdk.SDKException):
                 return CloudError(f"{where}: {error}")
         if ksa is not None and isinstance(error, ksa.ClientException):
             return CloudError(f"{where}: {error}")
         return None
+
+    def _auth_url(self) -> str | None:
+        if self._connection is not None:
+            return (self._connection.config.config.get("auth") or {}).get("auth_url")
+        return self.credentials.get("auth_url")
 
     @staticmethod
     def _message(error: Exception) -> str:
