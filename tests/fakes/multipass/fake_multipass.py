@@ -7,17 +7,24 @@ it (github.com/canonical/multipass):
 - ``src/client/cli/formatter/json_formatter.cpp``: the ``--format json`` documents of
   list, info, find, networks and version (printed as QJsonDocument prints a QJsonObject:
   keys sorted, four-space indent); ``snapshot_count`` only when the daemon reports it;
-  list's ``release`` is "Ubuntu <release>" or "Not Available".
+  list's ``release`` is "Ubuntu <release>" or "Not Available"; a stopped instance's info
+  has "cpu_count": "", "memory": {}, "disks": {"sda1": {}} (daemon.cpp
+  populate_instance_info fills them only from a running VM).
 - ``src/client/cli/formatter/format_utils.cpp``: the state words (Running, Stopped,
   Deleted, Starting, Restarting, Delayed Shutdown, Suspending, Suspended, Unknown), image
   keys ``remote:alias``, and the alias filter (no one-letter aliases, no ubuntu/default).
 - ``src/client/common/client_common.cpp`` (standard_failure_handler_for): a failure is
-  "<command> failed: <message>" on stderr, exit 2, or 3 when the daemon is unreachable;
+  "<command> failed: <message>" on stderr, exit 2 (3 only for gRPC UNAVAILABLE, which
+  command.h turns into "cannot connect to the multipass socket", exit 2);
   ``include/multipass/cli/return_codes.h``: 0 ok, 1 command line, 2 failed, 3 daemon,
   4 retry.
+- ``src/client/cli/argparser.cpp`` with Qt's QCommandLineParser: options anywhere, "-abc"
+  as -a -b -c, "Unknown option 'x'." (exit 1), so an image argument that starts with '-'
+  is read as options; an unknown command: "Error: Unknown command or alias ..." on stdout.
 - ``src/daemon/daemon.cpp``: 'instance "x" does not exist', 'instance "x" is deleted',
   'instance "x" already exists', "The following errors occurred:", 'instance "x" is not
-  running', the mount/umount messages, "Invalid arguments supplied" for launch.
+  running', restart's message for an instance that is not running (per version), the
+  mount/umount messages, "Invalid arguments supplied" for launch.
 - ``src/client/cli/cmd/{launch,start,delete,mount,umount,transfer,get,set}.cpp``: the
   options and the client-side messages (exit 1): "Error: invalid CPU count ...", "Mount
   source path ... does not exist", "Not enough arguments given", "Name argument or --all
@@ -32,19 +39,34 @@ sftp messages of transfer, 'bridged' without local.bridged-network), it is marke
 
 State lives in a JSON file, ``$MULTIPASS_FAKE_STATE`` (default ~/.multipass-fake.json),
 locked with flock, so several fakes can run at once. Transitions are immediate, as the
-real client waits for them (launch/start/restart return once the instance is up).
+real client waits for them (launch/start/restart return once the instance is up). An
+instance launched with ``--cloud-init FILE`` (or ``-`` for stdin) keeps that text in its
+"cloud_init" field and the path (or "-") in "cloud_init_from".
 
-Version quirks, from the environment:
-  MULTIPASS_FAKE_VERSION         the version printed (default 1.16.1)
-  MULTIPASS_FAKE_STATE_CASE      upper: RUNNING, DELAYED_SHUTDOWN (very old clients);
-                                 lower: running
-  MULTIPASS_FAKE_BLUEPRINTS_KEY  the find key of blueprints: "blueprints (deprecated)"
-                                 (1.16, default), "blueprints" (newer), "none" (absent)
-  MULTIPASS_FAKE_SNAPSHOT_COUNT  "absent": info has no snapshot_count (before 1.13)
-  MULTIPASS_FAKE_ZONES           "1": list and info carry "zone" (unreleased zones)
+Versions, from the environment; each quirk is the behaviour of a real release, checked in
+the sources named (tags of github.com/canonical/multipass), and the fake refuses any other
+value (exit 99):
+  MULTIPASS_FAKE_VERSION         the version printed (default 1.16.1); also selects
+                                 restart's message for an instance that is not running
+                                 (daemon.cpp reboot_vm: <1.15, 1.15-1.16, "1.17" = main)
+  MULTIPASS_FAKE_STATE_CASE      "upper": RUNNING, DELAYED SHUTDOWN, as format_utils.cpp
+                                 status_string_for printed them from 2018.4 to v0.6
+  MULTIPASS_FAKE_BLUEPRINTS_KEY  the find document's blueprints key (json_formatter.cpp):
+                                 "blueprints (deprecated)" (1.16, default), "blueprints"
+                                 (1.12 to 1.15), "none" (before 1.12, and main after 1.16)
+  MULTIPASS_FAKE_SNAPSHOT_COUNT  "absent": info has no snapshot_count (json_formatter.cpp
+                                 before 1.13; later only where the backend has no snapshots)
+  MULTIPASS_FAKE_ZONES           "1": Multipass's main branch after 1.16 (no release yet):
+                                 list and info carry "zone": {"name", "available"}, launch
+                                 takes --zone and prints "Launched: NAME in ZONE"
 Failures on demand:
   MULTIPASS_FAKE_DAEMON          "down": every daemon call fails as with a stopped daemon
+                                 ("<cmd> failed: cannot connect to the multipass socket",
+                                 exit 2: include/multipass/cli/command.h)
   MULTIPASS_FAKE_FAIL            "VERB:CODE:MESSAGE": VERB fails with that exit code
+                                 ("VERB failed: MESSAGE"); CODE 5 is the client's
+                                 --timeout: MESSAGE alone, exit 5, and the daemon still
+                                 does the work (e.g. the instance is launched)
 For the tests to see how they were called:
   MULTIPASS_FAKE_LOG             a file to which each call's argv is appended (JSON lines)
 """
@@ -59,10 +81,32 @@ import json
 import os
 import re
 import shlex
+import stat
 import sys
 
 VERSION = os.environ.get("MULTIPASS_FAKE_VERSION", "1.16.1")
+
+
+def version_at_least(major: int, minor: int) -> bool:
+    """The faked version is MAJOR.MINOR or later ("1.17" stands for main after 1.16)."""
+    numbers = re.findall(r"\d+", VERSION)[:2]
+    try:
+        return (int(numbers[0]), int(numbers[1])) >= (major, minor)
+    except (IndexError, ValueError):
+        return True
+
+
+#: the quirk variables and the values a Multipass release had (checked in main())
+QUIRK_VALUES = {
+    "MULTIPASS_FAKE_STATE_CASE": ("", "upper"),
+    "MULTIPASS_FAKE_BLUEPRINTS_KEY": ("", "blueprints (deprecated)", "blueprints", "none"),
+    "MULTIPASS_FAKE_SNAPSHOT_COUNT": ("", "absent"),
+    "MULTIPASS_FAKE_ZONES": ("", "0", "1"),
+    "MULTIPASS_FAKE_DAEMON": ("", "up", "down"),
+}
 OK, COMMAND_LINE_ERROR, COMMAND_FAIL, DAEMON_FAIL = 0, 1, 2, 3
+#: include/multipass/constants.h timeout_exit_code: the client's --timeout timer fired
+TIMEOUT_EXIT = 5
 GIB = 2 ** 30
 MIB = 2 ** 20
 
@@ -96,6 +140,8 @@ SETTINGS = {"client.primary-name": "primary", "local.driver": "qemu",
             "local.privileged-mounts": "true", "local.bridged-network": "",
             "local.passphrase": "false", "local.image.mirror": ""}
 UNWANTED_ALIASES = {"ubuntu", "default"}
+#: include/multipass/constants.h on main: default_zone_names
+ZONES = ["zone1", "zone2", "zone3"]
 #: mount targets Multipass refuses (mp::utils::invalid_target_path)
 INVALID_TARGETS = re.compile(r"^/+(dev|proc|sys)(/.*)?$|^/+$|^/+home/+ubuntu/*$")
 MIN_MEMORY, MIN_DISK = 128 * MIB, 512 * MIB
@@ -182,36 +228,92 @@ class Parsed:
 
 
 def parse(args: list[str], spec: dict[str, tuple[str, bool]]) -> Parsed:
-    """``spec``: every spelling -> (canonical name, takes a value). -v and -h are global."""
-    spec = {**spec, "-v": ("verbose", False), "--verbose": ("verbose", False),
-            "-vv": ("verbose", False), "-vvv": ("verbose", False),
-            "-vvvv": ("verbose", False), "-h": ("help", False), "--help": ("help", False)}
+    """QCommandLineParser::parse as Multipass's ArgParser uses it (qtbase
+    src/corelib/tools/qcommandlineparser.cpp, default modes: compacted short options,
+    options after positional arguments still options). ``spec``: every spelling -> (canonical
+    name, takes a value); -h/--help, -v/--verbose and -V/--version are global
+    (src/client/cli/argparser.cpp).
+
+    Names are looked up without their dashes, so "--c 2" and "-c2" both set --cpus; "-abc"
+    is -a -b -c, and an option that takes a value takes the rest of the word ("-noble" is
+    "-n oble"); a lone "-" is a positional argument (stdin); "--" ends the options. Unknown
+    names are collected and reported together: "Unknown option 'x'." or "Unknown options:
+    x, y." unless a missing or unexpected value was reported first (errorText)."""
+    table = {name.lstrip("-"): entry for name, entry in spec.items()}
+    table.update({"v": ("verbose", False), "verbose": ("verbose", False),
+                  "h": ("help", False), "help": ("help", False),
+                  "V": ("version", False), "version": ("version", False)})
     parsed = Parsed()
+    unknown: list[str] = []
+    error_text = ""
     index = 0
+
+    def take_value(name: str, argument: str) -> bool:
+        """parseOptionValue: the value after '=' or in the next argument."""
+        nonlocal index, error_text
+        canonical, takes_value = table[name]
+        assign = argument.find("=")
+        if takes_value:
+            if assign == -1:
+                if index >= len(args):
+                    error_text = f"Missing value after '{argument}'."
+                    return False
+                parsed.options.setdefault(canonical, []).append(args[index])
+                index += 1
+            else:
+                parsed.options.setdefault(canonical, []).append(argument[assign + 1:])
+        else:
+            if assign != -1:
+                error_text = f"Unexpected value after '{argument[:assign]}'."
+                return False
+            parsed.options.setdefault(canonical, []).append("")
+        return True
+
+    error = False
     while index < len(args):
-        arg = args[index]
+        argument = args[index]
         index += 1
-        if arg == "--":
+        if argument == "--":
             parsed.positional += args[index:]
             break
-        if arg.startswith("-") and arg != "-":
-            name, equals, inline = arg.partition("=")
-            if name not in spec:
-                raise usage_error(f"Unknown option '{name.lstrip('-')}'.")
-            canonical, takes_value = spec[name]
-            if takes_value:
-                if equals:
-                    value = inline
-                elif index < len(args):
-                    value = args[index]
-                    index += 1
-                else:
-                    raise usage_error(f"Missing value after '{name}'.")
-                parsed.options.setdefault(canonical, []).append(value)
+        if argument.startswith("--"):
+            name = argument[2:].split("=", 1)[0]
+            if name in table:
+                error |= not take_value(name, argument)
             else:
-                parsed.options.setdefault(canonical, []).append("")
+                unknown.append(name)
+                error = True
+        elif argument.startswith("-") and argument != "-":
+            name, value_found, pos = "", False, 1
+            while pos < len(argument):
+                name = argument[pos]
+                if name not in table:
+                    unknown.append(name)
+                    error = True
+                else:
+                    canonical, takes_value = table[name]
+                    if takes_value:
+                        if pos + 1 < len(argument):
+                            if argument[pos + 1] == "=":
+                                pos += 1
+                            parsed.options.setdefault(canonical, []).append(argument[pos + 1:])
+                            value_found = True
+                        break
+                    if pos + 1 < len(argument) and argument[pos + 1] == "=":
+                        break
+                    if pos + 1 < len(argument):  # a flag in the middle of the word
+                        parsed.options.setdefault(canonical, []).append("")
+                pos += 1
+            if not value_found and name in table:
+                error |= not take_value(name, argument)
         else:
-            parsed.positional.append(arg)
+            parsed.positional.append(argument)
+    if error:
+        if error_text:
+            raise usage_error(error_text)
+        if len(unknown) == 1:
+            raise usage_error(f"Unknown option '{unknown[0]}'.")
+        raise usage_error(f"Unknown options: {', '.join(unknown)}.")
     return parsed
 
 
@@ -245,22 +347,31 @@ def parse_timeout(parsed: Parsed) -> None:
 
 # ---- daemon helpers -----------------------------------------------------------------
 def daemon_up(command: str) -> None:
+    # include/multipass/cli/command.h (dispatch; dispatch_rpc.h on main): an unreachable
+    # daemon (gRPC UNAVAILABLE) is reported as NOT_FOUND "cannot connect to the multipass
+    # socket", which return_code_for (client_common.cpp) maps to CommandFail: exit 2, not 3,
+    # in every release from 1.0 on. The commands print no details for it.
     if os.environ.get("MULTIPASS_FAKE_DAEMON") == "down":
-        raise fail(command, "cannot connect to the multipass socket", DAEMON_FAIL)
-    injected = os.environ.get("MULTIPASS_FAKE_FAIL", "")
-    verb, _, rest = injected.partition(":")
-    if verb == command and rest:
-        code, _, message = rest.partition(":")
-        raise fail(command, message, int(code))
+        raise fail(command, "cannot connect to the multipass socket", COMMAND_FAIL)
+    verb, code, message = injected_failure()
+    if verb == command and code != TIMEOUT_EXIT:  # a timeout: see main()
+        raise fail(command, message, code)
+
+
+def injected_failure() -> tuple[str, int, str]:
+    """MULTIPASS_FAKE_FAIL=VERB:CODE:MESSAGE, or ("", 0, "")."""
+    verb, _, rest = os.environ.get("MULTIPASS_FAKE_FAIL", "").partition(":")
+    code, _, message = rest.partition(":")
+    return (verb, int(code), message) if verb and code else ("", 0, "")
 
 
 def state_word(instance: dict) -> str:
+    """format_utils.cpp status_string_for: "Running" ... "Delayed Shutdown" since v0.7;
+    the 2018.x releases up to v0.6 printed "RUNNING", "DELAYED SHUTDOWN" (with a space).
+    No release printed lower-case words or DELAYED_SHUTDOWN (the protobuf enum name)."""
     word = "Deleted" if instance.get("deleted") else instance["state"]
-    case = os.environ.get("MULTIPASS_FAKE_STATE_CASE", "")
-    if case == "upper":
-        return word.upper().replace(" ", "_")
-    if case == "lower":
-        return word.lower()
+    if os.environ.get("MULTIPASS_FAKE_STATE_CASE", "") == "upper":
+        return word.upper()
     return word
 
 
@@ -340,13 +451,29 @@ def dump(document: dict) -> None:
     out(json.dumps(document, indent=4, sort_keys=True))
 
 
-def list_entry(name: str, instance: dict) -> dict:
+def zones_enabled() -> bool:
+    """Availability zones: on Multipass's main branch after 1.16 (commit afeb5d6f6 "[cli] add
+    retrieval of zones"), in no release up to 1.16.3."""
+    return os.environ.get("MULTIPASS_FAKE_ZONES") == "1"
+
+
+def zone_object(instance: dict) -> dict:
+    """json_formatter.cpp on main: "zone": {"name": ..., "available": ...} in list and info,
+    an object from the start (never a bare string)."""
+    return {"name": instance.get("zone") or "zone1",
+            "available": bool(instance.get("zone_available", True))}
+
+
+def list_entry(name: str, instance: dict, request_ipv4: bool = True) -> dict:
+    """Daemon::list (daemon.cpp) and generate_instances_list (json_formatter.cpp): ipv4 only
+    for a running instance and without --no-ipv4; release "Ubuntu <original release>" or
+    "Not Available"."""
     entry = {"name": name, "state": state_word(instance),
-             "ipv4": ip_addresses(instance) if is_running(instance) else [],
+             "ipv4": ip_addresses(instance) if request_ipv4 and is_running(instance) else [],
              "release": f"Ubuntu {instance['image_release']}"
              if instance.get("image_release") else "Not Available"}
-    if os.environ.get("MULTIPASS_FAKE_ZONES") == "1":
-        entry["zone"] = instance["zone"]
+    if zones_enabled():
+        entry["zone"] = zone_object(instance)
     return entry
 
 
@@ -354,21 +481,26 @@ def ip_addresses(instance: dict) -> list[str]:
     return [instance["ipv4"], *instance.get("extra_ipv4", [])]
 
 
-def info_entry(name: str, instance: dict) -> dict:
-    running = is_running(instance)
-    disk_total = int(instance["disk"] * 0.97) if running else instance["disk"]
-    memory_total = int(instance["memory"] * 0.955) if running else instance["memory"]
+def info_entry(name: str, instance: dict, runtime_information: bool = True) -> dict:
+    """Daemon::populate_instance_info (daemon.cpp): cpu_count, memory and disk totals and
+    usage, load, the current release and the addresses come only from
+    RuntimeInstanceInfoHelper::populate_runtime_info (runtime_instance_info_helper.cpp),
+    which runs only for a running instance and without --no-runtime-information; otherwise
+    json_formatter.cpp prints "cpu_count": "", "memory": {}, "disks": {"sda1": {}},
+    "load": [], "release": "", "ipv4": []. The totals are what the VM reports (free -b,
+    df), a little less than allocated; disks are strings of bytes, memory integers."""
+    running = is_running(instance) and runtime_information
     entry = {
         "state": state_word(instance),
         "image_hash": hashlib.sha256(instance["image"].encode()).hexdigest(),
         "image_release": instance.get("image_release", ""),
         "release": instance.get("current_release", "") if running else "",
-        "cpu_count": str(instance["cpus"]),
+        "cpu_count": str(instance["cpus"]) if running else "",
         "load": [0.08, 0.03, 0.01] if running else [],
-        # the daemon's numbers are strings of bytes for disks, integers for memory
-        "disks": {"sda1": {"total": str(disk_total), **({"used": "2147483648"}
-                                                       if running else {})}},
-        "memory": {"total": memory_total, **({"used": memory_total // 5} if running else {})},
+        "disks": {"sda1": {"total": str(int(instance["disk"] * 0.97)), "used": "2147483648"}
+                  if running else {}},
+        "memory": {"total": int(instance["memory"] * 0.955),
+                   "used": int(instance["memory"] * 0.955) // 5} if running else {},
         "ipv4": ip_addresses(instance) if running else [],
         "mounts": {target: {"source_path": m["source_path"],
                             "uid_mappings": [f"{m['uid']}:default"],
@@ -377,8 +509,8 @@ def info_entry(name: str, instance: dict) -> dict:
     }
     if os.environ.get("MULTIPASS_FAKE_SNAPSHOT_COUNT") != "absent":
         entry["snapshot_count"] = str(instance.get("snapshots", 0))
-    if os.environ.get("MULTIPASS_FAKE_ZONES") == "1":
-        entry["zone"] = instance["zone"]
+    if zones_enabled():
+        entry["zone"] = zone_object(instance)
     return entry
 
 
@@ -417,7 +549,7 @@ def cmd_list(args: list[str]) -> int:
     with daemon_state() as state:
         # operative instances first, then the deleted ones (Daemon::list)
         ordered = sorted(state["instances"].items(), key=lambda kv: bool(kv[1].get("deleted")))
-        entries = [list_entry(name, inst) for name, inst in ordered]
+        entries = [list_entry(name, inst, not parsed.isset("no-ipv4")) for name, inst in ordered]
     if fmt == "json":
         dump({"list": entries})
     elif fmt == "csv":
@@ -434,6 +566,31 @@ def cmd_list(args: list[str]) -> int:
     return OK
 
 
+def info_table(name: str, d: dict) -> str:
+    """table_formatter.cpp generate_instance_details: "--" for what a stopped instance
+    lacks, usage as "<used> out of <total>" (MemorySize::human_readable, approximate)."""
+    def usage(pair: dict) -> str:
+        if "used" not in pair or "total" not in pair:
+            return "--"
+        return f"{human(int(pair['used']))} out of {human(int(pair['total']))}"
+
+    lines = [("Name:", name), ("State:", d["state"])]
+    if "snapshot_count" in d:
+        lines.append(("Snapshots:", d["snapshot_count"]))
+    lines += [("IPv4:", d["ipv4"][0] if d["ipv4"] else "--")]
+    lines += [("", ip) for ip in d["ipv4"][1:]]
+    release = f" (Ubuntu {d['image_release']})" if d["image_release"] else ""
+    lines += [("Release:", d["release"] or "--"),
+              ("Image hash:", d["image_hash"][:12] + release),
+              ("CPU(s):", d["cpu_count"] or "--"),
+              ("Load:", " ".join(map(str, d["load"])) or "--"),
+              ("Disk usage:", usage(d["disks"]["sda1"])),
+              ("Memory usage:", usage(d["memory"]))]
+    mounts = [f"{m['source_path']} => {target}" for target, m in d["mounts"].items()]
+    lines += [("Mounts:", mounts[0] if mounts else "--")] + [("", m) for m in mounts[1:]]
+    return "\n".join(f"{label:<16}{value}" for label, value in lines)
+
+
 def cmd_info(args: list[str]) -> int:
     parsed = parse(args, options(FORMAT, ALL, (("--snapshots",), False),
                                  (("--no-runtime-information",), False)))
@@ -445,21 +602,13 @@ def cmd_info(args: list[str]) -> int:
         chosen, errors = select(state, names, operative_only=False)
         if errors:
             raise fail("info", following(errors))
-        details = {name: info_entry(name, state["instances"][name]) for name in chosen}
+        details = {name: info_entry(name, state["instances"][name],
+                                    not parsed.isset("no-runtime-information"))
+                   for name in chosen}
     if fmt == "json":
         dump({"errors": [], "info": details})
     else:
-        blocks = []
-        for name, d in details.items():
-            memory = d["memory"]
-            blocks.append("\n".join([
-                f"Name:           {name}", f"State:          {d['state']}",
-                f"IPv4:           {', '.join(d['ipv4']) or '--'}",
-                f"Release:        {d['release'] or '--'}",
-                f"Image hash:     {d['image_hash'][:12]} (Ubuntu {d['image_release']})",
-                f"CPU(s):         {d['cpu_count']}",
-                f"Memory usage:   {human(memory.get('used', 0))} out of "
-                f"{human(memory['total'])}"]))
+        blocks = [info_table(name, d) for name, d in details.items()]
         out("\n\n".join(blocks))
     return OK
 
@@ -542,10 +691,13 @@ def parse_network(spec: str) -> dict:
 
 
 def cmd_launch(args: list[str]) -> int:
+    """src/client/cli/cmd/launch.cpp (parse_args, request_launch) and Daemon::launch."""
+    zone_option = [(("--zone",), True)] if zones_enabled() else []  # main only
     parsed = parse(args, options(
         (("-c", "--cpus"), True), (("-d", "--disk"), True), (("-m", "--memory"), True),
         (("--mem",), True), (("-n", "--name"), True), (("--cloud-init",), True),
-        (("--network",), True), (("--bridged",), False), (("--mount",), True), TIMEOUT))
+        (("--network",), True), (("--bridged",), False), (("--mount",), True), TIMEOUT,
+        *zone_option))
     if len(parsed.positional) > 1:
         raise usage_error("Too many arguments supplied")
     image_query = parsed.positional[0] if parsed.positional else ""
@@ -579,15 +731,25 @@ def cmd_launch(args: list[str]) -> int:
             if not check(source):
                 raise usage_error(f'Mount source path "{source}" {word}')
         mounts.append((os.path.abspath(source), target))
-    cloud_init = None
+    cloud_init, cloud_init_document = None, None
     if parsed.isset("cloud-init"):
-        cloud_init = read_cloud_init(parsed.value("cloud-init"))
+        cloud_init, cloud_init_document = read_cloud_init(parsed.value("cloud-init"))
     networks = []
     if parsed.isset("bridged"):
         networks.append({"name": "bridged", "mode": "auto", "mac": ""})
     networks += [parse_network(spec) for spec in parsed.values("network")]
     parse_timeout(parsed)
     daemon_up("launch")
+    zone = None
+    if parsed.isset("zone"):  # request_launch, common_cli.cpp normalize_zone_name (main)
+        zone = parsed.value("zone").strip()
+        if not zone:
+            raise usage_error("Error: Empty zone specified with --zone option")
+        if zone.isdigit() and 1 <= int(zone) <= len(ZONES):
+            zone = ZONES[int(zone) - 1]
+        elif zone not in ZONES:
+            err(f"No AZ with name: {zone}")
+            raise Exit(COMMAND_FAIL)
     with daemon_state() as state:
         name = parsed.value("name") or generated_name(state)
         errors = []
@@ -615,9 +777,22 @@ def cmd_launch(args: list[str]) -> int:
         instance = new_instance(state, image_query, cpus, memory, sizes.get("disk"), networks)
         if instance is None:
             raise Exit(COMMAND_FAIL)
+        if cloud_init is not None and isinstance(cloud_init_document, (str, int, float, bool)):
+            # daemon.cpp prepare_user_data indexes the document (user_data_config["users"]);
+            # yaml-cpp throws BadSubscript on a scalar, e.g. a shell script, whose first line
+            # is a YAML comment (approximate wording of yaml-cpp's message)
+            raise fail("launch", 'operator[] call on a scalar (key: "users")')
+        # the user data as given (the real client hands the daemon YAML::Dump of it), and
+        # where it came from: "-" for stdin, else the path
         instance["cloud_init"] = cloud_init
+        instance["cloud_init_from"] = (None if cloud_init is None else
+                                       "-" if parsed.value("cloud-init") == "-"
+                                       else os.path.abspath(parsed.value("cloud-init")))
+        if zone:
+            instance["zone"] = zone
         state["instances"][name] = instance
-        out(f"Launched: {name}")
+        # launch.cpp: "Launched: NAME" up to 1.16, "Launched: NAME in ZONE" on main
+        out(f"Launched: {name} in {instance['zone']}" if zones_enabled() else f"Launched: {name}")
         for source, target in mounts:
             target = mount_target(source, target)
             instance.setdefault("mounts", {})[target] = {
@@ -626,25 +801,31 @@ def cmd_launch(args: list[str]) -> int:
     return OK
 
 
-def read_cloud_init(path: str) -> str:
+def read_cloud_init(path: str) -> tuple[str, object]:
+    """launch.cpp parse_args: ``--cloud-init -`` reads stdin to its end, a path must be a
+    regular file or a FIFO (else yaml-cpp's BadFile "bad file: PATH"); the YAML must parse.
+    The text (as given) and the parsed document."""
     template = "Could not load cloud-init configuration: {}"
     if path == "-":
         text = sys.stdin.read()
     else:
-        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        try:
+            mode = os.stat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+                raise OSError(path)
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
             raise usage_error(template.format(f"bad file: {path}\nPlease ensure that "
-                                              "Multipass can read it."))
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+                                              "Multipass can read it.")) from None
     try:
         import yaml
     except ImportError:  # the fake still works where PyYAML is missing
-        return text
+        return text, {}
     try:
-        yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        return text, yaml.safe_load(text)
+    except yaml.YAMLError as error:  # approximate: yaml-cpp words its errors otherwise
         raise usage_error(template.format(str(error).splitlines()[0])) from None
-    return text
 
 
 def generated_name(state: dict) -> str:
@@ -763,17 +944,38 @@ def cmd_suspend(args: list[str]) -> int:
     return OK
 
 
+def not_running_message(name: str, instance: dict) -> str:
+    """Daemon::reboot_vm (src/daemon/daemon.cpp) for an instance that is not running:
+    up to 1.14 'instance "x" is not running'; 1.15 and 1.16 say, whatever the state,
+    "Instance 'x' is already running, but in an unknown state.\nTry to stop and start it
+    instead."; main (after 1.16, unreleased) keeps that for the Unknown state only and says
+    "Instance 'x' is not running" otherwise."""
+    unknown_state = ("Instance '{0}' is already running, but in an unknown state.\n"
+                     "Try to stop and start it instead.").format(name)
+    if not version_at_least(1, 15):
+        return f'instance "{name}" is not running'
+    if not version_at_least(1, 17) or instance["state"] == "Unknown":
+        return unknown_state
+    return f"Instance '{name}' is not running"
+
+
 def cmd_restart(args: list[str]) -> int:
     parsed = parse(args, options(ALL, TIMEOUT))
     parse_timeout(parsed)
     daemon_up("restart")
     with daemon_state() as state:
-        chosen = operative("restart", parsed, state)
-        for name in chosen:
-            if not is_running(state["instances"][name]):
-                raise fail("restart", f'instance "{name}" is not running')
-        for name in chosen:
-            state["instances"][name]["state"] = "Running"
+        # Daemon::restart: cmd_vms reboots the targets in order and stops at the first
+        # failure, so the instances before a stopped one are rebooted (a delayed shutdown
+        # is cancelled by the reboot)
+        failure = None
+        for name in operative("restart", parsed, state):
+            instance = state["instances"][name]
+            if not is_running(instance):
+                failure = not_running_message(name, instance)
+                break
+            instance["state"] = "Running"
+    if failure:  # after the state is written: the reboots before it happened
+        raise fail("restart", failure)
     return OK
 
 
@@ -1286,14 +1488,35 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("help", "-h", "--help"):
         out(HELP)
         return OK
+    for variable, allowed in QUIRK_VALUES.items():
+        if os.environ.get(variable, "") not in allowed:
+            err(f"fake multipass: {variable}={os.environ[variable]!r} is no Multipass "
+                f"release's behaviour (one of {', '.join(map(repr, allowed))})")
+            return 99
     command = COMMANDS.get(argv[0])
-    if command is None:
-        err(f"Error: Unknown command: '{argv[0]}'\n{HELP}")
+    if command is None:  # ArgParser::parse (src/client/cli/argparser.cpp), on stdout
+        out(f"Error: Unknown command or alias '{argv[0]}' (try \"multipass help\" or "
+            '"multipass aliases")')
         return COMMAND_LINE_ERROR
     options_part = argv[1:argv.index("--")] if "--" in argv else argv[1:]
     if "-h" in options_part or "--help" in options_part:
         out(f"Usage: multipass {argv[0]} [options]")
         return OK
+    verb, code, message = injected_failure()
+    if verb == argv[0] and code == TIMEOUT_EXIT:
+        # common_cli.cpp make_timer: the client gives up, prints the message alone and exits
+        # 5; the daemon carries on, so the command's effect happens all the same
+        import io
+
+        real_stdout, sys.stdout = sys.stdout, io.StringIO()
+        try:
+            command(argv[1:])
+        except Exit:
+            pass
+        finally:
+            sys.stdout = real_stdout
+        err(message or "Timed out waiting for instance launch.")
+        return TIMEOUT_EXIT
     try:
         return command(argv[1:])
     except Exit as leave:
