@@ -117,9 +117,8 @@ def test_record_fields(gce: str, fake: GoogleFake) -> None:
     assert vm["created"].endswith("Z")  # cms in UTC
     from datetime import datetime
 
-    assert datetime.fromisoformat(raw["creationTimestamp"]) == \
-        datetime.fromisoformat(vm["created"].replace("Z", "+00:00")).replace(
-            microsecond=datetime.fromisoformat(raw["creationTimestamp"]).microsecond)
+    pacific = datetime.fromisoformat(raw["creationTimestamp"]).replace(microsecond=0)
+    assert pacific == datetime.fromisoformat(vm["created"].replace("Z", "+00:00"))
 
 
 def test_stopped_vm_has_no_public_address(gce: str, fake: GoogleFake) -> None:
@@ -226,15 +225,34 @@ def test_destroy_removes_the_boot_disk(gce: str, fake: GoogleFake) -> None:
     assert fake.instance("gone1") is None and "us-central1-a/gone1" not in fake.disks()
 
 
+def test_destroy_removes_a_boot_disk_gce_left(gce: str, fake: GoogleFake) -> None:
+    provider = Provider(gce)
+    boot(provider, "left1")
+    fake.state.keep_disks = True  # GCE did not auto-delete it
+    (outcome,) = provider.act("destroy", "left1")
+    assert outcome.ok, outcome.error
+    assert "us-central1-a/left1" not in fake.disks()
+
+
 def test_destroy_names_a_disk_it_could_not_remove(gce: str, fake: GoogleFake) -> None:
     provider = Provider(gce)
     boot(provider, "sticky1")
-    # the disk outlives the instance (as when auto-delete was switched off meanwhile)
-    with fake.state.lock:
-        fake.state.instances[("us-central1-a", "sticky1")]["disks"][0]["autoDelete"] = False
-    provider.provider.destroy  # the provider deletes only what create made auto-delete
+    fake.state.keep_disks = True
+    fake.fail_next("delete disks", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE",
+                   "The disk is in use by a snapshot schedule.", 400)
     (outcome,) = provider.act("destroy", "sticky1")
-    assert outcome.ok and "us-central1-a/sticky1" in fake.disks()
+    assert isinstance(outcome.error, CloudError)
+    assert "disk sticky1" in str(outcome.error) and "in use" in str(outcome.error)
+    assert fake.instance("sticky1") is None and "us-central1-a/sticky1" in fake.disks()
+
+
+def test_destroy_keeps_disks_create_did_not_make(gce: str, fake: GoogleFake) -> None:
+    provider = Provider(gce)
+    boot(provider, "own1")
+    with fake.state.lock:  # a disk the user set to outlive the instance
+        fake.state.instances[("us-central1-a", "own1")]["disks"][0]["autoDelete"] = False
+    (outcome,) = provider.act("destroy", "own1")
+    assert outcome.ok and "us-central1-a/own1" in fake.disks()
 
 
 def test_vm_in_another_zone_is_found(gce: str, fake: GoogleFake) -> None:

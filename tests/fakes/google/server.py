@@ -110,8 +110,9 @@ class GoogleFake:
         return [line for line in value.splitlines() if line.strip()]
 
     def fail_next(self, operation_type: str, code: str, message: str, http: int = 400) -> None:
-        """The next operation of this type (insert, start, stop, delete, ...) ends DONE
-        with this error, as quota and capacity errors do on GCE."""
+        """The next operation of this type (insert, start, stop, delete, ...; or
+        "delete disks" for one on that kind of resource) ends DONE with this error, as
+        quota and capacity errors do on GCE."""
         with self.state.lock:
             self.state.injected.append((operation_type,
                                         OperationFailure(code, message, http)))
@@ -122,6 +123,7 @@ class GoogleFake:
         and benchmarks), spread over the zones unless one is given."""
         state = self.state
         with state.lock:
+            state.cpu_quota += count * 2
             for n in range(count):
                 where = zone or state.zones[n % len(state.zones)]
                 name = f"{prefix}-{n:05d}"
@@ -139,7 +141,6 @@ class GoogleFake:
                 found.steps = []
                 found.finish()
                 state.instances[(where, name)]["status"] = status
-            state.cpu_quota += count * 2
 
     def register_service_account(self, email: str, public_key: Any) -> None:
         """Accept JWT grants signed by this key (for service_account_file tests)."""
@@ -265,7 +266,11 @@ class GoogleFake:
                  [d for (z, _), d in s.disks.items() if z == zone]
                  if not s.check_zone(project, zone) else [],
                  "compute#diskList", f"projects/{project}/zones/{zone}/disks", q)),
-            ("GET", Z + r"/disks/(?P<name>[^/]+)", self._disk),
+            ("GET", Z + r"/disks/(?P<name>[^/]+)",
+             lambda q, b, project, zone, name: s.disk(project, zone, name)),
+            ("DELETE", Z + r"/disks/(?P<name>[^/]+)",
+             lambda q, b, project, zone, name: s.delete_disk(project, zone, name,
+                                                             q.get("requestId"))),
         ]
 
     def _list(self, items: list[dict], kind: str, link: str, query: dict) -> dict:
@@ -276,13 +281,6 @@ class GoogleFake:
         if name not in self.state.networks:
             raise not_found(f"projects/{project}/global/networks/{name}")
         return self.state.networks[name]
-
-    def _disk(self, query: dict, body: dict, project: str, zone: str, name: str) -> dict:
-        self.state.check_zone(project, zone)
-        found = self.state.disks.get((zone, name))
-        if found is None:
-            raise not_found(f"projects/{project}/zones/{zone}/disks/{name}")
-        return found
 
     def _list_instances(self, query: dict, body: dict, project: str, zone: str) -> dict:
         self.state.check_zone(project, zone)

@@ -228,6 +228,7 @@ class ComputeState:
         self.active: list[Operation] = []                  # those with steps to run
         self.request_ids: dict[str, Operation] = {}
         self.injected: list[tuple[str, OperationFailure]] = []
+        self.keep_disks = False  # True: a deleted instance leaves even auto-delete disks
         self.images = _seed_images()
         self.images[project] = []
         self.common_metadata: dict[str, Any] = {"kind": "compute#metadata", "items": []}
@@ -313,7 +314,8 @@ class ComputeState:
         start = time.monotonic()
         if key is not None:
             start = max(start, self.busy_until.get(key, 0.0))
-        injected = next((f for k, f in self.injected if k == kind), None)
+        injected = next((f for k, f in self.injected
+                         if k == kind or k == f"{kind} {target.rsplit('/', 2)[-2]}"), None)
         if injected is not None:
             self.injected = [(k, f) for k, f in self.injected if f is not injected]
 
@@ -639,7 +641,7 @@ class ComputeState:
                 gone = self.instances.pop(key, None)
                 for disk in (gone or {}).get("disks", ()):
                     disk_key = (zone, disk["source"].rsplit("/", 1)[-1])
-                    if disk.get("autoDelete"):
+                    if disk.get("autoDelete") and not self.keep_disks:
                         self.disks.pop(disk_key, None)
                     elif disk_key in self.disks:
                         self.disks[disk_key]["users"] = []
@@ -684,6 +686,26 @@ class ComputeState:
         target = f"projects/{project}/zones/{zone}/instances/{name}"
         return self._operation(project, zone, "setTags", target, instance["id"],
                                request_id, [(self.delay / 4, write)], (zone, name))
+
+    def disk(self, project: str, zone: str, name: str) -> dict:
+        self.check_zone(project, zone)
+        found = self.disks.get((zone, name))
+        if found is None:
+            raise not_found(f"projects/{project}/zones/{zone}/disks/{name}")
+        return found
+
+    def delete_disk(self, project: str, zone: str, name: str, request_id: str | None) -> dict:
+        again = self.check_request_id(request_id)
+        if again:
+            return again
+        disk = self.disk(project, zone, name)
+        target = f"projects/{project}/zones/{zone}/disks/{name}"
+        if disk.get("users"):
+            raise ApiError(400, "resourceInUseByAnotherResource",
+                           f"The disk resource '{target}' is already being used by "
+                           f"'{disk['users'][0].split('/compute/v1/', 1)[-1]}'")
+        return self._operation(project, zone, "delete", target, disk["id"], request_id,
+                               [(self.delay / 2, lambda: self.disks.pop((zone, name), None))])
 
     # ---- project metadata ----------------------------------------------------------
     def get_project(self, project: str) -> dict:
