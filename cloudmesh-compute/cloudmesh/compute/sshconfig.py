@@ -1,17 +1,105 @@
 """``Host`` blocks for VMs in ~/.ssh/config, between marker lines, so the rest of the
-user's file is never touched."""
+user's file is never touched.
+
+Every value comes from a cloud (a VM's name, address, ``username`` tag) or from the
+command line, and OpenSSH runs what its config says (``ProxyCommand``, ``Match exec``):
+so nothing is written unless it matches a strict pattern, and paths are quoted. A value
+that does not match is a one-line refusal, and nothing is written."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from cloudmesh.compute.errors import UsageError, escape_control
 from cloudmesh.compute.files import atomic_write
 
 BEGIN, END = "# >>> cms ", "# <<< cms "
 
+#: a Host alias: no pattern characters (*, ?, !), no space, no option-like leading "-"
+_ALIAS = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
+#: a login name as useradd takes it
+_USER = re.compile(r"[a-z_][a-z0-9_.-]*")
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: what a path cannot hold even quoted: OpenSSH reads \ and " as escapes, "${" as an
+#: environment reference; control characters would end the line
+_PATH_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]|\$\{')
+
 
 def ssh_config_path() -> Path:
     return Path.home() / ".ssh" / "config"
+
+
+def _refuse(what: str, value: object, rule: str) -> UsageError:
+    return UsageError(f"not written to {ssh_config_path()}: {what} '{escape_control(str(value))}' "
+                      f"is not {rule}", "nothing was changed")
+
+
+def check_alias(name: str) -> str:
+    if not isinstance(name, str) or len(name) > 255 or not _ALIAS.fullmatch(name):
+        raise _refuse("the host name", name, "made of letters, digits, '.', '_' and '-'")
+    return name
+
+
+def check_hostname(host: str) -> str:
+    """An IP literal or a DNS name, as it is."""
+    import ipaddress
+
+    text = str(host)
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    if len(text) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise _refuse("the address", host, "an IP address or a DNS name")
+    return text
+
+
+def check_user(user: str) -> str:
+    if not isinstance(user, str) or len(user) > 64 or not _USER.fullmatch(user):
+        raise _refuse("the user", user, "a login name ([a-z_][a-z0-9_.-]*)")
+    return user
+
+
+def check_port(port: object) -> int:
+    try:
+        number = int(str(port))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise _refuse("the port", port, "a number from 1 to 65535")
+    return number
+
+
+def quote_path(path: object) -> str:
+    """A path as one double-quoted OpenSSH argument; '%' doubled, since OpenSSH expands
+    %-tokens in IdentityFile and UserKnownHostsFile."""
+    text = str(path)
+    if _PATH_UNSAFE.search(text):
+        raise _refuse("the path", text, 'free of ", \\, ${ and control characters')
+    return '"' + text.replace("%", "%%") + '"'
+
+
+def host_block(target, known_hosts: object) -> list[str]:
+    """The lines of one Host block (without markers); UsageError if a value is unsafe."""
+    body = [f"Host {check_alias(target.name)}",
+            f"    HostName {check_hostname(target.host)}",
+            f"    User {check_user(target.username)}",
+            f"    Port {check_port(target.port)}",
+            f"    UserKnownHostsFile {quote_path(known_hosts)}",
+            "    StrictHostKeyChecking accept-new"]
+    if target.key_path:
+        body += [f"    IdentityFile {quote_path(target.key_path)}", "    IdentitiesOnly yes"]
+    return body
+
+
+def checked(target):
+    """The target, if every value of its Host block is safe to write; else UsageError."""
+    from cloudmesh.compute.sshclient import known_hosts_path
+
+    host_block(target, known_hosts_path())
+    return target
 
 
 def _read() -> list[str]:
@@ -20,24 +108,31 @@ def _read() -> list[str]:
 
 
 def _split(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """The lines outside our blocks, and our blocks by VM name (in file order)."""
+    """The lines outside our blocks, and our blocks by VM name (in file order). A block is
+    a begin marker, then lines, then the end marker of the same name; a begin marker
+    without its end (or with a name we would not write) is left alone as the user's."""
     outside: list[str] = []
     blocks: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in lines:
-        if current is None and line.startswith(BEGIN):
-            current = line[len(BEGIN):].strip()
-            blocks[current] = []
-        elif current is not None and line.startswith(END):
-            current = None
-        elif current is not None:
-            blocks[current].append(line)
-        else:
-            outside.append(line)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        name = line[len(BEGIN):].strip() if line.startswith(BEGIN) else None
+        if name is not None and _ALIAS.fullmatch(name):
+            end = next((j for j in range(index + 1, len(lines))
+                        if lines[j].startswith(BEGIN) or lines[j].startswith(END)), None)
+            if end is not None and lines[end].startswith(END) \
+                    and lines[end][len(END):].strip() == name:
+                blocks.setdefault(name, []).extend(lines[index + 1:end])
+                index = end + 1
+                continue
+        outside.append(line)
+        index += 1
     return outside, blocks
 
 
 def _write(outside: list[str], blocks: dict[str, list[str]]) -> None:
+    while outside and not outside[-1].strip():  # blank lines we put before our blocks
+        outside.pop()
     lines = list(outside)
     for name, body in blocks.items():
         if lines and lines[-1].strip():
@@ -46,21 +141,16 @@ def _write(outside: list[str], blocks: dict[str, list[str]]) -> None:
     path = ssh_config_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    atomic_write(path, "\n".join(lines) + "\n", mode=mode)
+    atomic_write(path, "\n".join(lines) + "\n" if lines else "", mode=mode)
 
 
 def add(targets: list) -> None:
-    """Write (or replace) a block per target."""
+    """Write (or replace) a block per target; if any value is unsafe, nothing is written."""
     from cloudmesh.compute.sshclient import known_hosts_path
 
+    new = {target.name: host_block(target, known_hosts_path()) for target in targets}
     outside, blocks = _split(_read())
-    for target in targets:
-        body = [f"Host {target.name}", f"    HostName {target.host}", f"    User {target.username}",
-                f"    Port {target.port}", f"    UserKnownHostsFile {known_hosts_path()}",
-                "    StrictHostKeyChecking accept-new"]
-        if target.key_path:
-            body += [f"    IdentityFile {target.key_path}", "    IdentitiesOnly yes"]
-        blocks[target.name] = body
+    blocks.update(new)
     _write(outside, blocks)
 
 
@@ -81,6 +171,9 @@ def entries() -> list[dict]:
         for line in body:
             parts = line.split(None, 1)
             if len(parts) == 2 and parts[0].lower() in fields:
-                fields[parts[0].lower()] = parts[1]
+                value = parts[1]
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1].replace("%%", "%")
+                fields[parts[0].lower()] = value
         rows.append(fields)
     return rows

@@ -25,7 +25,9 @@ Options:
 Host keys are kept in known_hosts beside cloudmesh.yaml: the first contact records the
 key, a changed key is refused. 'config add' writes a Host block per VM into ~/.ssh/config
 (between '# >>> cms NAME' and '# <<< cms NAME' lines) and leaves the rest of the file as
-it is. The exit code of a command is the remote command's exit status.
+it is; a VM whose name, address or user is not plain (letters, digits, '.', '_', '-'; an
+IP address or DNS name; a login name) is refused, since OpenSSH would run what it says.
+The exit code of a command is the remote command's exit status.
 """
 
 from __future__ import annotations
@@ -118,9 +120,9 @@ def _config(arguments: dict) -> int:
     provider = provider_for(names, arguments["--cloud"])
     from cloudmesh.compute.provider import fan_out
 
-    outcomes = fan_out(lambda n: provider.ssh_target(n, username=arguments["--username"],
-                                                     key=arguments["--key"],
-                                                     port=arguments["--port"]), names)
+    outcomes = fan_out(lambda n: sshconfig.checked(provider.ssh_target(
+        n, username=arguments["--username"], key=arguments["--key"],
+        port=arguments["--port"])), names)
     targets = [o.result for o in outcomes if o.ok]
     if targets:
         sshconfig.add(targets)
