@@ -18,12 +18,30 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a
-    half-written one: a temp file in the same directory, fsync, chmod, rename."""
-    import tempfile  # 5 ms at import: only writers pay for it
+def write_target(path: Path) -> Path:
+    """The file a write to ``path`` must replace: ``path`` itself, or, when it is a
+    symbolic link (a dotfiles manager's ~/.ssh/config, a cloudmesh.yaml kept elsewhere),
+    the file it points to, so that the link stays a link. A link to nothing is refused:
+    cms would create a file wherever the link points."""
+    from cloudmesh.compute.errors import ConfigError
 
     path = Path(path)
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if not target.is_file():
+        raise ConfigError(f"{path} is a symbolic link to {target}, which is not a file",
+                          f"remove the link or create {target} first; nothing was written")
+    return target
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a
+    half-written one: a temp file in the same directory, fsync, chmod, rename. Through a
+    symbolic link, the link's target is replaced, never the link."""
+    import tempfile  # 5 ms at import: only writers pay for it
+
+    path = write_target(path)
     ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -47,3 +65,35 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+class FileLock:
+    """An exclusive lock for a read-modify-write of ``path`` by several cms processes at
+    once (``cms config set`` run in parallel): ``with FileLock(path): read, change,
+    atomic_write``. The lock is on a separate file (``.NAME.lock`` beside it), because
+    atomic_write replaces the file itself; it is released when the process ends, however
+    it ends."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        self.path = path.with_name(f".{path.name}.lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> "FileLock":
+        import fcntl
+
+        ensure_dir(self.path.parent)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        self._fd = os.open(self.path, flags, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None

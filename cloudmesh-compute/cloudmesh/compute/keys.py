@@ -90,7 +90,7 @@ def generate_ed25519(private_path: Path, comment: str) -> dict:
 
     public_path = private_path.with_name(private_path.name + ".pub")
     for path in (private_path, public_path):
-        if path.exists():
+        if os.path.lexists(path):  # a link to nothing "exists" too: never written through
             raise UsageError(f"{path} exists; not overwritten", "pick another key name")
     private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
@@ -100,11 +100,27 @@ def generate_ed25519(private_path: Path, comment: str) -> dict:
     public_text = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                 serialization.PublicFormat.OpenSSH).decode()
     public_text = f"{public_text} {comment}"
-    # O_EXCL with mode 0600: the private key is never readable by others, not even briefly
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_bytes)
-    public_path.write_text(public_text + "\n", encoding="utf-8")
+    # O_EXCL with mode 0600: the private key is never readable by others, not even
+    # briefly; with O_NOFOLLOW, never written through a symbolic link planted meanwhile
+    _create_new(private_path, private_bytes, 0o600)
+    try:
+        _create_new(public_path, (public_text + "\n").encode(), 0o644)
+    except BaseException:
+        os.unlink(private_path)
+        raise
     return {"type": "ssh-ed25519", "fingerprint": fingerprint(public_text),
             "public_key": public_text, "path": str(public_path),
             "private_path": str(private_path)}
+
+
+def _create_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` (which must not exist, not even as a symbolic link) with ``mode``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError:
+        raise UsageError(f"{path} exists; not overwritten", "pick another key name") from None
+    except OSError as error:
+        raise ConfigError(f"cannot create {path}: {error.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
