@@ -225,7 +225,7 @@ def test_delete_recover_purge(host: Host) -> None:
     host.cms("multipass", "recover", "web01", check=True)
     assert host.json("multipass", "info", "web01")["status"] == "stopped"
     host.cms("multipass", "delete", "web01,web02", check=True)
-    done = host.cms("multipass", "purge", check=True)
+    done = host.cms("multipass", "purge", "--yes", check=True)
     assert "purged: web01, web02" in done.stderr
     assert set(host.instances()) == {"web03"}
     host.cms("multipass", "delete", "web03", "--purge", check=True)

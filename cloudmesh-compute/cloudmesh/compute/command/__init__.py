@@ -137,6 +137,18 @@ def report_outcomes(outcomes: list, describe) -> int:
     return report_errors(outcomes)
 
 
+def confirm(question: str, yes: bool, verb: str) -> None:
+    """Go on only with --yes, or a 'y' typed at a terminal; without a terminal (a script,
+    a pipe) the question is a one-line refusal, never a silent yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} refused without confirmation", "add --yes to confirm")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UsageError(f"{verb} cancelled; nothing was changed")
+
+
 def open_provider(cloud: str | None, state=None):
     """The Provider facade for a cloud (imports only that cloud's SDK)."""
     from cloudmesh.compute.provider import Provider

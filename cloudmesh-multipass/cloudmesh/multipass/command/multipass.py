@@ -13,12 +13,12 @@ Usage:
                 [--mount=MOUNT]... [--timeout=SECONDS] [--cloud=CLOUD] [--dryrun]
                 [--output=FORMAT]
   cms multipass start NAMES [--cloud=CLOUD] [--dryrun]
-  cms multipass stop NAMES [--cloud=CLOUD] [--dryrun]
-  cms multipass suspend NAMES [--cloud=CLOUD] [--dryrun]
-  cms multipass restart NAMES [--cloud=CLOUD] [--dryrun]
-  cms multipass delete NAMES [--purge] [--cloud=CLOUD] [--dryrun]
+  cms multipass stop NAMES [--cloud=CLOUD] [--dryrun] [--yes]
+  cms multipass suspend NAMES [--cloud=CLOUD] [--dryrun] [--yes]
+  cms multipass restart NAMES [--cloud=CLOUD] [--dryrun] [--yes]
+  cms multipass delete NAMES [--purge] [--cloud=CLOUD] [--dryrun] [--yes]
   cms multipass recover NAMES [--cloud=CLOUD] [--dryrun]
-  cms multipass purge [--cloud=CLOUD] [--dryrun]
+  cms multipass purge [--cloud=CLOUD] [--dryrun] [--yes]
   cms multipass exec NAME [--cloud=CLOUD] [--] COMMAND...
   cms multipass shell NAME [--cloud=CLOUD]
   cms multipass mount SOURCE TARGET [--cloud=CLOUD] [--dryrun]
@@ -57,6 +57,9 @@ Options:
   --purge            delete for good (otherwise 'cms multipass recover' brings it back)
   --recursive        transfer directories with their contents
   --dryrun           print the multipass commands; change nothing
+  --yes              stop, suspend, restart or delete more than 'cms set confirm_above='
+                     (default 10) instances, or purge, without being asked; without a
+                     terminal these are refused unless --yes is given
   --output=FORMAT    table, json, yaml or csv [default: table]
 
 exec, shell and a transfer to or from - run multipass on this terminal and return its
@@ -117,6 +120,14 @@ def _names(expression: str) -> list[str]:
     from cloudmesh.multipass.compute import check_name
 
     return [check_name(name) for name in expand(expression)]
+
+
+def _confirm_many(facade, verb: str, names: list[str], arguments: dict) -> None:
+    """The rule of 'cms vm': more than 'cms set confirm_above=' names at once with a
+    destructive verb needs --yes, or a 'y' typed at a terminal."""
+    from cloudmesh.compute.command.vm import _confirm
+
+    _confirm(facade, verb, names, arguments)
 
 
 def _would(argv: list[str]) -> None:
@@ -231,6 +242,7 @@ def _action(verb: str) -> Callable[[dict, Any, str], int]:
             for name in names:
                 _would([verb, name])
             return 0
+        _confirm_many(facade, method, names, arguments)
         outcomes = facade.act(method, names)
         for outcome in outcomes:
             if outcome.ok:
@@ -247,6 +259,7 @@ def _delete(arguments: dict, facade, output: str) -> int:
         for name in names:
             _would(["delete", name, *(["--purge"] if purge else [])])
         return 0
+    _confirm_many(facade, "delete", names, arguments)
     if purge:
         outcomes = fan_out(lambda n: facade.call("delete", n, purge=True), names)
     else:
@@ -285,6 +298,12 @@ def _purge(arguments: dict, facade, output: str) -> int:
         _would(["purge"])
         _say(f"would purge: {', '.join(deleted) or 'nothing'}")
         return 0
+    if deleted:  # for good: asked every time, whatever the number
+        from cloudmesh.compute.command import confirm
+
+        shown = ", ".join(deleted[:3]) + (f", ... {deleted[-1]}" if len(deleted) > 3 else "")
+        confirm(f"purge {len(deleted)} deleted instances on {facade.name} for good ({shown})?",
+                arguments["--yes"], "purge")
     facade.call("purge")
     for name in deleted:
         facade.state.cache_remove(facade.name, "vm", name)
