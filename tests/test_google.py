@@ -525,3 +525,53 @@ def test_listing_imports_only_the_services_it_needs(gce: str, fake: GoogleFake) 
     # the instances client itself imports zone_operations (for its own polling)
     assert eval(completed.stdout) == ["google.cloud.compute_v1.services.instances",
                                       "google.cloud.compute_v1.services.zone_operations"]
+
+
+# ---- error mapping and metadata -------------------------------------------------------
+def google_error(status: int, reason: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": status, "message": message, "errors": [
+        {"message": message, "domain": "global", "reason": reason}]}}).encode()
+
+
+@pytest.mark.parametrize("status, reason, expected, retryable", [
+    (403, "forbidden", CredentialError, False),
+    (403, "rateLimitExceeded", CloudError, True),
+    (403, "quotaExceeded", CloudError, False),
+    (404, "notFound", NotFound, False),
+    (429, "rateLimitExceeded", CloudError, True),
+    (500, "backendError", CloudError, True),
+    (400, "invalid", CloudError, False),
+])
+def test_error_mapping(cms_home: Path, fake: GoogleFake, status: int, reason: str,
+                       expected: type, retryable: bool) -> None:
+    proxy = FaultProxy(target=fake.url)
+    url = proxy.start()
+    try:
+        spec = google_spec(url, fake.token)
+        spec["cm"].update(retries=1, timeout=5)
+        write_config(cms_home, {"gce": spec})
+        zone_get = "GET /compute/v1/projects/cms-test/zones/us-central1-a "
+        proxy.add("status", zone_get, times=10, status=status,
+                  body=google_error(status, reason, f"the cloud says {reason}"))
+        provider = Provider("gce").provider
+        with pytest.raises(expected) as caught:
+            provider.check()  # one zones.get
+        assert type(caught.value) is expected
+        assert caught.value.retryable is retryable
+        assert f"the cloud says {reason}" in str(caught.value)
+        tries = len(proxy.requests(zone_get))
+        assert tries == (2 if retryable else 1)
+    finally:
+        proxy.stop()
+
+
+def test_metadata_set(gce: str, fake: GoogleFake) -> None:
+    provider = Provider(gce).provider
+    boot(Provider(gce), "meta1")
+    assert provider.metadata_set("meta1", {"owner": "alice"})["owner"] == "alice"
+    items = {i["key"]: i["value"] for i in fake.instance("meta1")["metadata"]["items"]}
+    assert items["owner"] == "alice" and "cms-image" in items  # the others are kept
+    with pytest.raises(UsageError):
+        provider.metadata_set("meta1", {"ssh-keys": "root:ssh-rsa AAAA"})
+    with pytest.raises(UsageError):
+        provider.metadata_set("meta1", {"bad key": "x"})

@@ -56,6 +56,7 @@ _IMAGE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?projects/([^/]+)/global
                         r"(family/)?([^/]+)")
 _MACHINE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?(?:projects/[^/]+/)?"
                           r"zones/([^/]+)/machineTypes/([^/]+)")
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 _POLL_LIMIT = 900.0  # seconds an operation may run before cms stops waiting for it
 
@@ -278,17 +279,19 @@ class Provider(ComputeNodeABC):
                            if isinstance(e, dict) and e.get("reason")), None)
             text = f"{where}: Compute Engine {code}" + (f" {reason}" if reason else "") \
                 + f": {error.message}"
-            if code in (401, 403) and reason not in ("rateLimitExceeded",
-                                                     "userRateLimitExceeded"):
+            throttled = reason in ("rateLimitExceeded", "userRateLimitExceeded")
+            if code in (401, 403) and not throttled and reason not in ("quotaExceeded",
+                                                                       "dailyLimitExceeded"):
                 return CredentialError(text, "check the credentials with 'cms check'")
             if code == 404:
                 return NotFound(text)
-            return CloudError(text, retryable=code in (429, 500, 502, 503, 504)
-                              or reason in ("rateLimitExceeded", "userRateLimitExceeded"))
+            return CloudError(text, retryable=code in (429, 500, 502, 503, 504) or throttled)
         if isinstance(error, core.RetryError):
             return CloudError(f"{where}: Compute Engine did not answer: {error}",
                               retryable=True)
         requests_exceptions = sys.modules.get("requests.exceptions")
+        if requests_exceptions and isinstance(error, requests_exceptions.SSLError):
+            return CloudError(f"{where}: TLS failed with Compute Engine: {error}")
         if requests_exceptions and isinstance(error, (requests_exceptions.ConnectionError,
                                                       requests_exceptions.Timeout,
                                                       requests_exceptions.ChunkedEncodingError)):
@@ -481,6 +484,11 @@ class Provider(ComputeNodeABC):
                                  "use lowercase letters, digits and '-'")
         network, subnet = self._network(spec)
         items = {str(k): str(v) for k, v in (spec.metadata or {}).items()}
+        for key in items:
+            if key in _HIDDEN or not _METADATA_KEY.fullmatch(key):
+                raise UsageError(f"'{key}' cannot be a GCE metadata key" + (
+                    " (cms writes it)" if key in _HIDDEN else ""),
+                    "use 1-128 letters, digits, '-' and '_'")
         if spec.key:
             if not spec.key.get("public_key"):
                 raise UsageError(f"key '{spec.key['name']}' has no public key to inject")
@@ -519,8 +527,8 @@ class Provider(ComputeNodeABC):
         return self._to_vm(self._call("instances", "get", project=self.project, zone=zone,
                                       instance=spec.name))
 
-    def _act(self, name: str, method: str, verb: str) -> dict[str, Any]:
-        instance = self._find(name)
+    def _act(self, name: str, method: str, verb: str, instance: Any = None) -> dict[str, Any]:
+        instance = instance or self._find(name)
         zone = _last(instance.zone)
         request = getattr(_types(), _REQUESTS[method])(
             project=self.project, zone=zone, instance=instance.name,
@@ -531,9 +539,10 @@ class Provider(ComputeNodeABC):
                                       instance=instance.name))
 
     def start(self, name: str) -> dict[str, Any]:
-        if self._find(name).status == "SUSPENDED":  # GCE starts a suspended VM by resume
-            return self._act(name, "resume_unary", "resuming")
-        return self._act(name, "start_unary", "starting")
+        instance = self._find(name)
+        if instance.status == "SUSPENDED":  # GCE refuses start for it: resume is the way
+            return self._act(name, "resume_unary", "resuming", instance)
+        return self._act(name, "start_unary", "starting", instance)
 
     def stop(self, name: str) -> dict[str, Any]:
         return self._act(name, "stop_unary", "stopping")
@@ -577,9 +586,11 @@ class Provider(ComputeNodeABC):
                 "public_ips": [], "private_ips": []}
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
-        hidden = [k for k in metadata if k in _HIDDEN]
-        if hidden:
-            raise UsageError(f"the metadata key '{hidden[0]}' is kept by cms")
+        for key in metadata:
+            if key in _HIDDEN or not _METADATA_KEY.fullmatch(str(key)):
+                raise UsageError(f"'{key}' cannot be set as GCE metadata" + (
+                    " (cms writes it)" if key in _HIDDEN else ""),
+                    "use 1-128 letters, digits, '-' and '_'")
         types = _types()
         for _ in range(5):  # a concurrent writer makes the fingerprint stale: read again
             instance = self._find(name)
