@@ -6,6 +6,7 @@ as on a fresh machine without OpenSSH: the server must fall back to asyncssh."""
 
 from __future__ import annotations
 
+import getpass
 import io
 import os
 import shutil
@@ -109,23 +110,34 @@ def test_trusts_exactly_the_given_keys(backend: str, tmp_path: Path, config_dir:
             run(running, "true")                       # its own user_key is not trusted
         with pytest.raises(CredentialError, match="refused the key"):
             run(running, "true", key=other, user="nobody-here")
+        running.set_authorized_keys([running.user_key.with_suffix(".pub").read_text()])
+        assert run(running, "echo ok")[:2] == (0, b"ok\n")
+        with pytest.raises(CredentialError, match="refused the key"):
+            run(running, "true", key=other)
+        # a second VM's server: its own address, the same port (a cloud-wide ssh_port)
+        neighbour = start_ssh_server(tmp_path / "sshd2", host="127.0.0.8", port=running.port)
+        try:
+            assert (neighbour.host, neighbour.port) == ("127.0.0.8", running.port)
+            assert run(neighbour, "echo there")[:2] == (0, b"there\n")
+        finally:
+            neighbour.stop()
     finally:
         running.stop()
 
 
 def test_asyncssh_serves_a_user_name_of_the_image(tmp_path: Path, config_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A VM image's user (ubuntu) need not exist here: OpenSSH cannot log it in, so the
-    automatic choice is asyncssh, which accepts that name only."""
+    """A VM image's user (ubuntu) is not the user running the tests, whom alone a test's
+    OpenSSH sshd can log in: the automatic choice is asyncssh, which accepts that name."""
     monkeypatch.delenv(BACKEND_ENV, raising=False)
-    name = "cms-test-image-user"
+    name = "ubuntu" if getpass.getuser() != "ubuntu" else "cms-test-image-user"
     assert choose_backend(name) == "asyncssh"
     running = start_ssh_server(tmp_path / "sshd", host=VM_ADDRESS, user=name)
     try:
         assert (running.backend, running.user) == ("asyncssh", name)
         assert run(running, "echo $USER")[:2] == (0, f"{name}\n".encode())
         with pytest.raises(CredentialError):
-            run(running, "true", user="root" if name != "root" else "nobody")
+            run(running, "true", user=getpass.getuser())
     finally:
         running.stop()
 

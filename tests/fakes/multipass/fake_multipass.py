@@ -595,6 +595,12 @@ def cmd_info(args: list[str]) -> int:
     parsed = parse(args, options(FORMAT, ALL, (("--snapshots",), False),
                                  (("--no-runtime-information",), False)))
     fmt = chosen_format(parsed)
+    if parsed.isset("all"):
+        names_or_all("info", parsed, {"instances": {}}, allow_empty=True)  # name conflict
+    if parsed.isset("all") and version_at_least(1, 13) and not version_at_least(1, 17):
+        # info.cpp 1.13 to 1.16: --all still works, with this warning (gone on main)
+        err("Warning: the `--all` flag for the `info` command is deprecated. Please use "
+            "`info` with no positional arguments for the same effect.")
     daemon_up("info")
     with daemon_state() as state:
         names = names_or_all("info", parsed, state, allow_empty=True, group="all") \

@@ -91,28 +91,26 @@ class AsyncsshServer:
 
     backend = "asyncssh"
 
-    def __init__(self, directory: Path, host: str, user: str | None,
-                 authorized_keys: list[str]) -> None:
+    def __init__(self, directory: Path, host: str, user: str | None = None,
+                 port: int = 0) -> None:
         self.directory = directory
         self.host = host
-        self.port = 0
+        self.port = port
         self.user = user or getpass.getuser()
-        self.authorized_keys = authorized_keys
+        self.authorized_keys: list[str] = []
+        self._trusted: set[bytes] = set()
         self._connections: set = set()
         self._children: set[int] = set()
         self._acceptor = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    @property
-    def authorized_keys(self) -> list[str]:
-        return list(self._authorized_keys)
-
-    @authorized_keys.setter
-    def authorized_keys(self, lines: list[str]) -> None:
-        """The trusted public key lines; takes effect for the next authentication."""
+    def set_authorized_keys(self, lines: list[str]) -> None:
+        """Trust exactly these OpenSSH public key lines from the next login on."""
+        lines = [line.strip() for line in lines if line.strip()]
         self._trusted = _trusted(lines)
-        self._authorized_keys = list(lines)
+        self.authorized_keys = lines
+        (self.directory / "authorized_keys").write_text("".join(line + "\n" for line in lines))
 
     @property
     def user_key(self) -> Path:

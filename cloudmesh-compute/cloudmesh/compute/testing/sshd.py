@@ -10,8 +10,9 @@ only Python. ``CMS_TEST_SSH_SERVER=openssh`` or ``=asyncssh`` forces one backend
 Both backends have one interface: ``directory``, ``host``, ``port``, ``user``,
 ``user_key`` (a generated private key; its ``.pub`` is the trusted key unless
 ``authorized_keys`` is given), ``host_key`` (``.pub`` beside it), ``authorized_keys``,
-``backend`` ("openssh" or "asyncssh"), ``restart_with_new_host_key()`` (a rebuilt VM:
-same address and port, another host key) and ``stop()``.
+``backend`` ("openssh" or "asyncssh"), ``set_authorized_keys(lines)`` (trust exactly
+these from the next login on), ``restart_with_new_host_key()`` (a rebuilt VM: same address
+and port, another host key) and ``stop()``.
 
 ``start_sshd`` and ``sshd_available`` are the older names. Set CMS_REQUIRE_SSHD=1 to
 make a missing server fail tests instead of skipping them (the project's CI does).
@@ -23,7 +24,6 @@ import getpass
 import importlib.util
 import ipaddress
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -125,6 +125,12 @@ class Sshd:
         if self.process and self.process.stderr:
             self.process.stderr.close()
 
+    def set_authorized_keys(self, lines: list[str]) -> None:
+        """Trust exactly these OpenSSH public key lines from the next login on."""
+        self.authorized_keys = [line.strip() for line in lines if line.strip()]
+        (self.directory / "authorized_keys").write_text(
+            "".join(line + "\n" for line in self.authorized_keys))
+
     def restart_with_new_host_key(self) -> None:
         """The same address and port with another host key, as a rebuilt VM has."""
         self.stop()
@@ -134,35 +140,29 @@ class Sshd:
         self.start()
 
 
-def _local_account(user: str) -> bool:
-    try:
-        pwd.getpwnam(user)
-        return True
-    except KeyError:
-        return False
-
-
 def choose_backend(user: str | None = None) -> str:
     """The backend start_ssh_server uses: CMS_TEST_SSH_SERVER if set, else OpenSSH when
-    installed and ``user`` (if given) is an account of this machine, else asyncssh."""
+    installed and ``user`` is the user running the tests (the only one a test's sshd can
+    log in: it reads authorized_keys from the test's private directory), else asyncssh."""
     forced = os.environ.get(BACKEND_ENV, "").strip().lower()
     if forced and forced != "auto":
         if forced not in BACKENDS:
             raise RuntimeError(f"{BACKEND_ENV}={forced!r}: expected one of {', '.join(BACKENDS)}")
         return forced
-    if openssh_available() and (user is None or _local_account(user)):
+    if openssh_available() and user in (None, getpass.getuser()):
         return "openssh"
     return "asyncssh"
 
 
 def start_ssh_server(directory: Path, host: str = "127.0.0.1",
-                     authorized_keys: list[str] | None = None, user: str | None = None):
-    """A running SSH server on a free port of ``host`` (a 127.0.0.0/8 address).
+                     authorized_keys: list[str] | None = None, user: str | None = None,
+                     port: int = 0):
+    """A running SSH server on ``host`` (a 127.0.0.0/8 address) and ``port`` (0: a free one).
 
     ``directory`` receives the keys (created 0700). ``authorized_keys``: the OpenSSH public
     key lines to trust; by default the generated ``user_key.pub``. ``user``: the only
     login name accepted (default: the user running the tests; commands always run as
-    that user). OpenSSH can serve only accounts of this machine, so another name selects
+    that user). The test's OpenSSH sshd logs in only that user, so another name selects
     the asyncssh backend unless one is forced."""
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"test SSH servers listen on loopback addresses only, not {host}")
@@ -172,24 +172,21 @@ def start_ssh_server(directory: Path, host: str = "127.0.0.1",
     if backend == "openssh":
         if not openssh_available():
             raise RuntimeError(f"{BACKEND_ENV}=openssh but no usable {SSHD} and ssh-keygen")
-        if user is not None and not _local_account(user):
-            raise RuntimeError(f"OpenSSH's sshd cannot log in {user!r}: no such account here")
-        server = Sshd(directory, free_port(host), host=host)
-        if user is not None:
-            server.user = user
+        if user not in (None, getpass.getuser()):
+            raise RuntimeError(f"the test's OpenSSH sshd logs in {getpass.getuser()!r} only, "
+                               f"not {user!r}")
+        server = Sshd(directory, port or free_port(host), host=host)
         keygen = _keygen
     else:
         from cloudmesh.compute.testing.asyncssh_server import AsyncsshServer, generate_key
 
-        server = AsyncsshServer(directory, host, user, [])
+        server = AsyncsshServer(directory, host, user, port)
         keygen = generate_key
     keygen(server.host_key, "test-host")
     keygen(server.user_key, "test-user")
     if authorized_keys is None:
         authorized_keys = [server.user_key.with_suffix(".pub").read_text().strip()]
-    lines = [line.strip() for line in authorized_keys if line.strip()]
-    (directory / "authorized_keys").write_text("".join(line + "\n" for line in lines))
-    server.authorized_keys = lines
+    server.set_authorized_keys(authorized_keys)
     return server.start()
 
 
