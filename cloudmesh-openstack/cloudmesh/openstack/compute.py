@@ -12,7 +12,9 @@ A floating IP that cms allocates for a server carries the description
 from __future__ import annotations
 
 import base64
+import os
 import re
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -90,6 +92,7 @@ class Provider(ComputeNodeABC):
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
         self._connection = None
+        self._connection_lock = threading.Lock()  # boots fan out over threads
 
     # ---- connection -------------------------------------------------------------------
     @property
@@ -98,7 +101,9 @@ class Provider(ComputeNodeABC):
         would resend a server create whose answer was lost); reads go through
         ``self.retry`` instead."""
         if self._connection is None:
-            self._connection = self._connect()
+            with self._connection_lock:
+                if self._connection is None:
+                    self._connection = self._connect()
         return self._connection
 
     def _connect(self):
@@ -149,8 +154,6 @@ class Provider(ComputeNodeABC):
         its secrets registered for scrubbing before any request."""
         config = require("openstack.config.loader", _DIST, "openstacksdk")
         exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
-        import os
-
         name = str(self.credentials["cloud"])
         # OS_* variables would form an extra "envvars" cloud; cms reads only the files,
         # so the two file overrides are applied here
