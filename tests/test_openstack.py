@@ -246,13 +246,18 @@ def test_duplicate_names_need_the_id(os_cloud: str, openstack_fake: FakeOpenStac
     assert provider.info(vm["id"])["id"] == vm["id"]
 
 
-def test_metadata(os_cloud: str, openstack_fake: FakeOpenStack):
+def test_metadata_userdata_and_zone(os_cloud: str, openstack_fake: FakeOpenStack):
+    import base64
+
     provider = Provider(os_cloud)
-    boot(provider, "meta", public_ip=False, metadata={"project": "x"})
+    (vm,) = boot(provider, "meta", public_ip=False, metadata={"project": "x"},
+                 userdata="#cloud-config\npackages: [htop]\n", zone="az-2")
+    assert vm["zone"] == "az-2"
     provider.provider.metadata_set("meta", {"owner": "alice"})
     assert provider.info("meta")["metadata"] == {"project": "x", "owner": "alice"}
     (server,) = openstack_fake.server_by_name("meta")
     assert server["metadata"] == {"project": "x", "owner": "alice"}
+    assert base64.b64decode(server["_user_data"]).decode() == "#cloud-config\npackages: [htop]\n"
 
 
 def test_http_auth_url_to_another_host_is_refused(cms_home: Path,
