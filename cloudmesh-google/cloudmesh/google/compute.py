@@ -16,9 +16,6 @@ calls and poll with operation clients built like the others.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import re
 import sys
 import threading
@@ -30,6 +27,8 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.lazy import require
+from cloudmesh.google import sdk
+from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys
 
 #: GCE instance status -> cms status (TERMINATED is GCE's word for stopped)
 NODE_STATE_MAP = {
@@ -46,10 +45,7 @@ NODE_STATE_MAP = {
     "SUSPENDED": "suspended",
     "REPAIRING": "error",
 }
-#: RFC 1035 label, as GCE checks instance, firewall and tag names
-NAME_RULE = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?")
 DEFAULT_IMAGE_PROJECTS = ("ubuntu-os-cloud", "debian-cloud", "rocky-linux-cloud")
-SCOPES = ["https://www.googleapis.com/auth/compute"]
 #: instance metadata entries cms writes or reads itself; not shown as the user's metadata
 _HIDDEN = ("ssh-keys", "user-data", "cms-key", "cms-image")
 _IMAGE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?projects/([^/]+)/global/images/"
@@ -57,61 +53,7 @@ _IMAGE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?projects/([^/]+)/global
 _MACHINE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?(?:projects/[^/]+/)?"
                           r"zones/([^/]+)/machineTypes/([^/]+)")
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 _POLL_LIMIT = 900.0  # seconds an operation may run before cms stops waiting for it
-
-_PACKAGE = "google.cloud.compute_v1"
-_IMPORT_LOCK = threading.Lock()
-_CLASSES = {"instances": "InstancesClient", "zone_operations": "ZoneOperationsClient",
-            "global_operations": "GlobalOperationsClient", "images": "ImagesClient",
-            "machine_types": "MachineTypesClient", "firewalls": "FirewallsClient",
-            "projects": "ProjectsClient", "networks": "NetworksClient",
-            "disks": "DisksClient", "zones": "ZonesClient"}
-
-
-def _service(name: str):
-    """``google.cloud.compute_v1.services.<name>`` without running the package's
-    ``__init__``, which imports all ~150 services (about 1 s; Python 3.15 defers them
-    through its ``__lazy_modules__``). The package is put in sys.modules unexecuted; a
-    lookup of one of its own names (``compute_v1.InstancesClient``) runs it then, so
-    other code that imports the whole package still works."""
-    with _IMPORT_LOCK:
-        if _PACKAGE not in sys.modules:
-            try:
-                spec = importlib.util.find_spec(_PACKAGE)
-            except ImportError:
-                spec = None
-            if spec is None or spec.loader is None:
-                require(_PACKAGE, "cloudmesh-google", "google-cloud-compute")
-            else:
-                package = importlib.util.module_from_spec(spec)
-
-                def attribute(name: str, package=package, spec=spec):
-                    if name.startswith("__"):
-                        raise AttributeError(name)
-                    try:
-                        return importlib.import_module(f"{_PACKAGE}.{name}")
-                    except ModuleNotFoundError as error:
-                        if error.name != f"{_PACKAGE}.{name}":
-                            raise
-                    del package.__getattr__
-                    spec.loader.exec_module(package)
-                    try:
-                        return package.__dict__[name]
-                    except KeyError:
-                        raise AttributeError(name) from None
-
-                package.__getattr__ = attribute
-                sys.modules[_PACKAGE] = package
-                setattr(require("google.cloud", "cloudmesh-google", "google-cloud-compute"),
-                        "compute_v1", package)
-    return require(f"{_PACKAGE}.services.{name}", "cloudmesh-google", "google-cloud-compute")
-
-
-def _types():
-    _service("instances")  # makes sure the package is in place first
-    return require(f"{_PACKAGE}.types.compute", "cloudmesh-google", "google-cloud-compute")
-
 
 def _last(link: str | None) -> str | None:
     return link.rsplit("/", 1)[-1] if link else None
@@ -126,10 +68,10 @@ def _local_login() -> str:
     except Exception:  # no user name in the environment
         return "cms"
     user = re.sub(r"[^a-z0-9_.-]", "", user)
-    return user if _LOGIN.fullmatch(user or "") else "cms"
+    return user if LOGIN.fullmatch(user or "") else "cms"
 
 
-class Provider(ComputeNodeABC):
+class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     kind = "google"
     credential_keys = ("project", "zone", "service_account_file", "access_token",
                        "api_endpoint")
@@ -146,59 +88,11 @@ class Provider(ComputeNodeABC):
 
     # ---- credentials and clients -----------------------------------------------------
     def _credentials(self):
-        """The credentials every client shares: an access token, a service-account
-        file, or Application Default Credentials, in that order."""
-        if self._auth is not None:
-            return self._auth
-        creds, where = self.credentials, f"cloud '{self.cloud}'"
-        if creds.get("access_token"):
-            oauth2 = require("google.oauth2.credentials", "cloudmesh-google", "google-auth")
-            self._auth = oauth2.Credentials(str(creds["access_token"]))
-        elif creds.get("service_account_file"):
-            self._auth = self._service_account(str(creds["service_account_file"]))
-        else:
-            auth = require("google.auth", "cloudmesh-google", "google-auth")
-            exceptions = require("google.auth.exceptions", "cloudmesh-google", "google-auth")
-            try:
-                self._auth, project = auth.default(scopes=SCOPES)
-            except exceptions.DefaultCredentialsError:
-                raise CredentialError(
-                    f"{where}: no Google credentials (no access_token, no "
-                    "service_account_file, no Application Default Credentials)",
-                    "set credentials.access_token or credentials.service_account_file, or "
-                    "run 'gcloud auth application-default login'") from None
+        """The credentials every client shares (made once)."""
+        if self._auth is None:
+            self._auth, project = sdk.credentials(self.cloud, self.credentials)
             self._project = self._project or project
         return self._auth
-
-    def _service_account(self, path: str):
-        import json
-        import os
-
-        from cloudmesh.compute.endpoints import check_endpoint
-
-        where = f"cloud '{self.cloud}': credentials.service_account_file"
-        full = os.path.expanduser(path)
-        try:
-            with open(full, encoding="utf-8") as handle:
-                info = json.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(f"{where}: no such file {path}") from None
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"{where}: cannot read {path} as JSON "
-                              f"({type(error).__name__})") from None
-        if not isinstance(info, dict) or info.get("type") != "service_account":
-            raise ConfigError(f"{where}: {path} is not a service-account key file",
-                              "download a JSON key of a service account")
-        if info.get("token_uri"):  # the file says where its credentials are sent
-            check_endpoint(info["token_uri"], f"{where} ({path}): token_uri")
-        account = require("google.oauth2.service_account", "cloudmesh-google", "google-auth")
-        try:
-            credentials = account.Credentials.from_service_account_info(info, scopes=SCOPES)
-        except (ValueError, KeyError) as error:
-            raise ConfigError(f"{where}: {path} is not a usable service-account key "
-                              f"({type(error).__name__})") from None
-        self._project = self._project or info.get("project_id")
-        return credentials
 
     @property
     def project(self) -> str:
@@ -221,9 +115,9 @@ class Provider(ComputeNodeABC):
         with self._lock:
             client = self._clients.get(service)
             if client is None:
-                module = _service(service)
+                module = sdk.service(service)
                 endpoint = self.credentials.get("api_endpoint")
-                client = getattr(module, _CLASSES[service])(
+                client = getattr(module, sdk.CLASSES[service])(
                     credentials=self._credentials(), transport="rest",
                     client_options={"api_endpoint": str(endpoint)} if endpoint else None)
                 self._clients[service] = client
@@ -303,7 +197,7 @@ class Provider(ComputeNodeABC):
     def _wait(self, operation: Any, zone: str | None = None, what: str = "") -> Any:
         """Poll a zone (or global) operation until DONE, through the same endpoint and
         credentials; a failed operation becomes a CloudError with GCE's message."""
-        types = _types()
+        types = sdk.types()
         done = types.Operation.Status.DONE
         started, interval = time.monotonic(), 0.05
         while operation.status != done:
@@ -413,7 +307,7 @@ class Provider(ComputeNodeABC):
 
     # ---- VMs -------------------------------------------------------------------------
     def _aggregated(self, filter_: str | None = None) -> list[Any]:
-        types = _types()
+        types = sdk.types()
         request = types.AggregatedListInstancesRequest(project=self.project)
         if filter_:
             request.filter = filter_
@@ -459,7 +353,7 @@ class Provider(ComputeNodeABC):
         subnet = f"regions/{region}/subnetworks/{spec.subnet}" if spec.subnet else None
         if spec.network:
             return f"global/networks/{spec.network}", subnet
-        types = _types()
+        types = sdk.types()
         names = [n.name for page in self._pages(
             "networks", "list", types.ListNetworksRequest(project=self.project))
             for n in page.items]
@@ -474,7 +368,7 @@ class Provider(ComputeNodeABC):
                          f"{', '.join(sorted(names))}", "set default.network or --network")
 
     def create(self, spec: Any) -> dict[str, Any]:
-        types = _types()
+        types = sdk.types()
         zone = str(spec.zone or self.zone)
         image = self.resolve_image(spec.image)
         machine = self._machine_type(spec.flavor, zone)
@@ -492,7 +386,7 @@ class Provider(ComputeNodeABC):
         if spec.key:
             if not spec.key.get("public_key"):
                 raise UsageError(f"key '{spec.key['name']}' has no public key to inject")
-            if not _LOGIN.fullmatch(spec.username or ""):
+            if not LOGIN.fullmatch(spec.username or ""):
                 raise UsageError(f"'{spec.username}' is not a login GCE can create",
                                  "use a lowercase user name (letters, digits, '_', '-')")
             items["ssh-keys"] = f"{spec.username}:{spec.key['public_key'].strip()}"
@@ -530,7 +424,7 @@ class Provider(ComputeNodeABC):
     def _act(self, name: str, method: str, verb: str, instance: Any = None) -> dict[str, Any]:
         instance = instance or self._find(name)
         zone = _last(instance.zone)
-        request = getattr(_types(), _REQUESTS[method])(
+        request = getattr(sdk.types(), _REQUESTS[method])(
             project=self.project, zone=zone, instance=instance.name,
             request_id=str(uuid.uuid4()))  # one id for the retries of this one call
         operation = self._call("instances", method, request=request)
@@ -563,7 +457,7 @@ class Provider(ComputeNodeABC):
         record = self._to_vm(instance)
         zone = _last(instance.zone)
         disks = [_last(d.source) for d in instance.disks if d.auto_delete and d.source]
-        types = _types()
+        types = sdk.types()
         operation = self._call("instances", "delete_unary", request=types.DeleteInstanceRequest(
             project=self.project, zone=zone, instance=instance.name,
             request_id=str(uuid.uuid4())))
@@ -591,7 +485,7 @@ class Provider(ComputeNodeABC):
                 raise UsageError(f"'{key}' cannot be set as GCE metadata" + (
                     " (cms writes it)" if key in _HIDDEN else ""),
                     "use 1-128 letters, digits, '-' and '_'")
-        types = _types()
+        types = sdk.types()
         for _ in range(5):  # a concurrent writer makes the fingerprint stale: read again
             instance = self._find(name)
             zone = _last(instance.zone)
@@ -627,7 +521,7 @@ class Provider(ComputeNodeABC):
     def images(self) -> list[dict[str, Any]]:
         """The project's own images and those of the image projects, newest per family
         (deprecated ones left out), as `gcloud compute images list` shows them."""
-        types = _types()
+        types = sdk.types()
         newest: dict[tuple[str, str], Any] = {}
         for project in self._image_projects():
             try:
@@ -683,7 +577,7 @@ class Provider(ComputeNodeABC):
 
     # ---- flavors ---------------------------------------------------------------------
     def flavors(self) -> list[dict[str, Any]]:
-        types = _types()
+        types = sdk.types()
         request = types.ListMachineTypesRequest(project=self.project, zone=self.zone)
         return sorted((self._to_flavor(m) for page in self._pages(
             "machine_types", "list", request) for m in page.items), key=lambda f: f["name"])
@@ -705,232 +599,6 @@ class Provider(ComputeNodeABC):
             raise NotFound(f"no flavor (machine type) '{ref}' in zone {zone} of cloud "
                            f"'{self.cloud}'", f"see 'cms flavor list --cloud={self.cloud}'") \
                 from None
-
-    # ---- keys: the project's ssh-keys metadata ---------------------------------------
-    def _project_metadata(self) -> tuple[str, dict[str, str]]:
-        project = self._call("projects", "get", project=self.project)
-        metadata = project.common_instance_metadata
-        return metadata.fingerprint, {i.key: i.value for i in metadata.items}
-
-    def _write_project_metadata(self, change) -> None:
-        """Read, change, write with the fingerprint read; a stale one (412: another writer
-        came first) starts over."""
-        types = _types()
-        for _ in range(5):
-            fingerprint, items = self._project_metadata()
-            change(items)
-            body = types.Metadata(fingerprint=fingerprint,
-                                  items=[types.Items(key=k, value=v) for k, v in items.items()])
-            try:
-                operation = self._call(
-                    "projects", "set_common_instance_metadata_unary",
-                    request=types.SetCommonInstanceMetadataProjectRequest(
-                        project=self.project, metadata_resource=body,
-                        request_id=str(uuid.uuid4())))
-            except CloudError as error:
-                if "412" in error.message:
-                    continue
-                raise
-            self._wait(operation, None, "writing the project's ssh-keys")
-            return
-        raise CloudError(f"cloud '{self.cloud}': the project's metadata kept changing",
-                         "try again")
-
-    @record_mapper("ssh key")
-    def _to_key(self, line: str) -> dict[str, Any]:
-        from cloudmesh.compute.keys import fingerprint
-
-        user, key = line.split(":", 1)
-        try:
-            print_ = fingerprint(key)
-        except CmsError:
-            print_ = None
-        return self.key_record(name=user, fingerprint=print_,
-                               native={"public_key": key.strip()})
-
-    @staticmethod
-    def _key_lines(items: dict[str, str]) -> list[str]:
-        return [line for line in (items.get("ssh-keys") or "").splitlines()
-                if ":" in line and line.strip()]
-
-    def keys(self) -> list[dict[str, Any]]:
-        _, items = self._project_metadata()
-        return sorted((self._to_key(line) for line in self._key_lines(items)),
-                      key=lambda k: k["name"])
-
-    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
-        """Add ``name:public_key`` to the project's ssh-keys: GCE's guest agent makes
-        the login ``name`` with that key on every VM of the project."""
-        from cloudmesh.compute.keys import fingerprint
-
-        if not _LOGIN.fullmatch(name):
-            raise UsageError(f"'{name}' cannot be a GCE ssh-keys user",
-                             "use a lowercase login name (letters, digits, '_', '-')")
-        wanted = fingerprint(public_key)
-
-        def change(items: dict[str, str]) -> None:
-            lines = self._key_lines(items)
-            same = [self._to_key(line) for line in lines if line.split(":", 1)[0] == name]
-            if any(k["fingerprint"] == wanted for k in same):
-                return
-            if same:
-                raise CloudError(f"cloud '{self.cloud}': the project already has a key "
-                                 f"'{name}' with another fingerprint",
-                                 "delete it first or use another name")
-            items["ssh-keys"] = "\n".join(lines + [f"{name}:{public_key.strip()}"])
-        self._write_project_metadata(change)
-        return next(k for k in self.keys() if k["name"] == name and k["fingerprint"] == wanted)
-
-    def key_delete(self, name: str) -> None:
-        def change(items: dict[str, str]) -> None:
-            lines = self._key_lines(items)
-            kept = [line for line in lines if line.split(":", 1)[0] != name]
-            if len(kept) == len(lines):
-                raise NotFound(f"no key '{name}' in the ssh-keys of project {self.project}")
-            if kept:
-                items["ssh-keys"] = "\n".join(kept)
-            else:
-                items.pop("ssh-keys", None)
-        self._write_project_metadata(change)
-
-    # ---- security groups: firewall rules bound by target tag -------------------------
-    def _firewalls(self) -> list[Any]:
-        types = _types()
-        return [f for page in self._pages("firewalls", "list",
-                                          types.ListFirewallsRequest(project=self.project))
-                for f in page.items]
-
-    @staticmethod
-    def _firewall_rules(firewall: Any) -> list[dict[str, Any]]:
-        if firewall.disabled or not firewall.allowed:
-            return []  # a group's anchor, or a deny rule (cms rules allow)
-        ingress = firewall.direction != "EGRESS"
-        ranges = list(firewall.source_ranges if ingress else firewall.destination_ranges)
-        rules = []
-        for allowed in firewall.allowed:
-            protocol = allowed.I_p_protocol.lower()
-            spans: list[tuple[int | None, int | None]] = []
-            for port in allowed.ports:
-                low, _, high = port.partition("-")
-                spans.append((int(low), int(high or low)))
-            if not spans:
-                spans = [(0, 65535)] if protocol in ("tcp", "udp") else [(None, None)]
-            rules += [{"direction": "ingress" if ingress else "egress", "protocol": protocol,
-                       "from_port": low, "to_port": high, "cidr": cidr}
-                      for low, high in spans for cidr in ranges]
-        return rules
-
-    def _groups(self) -> dict[str, list[Any]]:
-        """Group name -> its firewalls: by target tag; a firewall without target tags
-        applies to every VM and is a group of its own name."""
-        groups: dict[str, list[Any]] = {}
-        for firewall in self._firewalls():
-            for tag in list(firewall.target_tags) or [firewall.name]:
-                groups.setdefault(tag, []).append(firewall)
-        return groups
-
-    def secgroups(self) -> list[dict[str, Any]]:
-        records = []
-        for name, firewalls in sorted(self._groups().items()):
-            anchor = next((f for f in firewalls if f.name == name), firewalls[0])
-            records.append(self.secgroup_record(
-                name=name, id=name, description=anchor.description or None,
-                rules=[r for f in firewalls for r in self._firewall_rules(f)],
-                native={"firewalls": sorted(f.name for f in firewalls)}))
-        return records
-
-    def _network_link(self) -> str:
-        return f"global/networks/{self.defaults.get('network') or 'default'}"
-
-    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
-        """A group is born as its anchor: a disabled deny rule named after the group,
-        bound to the tag, carrying the description (a firewall needs a rule)."""
-        types = _types()
-        if not NAME_RULE.fullmatch(name):
-            raise UsageError(f"'{name}' cannot be a GCE network tag (security group)",
-                             "use lowercase letters, digits and '-', at most 63")
-        anchor = types.Firewall(
-            name=name, network=self._network_link(), description=description or name,
-            direction="INGRESS", priority=65535, disabled=True, target_tags=[name],
-            source_ranges=["0.0.0.0/0"], denied=[types.Denied(I_p_protocol="all")])
-        self._wait(self._call("firewalls", "insert_unary", request=types.InsertFirewallRequest(
-            project=self.project, firewall_resource=anchor, request_id=str(uuid.uuid4()))),
-            None, f"creating security group {name}")
-        return next(g for g in self.secgroups() if g["name"] == name)
-
-    @staticmethod
-    def _rule_name(group: str, rule: dict[str, Any]) -> str:
-        key = "|".join(str(rule.get(f)) for f in ("direction", "protocol", "from_port",
-                                                   "to_port", "cidr"))
-        return f"{group[:54]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-
-    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        types = _types()
-        if name not in self._groups():
-            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
-        for rule in rules:
-            protocol = rule["protocol"]
-            allowed = types.Allowed(I_p_protocol=protocol)
-            if protocol in ("tcp", "udp") and rule.get("from_port") is not None:
-                low, high = rule["from_port"], rule.get("to_port") or rule["from_port"]
-                allowed.ports = [str(low) if low == high else f"{low}-{high}"]
-            ingress = rule.get("direction", "ingress") == "ingress"
-            firewall = types.Firewall(
-                name=self._rule_name(name, rule), network=self._network_link(),
-                description=f"cms security group {name}",
-                direction="INGRESS" if ingress else "EGRESS", priority=1000,
-                target_tags=[name], allowed=[allowed])
-            if ingress:
-                firewall.source_ranges = [rule["cidr"]]
-            else:
-                firewall.destination_ranges = [rule["cidr"]]
-            try:
-                operation = self._call("firewalls", "insert_unary",
-                                       request=types.InsertFirewallRequest(
-                                           project=self.project, firewall_resource=firewall,
-                                           request_id=str(uuid.uuid4())))
-            except CloudError as error:
-                if "alreadyExists" in error.message:
-                    continue  # this very rule is there
-                raise
-            self._wait(operation, None, f"adding a rule to {name}")
-
-    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        from cloudmesh.compute.secgroups import difference
-
-        firewalls = self._groups().get(name)
-        if firewalls is None:
-            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
-        for firewall in firewalls:
-            held = self._firewall_rules(firewall)
-            _, kept = difference(rules, held)  # the rules of ``held`` not in ``rules``
-            if len(kept) == len(held):
-                continue
-            if kept:
-                raise CloudError(f"cloud '{self.cloud}': firewall {firewall.name} holds "
-                                 "other rules too; cms removes whole firewall rules only",
-                                 "edit it with gcloud or in the console")
-            self._delete_firewall(firewall.name)
-
-    def _delete_firewall(self, name: str) -> None:
-        types = _types()
-        self._wait(self._call("firewalls", "delete_unary", request=types.DeleteFirewallRequest(
-            project=self.project, firewall=name, request_id=str(uuid.uuid4()))),
-            None, f"deleting firewall {name}")
-
-    def secgroup_delete(self, name: str) -> None:
-        """Delete the firewalls bound to this tag alone (or named after the group)."""
-        firewalls = self._groups().get(name)
-        if firewalls is None:
-            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
-        shared = [f.name for f in firewalls if len(f.target_tags) > 1]
-        for firewall in firewalls:
-            if firewall.name not in shared:
-                self._delete_firewall(firewall.name)
-        if shared:
-            raise CloudError(f"cloud '{self.cloud}': firewalls {', '.join(shared)} also "
-                             f"apply to other tags and were kept",
-                             "remove the tag from them with gcloud or in the console")
 
     # ---- health ----------------------------------------------------------------------
     def check(self) -> str:
