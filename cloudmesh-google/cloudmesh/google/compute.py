@@ -55,6 +55,7 @@ _MACHINE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?(?:projects/[^/]+/)?"
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _POLL_LIMIT = 900.0  # seconds an operation may run before cms stops waiting for it
 
+
 def _last(link: str | None) -> str | None:
     return link.rsplit("/", 1)[-1] if link else None
 

@@ -179,6 +179,12 @@ class GoogleFake:
                         return 200, copy.deepcopy(function(query, body, **match.groupdict()))
                 except ApiError as error:
                     return error.code, error.body()
+                except Exception:  # a bug of the fake: say so, as GCE's 500 would
+                    import traceback
+
+                    traceback.print_exc()
+                    return 500, ApiError(500, "backendError", "Internal error in the "
+                                                              "fake").body()
         return 404, not_found(path.split("/compute/v1/", 1)[-1]).body()
 
     def _routes(self) -> list[tuple[str, str, Callable]]:
