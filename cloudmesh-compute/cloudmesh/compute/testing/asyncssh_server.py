@@ -303,8 +303,8 @@ class AsyncsshServer:
                     continue
                 except (asyncssh.Error, OSError):
                     return
-                if not data:  # EOF from the client: the terminal's ^D
-                    data = bytes([termios.tcgetattr(master)[6][termios.VEOF]])
+                if not data:  # as OpenSSH's sshd: EOF does not reach a terminal's reader
+                    return
                 while data:
                     try:
                         data = data[os.write(master, data):]
