@@ -68,21 +68,52 @@ class State:
                 raise ConfigError(f"{self.path} is a directory, not the state database",
                                   "move it away; cms creates the file itself")
             ensure_dir(self.path.parent)
+            self._make_private()
             try:
                 connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                              check_same_thread=False)
                 connection.execute("PRAGMA busy_timeout = 30000")
                 self._retry(lambda: connection.execute("PRAGMA journal_mode = WAL"))
                 self._retry(lambda: self._migrate(connection))
-            except sqlite3.DatabaseError as error:
+                # A damaged page must stop the command here, before any cloud is touched,
+                # not after a VM was created. quick_check reads every page once: 6 ms for
+                # 10,000 cached VMs, 0.1 ms for a usual database.
+                problems = self._retry(
+                    lambda: connection.execute("PRAGMA quick_check(1)").fetchone())
+                if problems is None or problems[0] != "ok":
+                    raise sqlite3.DatabaseError(problems[0] if problems else "damaged")
+            except sqlite3.OperationalError as error:  # locked, no space, no permission
                 raise ConfigError(f"cannot open the state database {self.path}: {error}",
-                                  "move the file away; cms creates a new one") from None
-            try:
-                self.path.chmod(0o600)
-            except OSError:
-                pass
+                                  "try again; check the disk and the file's owner") from None
+            except sqlite3.DatabaseError as error:  # not SQLite, or a damaged page
+                raise self.corrupt(error) from None
             self._connection = connection
         return self._connection
+
+    def corrupt(self, error: Exception) -> ConfigError:
+        """The configuration error for a database SQLite cannot read."""
+        detail = " ".join(str(error).replace("*** in database main ***", "").split())
+        return ConfigError(f"the state database {self.path} is damaged ({detail})",
+                           f"move it away (mv {self.path} {self.path}.broken); cms then "
+                           "starts a new one without the cache, 'cms set' variables and "
+                           "local keys and groups")
+
+    def _make_private(self) -> None:
+        """The database and its -wal and -shm files, mode 0600. Created here first with
+        that mode, because SQLite gives -wal and -shm the mode of the database file."""
+        import os
+
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            return  # reported by sqlite3.connect with its own words
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                path = f"{self.path}{suffix}"
+                if os.stat(path).st_mode & 0o077:
+                    os.chmod(path, 0o600)
+            except OSError:
+                pass
 
     SCHEMA_VERSION = 2
 
