@@ -45,7 +45,12 @@ class Outcome:
 def fan_out(function: Callable[[str], Any], items: Iterable[str],
             workers: int = MAX_WORKERS) -> list[Outcome]:
     """Run ``function`` for each item concurrently; one failure does not hide the other
-    results. Outcomes keep the order of ``items``."""
+    results. Outcomes keep the order of ``items``.
+
+    The workers are daemon threads, not a ThreadPoolExecutor: on Ctrl-C the waiting main
+    thread gets KeyboardInterrupt at once and the command exits (130) while calls are
+    still running; an executor's threads are joined first, at shutdown too, which took
+    up to a wait's whole --timeout."""
     items = list(items)
 
     def one(item: str) -> Outcome:
@@ -56,10 +61,37 @@ def fan_out(function: Callable[[str], Any], items: Iterable[str],
 
     if len(items) <= 1:
         return [one(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(one, items))
+    outcomes: list[Outcome | None] = [None] * len(items)
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    stopping = threading.Event()  # set on Ctrl-C: items not started yet are not started
+    for entry in enumerate(items):
+        todo.put(entry)
+
+    def work() -> None:
+        while not stopping.is_set():
+            try:
+                index, item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                outcomes[index] = one(item)
+            except BaseException as error:  # (SystemExit): still an outcome, never a hang
+                outcomes[index] = Outcome(item, error=error)
+            finished.put(index)
+
+    for _ in range(min(workers, len(items))):
+        threading.Thread(target=work, name="cms-fan-out", daemon=True).start()
+    try:
+        for _ in items:
+            finished.get()  # Ctrl-C interrupts this wait in the main thread
+    except BaseException:
+        stopping.set()
+        raise
+    return outcomes  # type: ignore[return-value]  (every slot is filled)
 
 
 def _one_per_name(records: list[dict]) -> list[dict]:
