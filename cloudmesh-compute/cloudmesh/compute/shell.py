@@ -40,17 +40,62 @@ def run(argv: list[str]) -> int:
     return int(module.run(argv) or 0)
 
 
+_interrupted = False
+
+
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C: KeyboardInterrupt the first time; a second Ctrl-C while cms is stopping
+    ends it at once, quietly (never a traceback from wherever it happened to land)."""
+    global _interrupted
+    if _interrupted:
+        os.write(2, b"interrupted\n")
+        os._exit(EXIT_INTERRUPTED)
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _stop_interrupted() -> int:
+    """After Ctrl-C: say so and exit 130 now. Threads of a fan-out may still be inside a
+    cloud call or a wait; they are not waited for (os._exit), which is also what keeps
+    the interpreter's shutdown from joining them."""
+    import threading
+
+    print("interrupted", file=sys.stderr, flush=True)
+    if threading.active_count() > 1:
+        try:
+            sys.stdout.flush()
+        except Exception:  # a closed pipe: nothing more to say
+            pass
+        os._exit(EXIT_INTERRUPTED)
+    return EXIT_INTERRUPTED
+
+
+def _database_error(error: BaseException) -> CmsError | None:
+    """A damaged state database found after it was opened: a configuration error that
+    says how to move it away, not an internal error."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is None or type(error) is not sqlite3.DatabaseError:
+        return None  # (OperationalError, a subclass, is "locked" or a full disk)
+    from cloudmesh.compute.state import State
+
+    return State().corrupt(error)
+
+
 def main(argv: list[str] | None = None) -> int:
     debug, argv = _debug_enabled(list(sys.argv[1:] if argv is None else argv))
     errors.DEBUG = debug
+    # _signal, not signal: the signal module imports enum, 3 ms on every 'cms help'
+    import _signal
+
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _on_interrupt)
     try:
         return run(argv)
     except CmsError as error:
         errors.print_error(error)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _stop_interrupted()
     except BrokenPipeError:
         # stdout was closed early (cms vm list | head): not an error of ours
         try:
@@ -59,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 0
     except Exception as error:  # a bug, or an SDK error a provider does not translate
+        damaged = _database_error(error)
+        if damaged is not None:
+            errors.print_error(damaged)
+            return damaged.exit_code
         if debug:
             errors.print_error(error, "internal error: ")
         else:
