@@ -1,0 +1,571 @@
+"""The attack corpus of issue 10 (DESIGN section 10, "Trust boundaries").
+
+Each case is played as an attacker would: a cloud (moto, the Multipass fake) that returns
+hostile names and tags, a hostile or broken cloudmesh.yaml, symbolic links planted where
+cms writes, a damaged database, Ctrl-C. Every case runs the real ``cms`` as a subprocess;
+OpenSSH's own reading of a written ~/.ssh/config is checked with ``ssh -G`` (which sends
+nothing). The cases are examples of classes: each class has variants of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CMS, TEST_SECRET, aws_cloud_spec, ec2_client, run_cms, write_config
+from fakes.multipass import harness
+
+CORPUS = Path(__file__).parent / "corpus" / "attacks"
+# what must never reach a terminal raw: C0 (but for nothing), DEL, C1, bidi controls
+UNSAFE = [chr(c) for c in [*range(0x20), *range(0x7f, 0xa0)]] + [
+    "\u2028", "\u2029", "\u202e", "\u2066", "\u200f"]
+
+
+def raw_controls(text: str) -> list[str]:
+    """The unsafe characters in text (a trailing newline per line is ours)."""
+    return sorted({c for c in text.replace("\n", "") if c in UNSAFE})
+
+
+def one_line_error(result, code: int) -> str:
+    assert result.code == code, result
+    lines = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+def vm_id(name: str) -> str:
+    return run_cms("vm", "info", name, "--output=json").json()["id"]
+
+
+def tag(moto: str, instance_id: str, **tags: str) -> None:
+    ec2_client(moto).create_tags(Resources=[instance_id],
+                                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+@pytest.fixture
+def booted(aws_cloud: str, moto: str) -> list[str]:
+    """Two running VMs, web1 and web2, on the moto cloud."""
+    result = run_cms("vm", "boot", "--name=web[1-2]", "--output=json")
+    assert result.code == 0, result
+    return ["web1", "web2"]
+
+
+def ssh_resolve(config: Path, host: str) -> dict[str, list[str]]:
+    """How OpenSSH reads ``config`` for ``host`` (ssh -G: nothing is sent)."""
+    done = subprocess.run(["ssh", "-G", "-F", str(config), host], capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    options: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        options.setdefault(key, []).append(value)
+    return options
+
+
+needs_ssh = pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH client")
+
+
+# ---- 1. terminal escapes: cloud text is shown escaped ------------------------------------
+@pytest.mark.parametrize("output", ["table", "csv"])
+def test_escape_sequences_and_newlines_in_a_name_are_shown_escaped(
+        booted: list[str], moto: str, output: str) -> None:
+    # (moto speaks XML, which cannot carry ESC or BEL: those come from the Multipass fake
+    # below; C1's CSI, \x9b, is ESC [ in one byte)
+    evil = {"web1": "web1\x9b2J\x9b31m\u202eevil", "web2": "web2\nweb9    running  fake"}
+    for name, text in evil.items():
+        tag(moto, vm_id(name), Name=text)
+    for cached in ([], ["--cached"]):
+        result = run_cms("vm", "list", f"--output={output}", *cached)
+        assert result.code == 0, result.err[:1500]
+        assert raw_controls(result.out) == []
+        lines = result.out.splitlines()
+        assert len(lines) == (4 if output == "table" else 3), result.out  # no fake row
+        assert "\\x9b2J\\x9b31m\\u202eevil" in result.out and "web2\\nweb9" in result.out
+
+
+def test_json_and_yaml_keep_the_text_but_escape_it(booted: list[str], moto: str) -> None:
+    name = "a\x9b[31m\u202eb\u2028c\n\td"
+    tag(moto, vm_id("web1"), Name=name)
+    for output in ("json", "yaml"):
+        result = run_cms("vm", "list", f"--output={output}")
+        assert result.code == 0 and raw_controls(result.out) == [], result
+    import yaml
+
+    assert name in [r["name"] for r in run_cms("vm", "list", "--output=json").json()]
+    assert name in [r["name"] for r in yaml.safe_load(run_cms("vm", "list", "--output=yaml").out)]
+
+
+def test_tags_and_addresses_in_info_are_escaped(booted: list[str], moto: str) -> None:
+    tag(moto, vm_id("web1"), owner="x\x85\x9b1;1H", note="line\r\nbreak\u2028")
+    result = run_cms("vm", "info", "web1", "--output=table")
+    assert result.code == 0 and raw_controls(result.out) == [], result
+
+
+def test_one_line_errors_escape_what_they_quote(aws_cloud: str) -> None:
+    """An error that quotes a name (or anything a cloud sent) stays one line."""
+    for name, code in (("ghost\x1b[2J\nerror: fake second line", 2),  # [ opens a range
+                       ("ghost\x1b)0;title\x07\rerror: fake", 2)):
+        line = one_line_error(run_cms("vm", "info", name), code)
+        assert raw_controls(line) == [] and "error: fake" in line and "\\x1b" in line
+
+
+def test_multipass_names_from_the_fake_are_escaped(tmp_path: Path) -> None:
+    host = MultipassHost(tmp_path)
+    harness.seed_instances(host.state_file, {"ok": {}, "bad\x1b[5mblink\x07": {},
+                                             "web\x1b]0;owned\x07\x1b[2J": {}})
+    for output in ("table", "csv", "json", "yaml"):
+        done = host.cms("multipass", "list", f"--output={output}")
+        assert done.returncode == 0, done.stderr
+        assert raw_controls(done.stdout) == [], done.stdout
+    assert "bad\\x1b[5mblink\\x07" in done.stdout or "bad\\e[5mblink\\a" in done.stdout
+
+
+# ---- 2. ~/.ssh/config: nothing from a cloud unless it is plain --------------------------
+USER_CONFIG = "# mine\nHost github.com\n    User git\n"
+
+
+def ssh_config() -> Path:
+    path = Path.home() / ".ssh" / "config"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+# (a few per class through cms and moto; the hypothesis test in test_properties-style
+# below, test_ssh_config_writer_with_any_cloud_text, tries arbitrary text in-process)
+USERNAMES = ["ubuntu\n    ProxyCommand touch /tmp/cms-owned", "root ProxyCommand=sh",
+             "-oProxyCommand=sh", "\u0440oot"]
+NAMES = ["*", "!web1", "web1\nHost *", "-oFoo"]
+ADDRESSES = ["10.0.0.1\n  ProxyCommand sh", "%h", "-oProxyCommand=sh", "[::1]"]
+
+
+@needs_ssh
+def test_a_username_tag_cannot_write_a_config_line(booted: list[str], moto: str) -> None:
+    config = ssh_config()
+    for username in USERNAMES:
+        config.write_text(USER_CONFIG)
+        tag(moto, vm_id("web1"), username=username)
+        line = one_line_error(run_cms("ssh", "config", "add", "web1,web2"), 2)
+        assert line.startswith("error: web1: not written") and "\n" not in line
+        text = config.read_text()
+        assert "ProxyCommand" not in text and "# >>> cms web1" not in text
+        assert "# >>> cms web2" in text  # the other VM's block is written
+        resolved = ssh_resolve(config, "web2")
+        assert "proxycommand" not in resolved and resolved["user"] == ["ubuntu"]
+        assert ssh_resolve(config, "github.com")["user"] == ["git"]
+
+
+@needs_ssh
+def test_a_name_tag_cannot_become_a_host_pattern(booted: list[str], moto: str) -> None:
+    config = ssh_config()
+    config.write_text(USER_CONFIG)
+    instance = vm_id("web1")
+    for name in NAMES:
+        tag(moto, instance, Name=name)
+        one_line_error(run_cms("ssh", "config", "add", instance), 2)
+        assert config.read_text() == USER_CONFIG, name
+    assert ssh_resolve(config, "github.com")["user"] == ["git"]
+    assert ssh_resolve(config, "elsewhere.example")["user"] != ["ubuntu"]
+
+
+@needs_ssh
+def test_an_address_must_be_an_ip_or_a_dns_name(booted: list[str]) -> None:
+    config = ssh_config()
+    config.write_text(USER_CONFIG)
+    for address in ADDRESSES:
+        assert run_cms("set", f"moto.ssh_host={address}").code == 0
+        one_line_error(run_cms("ssh", "config", "add", "web1"), 2)
+        assert config.read_text() == USER_CONFIG, address
+    assert run_cms("set", "moto.ssh_host=fe80::1").code == 0  # an IPv6 literal is fine
+    assert run_cms("ssh", "config", "add", "web1").code == 0
+    assert ssh_resolve(config, "web1")["hostname"] == ["fe80::1"]
+
+
+@needs_ssh
+def test_paths_with_a_space_and_percent_are_quoted(tmp_path: Path, moto: str,
+                                                   monkeypatch) -> None:
+    """A config directory whose path has a space (and a %) still makes a config that
+    OpenSSH reads, with the exact paths."""
+    home = tmp_path / "home dir"
+    config_dir = home / "my 100% cms"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
+    write_config(config_dir, {"moto": aws_cloud_spec(moto, key="k")}, default="moto")
+    assert run_cms("key", "gen", "k").code == 0
+    assert run_cms("vm", "boot", "--name=web1").code == 0
+    assert run_cms("ssh", "config", "add", "web1").code == 0
+    resolved = ssh_resolve(home / ".ssh" / "config", "web1")
+    assert resolved["userknownhostsfile"] == [str(config_dir / "known_hosts")]
+    # (ssh -G shows IdentityFile before expanding its %-tokens: %% is read as %)
+    assert resolved["identityfile"] == [str(config_dir / "keys" / "k").replace("%", "%%")]
+    listed = run_cms("ssh", "config", "list", "--output=json").json()
+    assert listed[0]["identityfile"] == str(config_dir / "keys" / "k")
+
+
+def test_delete_removes_exactly_its_block(booted: list[str]) -> None:
+    config = ssh_config()
+    # a marker of the user's own that is not closed is the user's text, not a block
+    mine = USER_CONFIG + "# >>> cms notours\nHost notours\n    User me\n"
+    config.write_text(mine)
+    assert run_cms("ssh", "config", "add", "web1,web2").code == 0
+    assert run_cms("ssh", "config", "delete", "web1").code == 0
+    text = config.read_text()
+    assert "web1" not in text and "# >>> cms web2" in text and text.startswith(mine)
+    assert run_cms("ssh", "config", "delete", "web2").code == 0
+    assert config.read_text() == mine
+
+
+def test_ssh_config_through_a_symlink_writes_the_target(booted: list[str],
+                                                        tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "ssh_config"
+    target.write_text(USER_CONFIG)
+    target.chmod(0o644)
+    link = ssh_config()
+    link.symlink_to(target)
+    assert run_cms("ssh", "config", "add", "web1").code == 0
+    assert link.is_symlink() and "# >>> cms web1" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # its mode is kept
+    assert run_cms("ssh", "config", "delete", "web1").code == 0
+    assert link.is_symlink() and target.read_text() == USER_CONFIG
+    # a link to nothing is refused: cms would create a file wherever it points
+    link.unlink()
+    link.symlink_to(tmp_path / "nowhere" / "config")
+    one_line_error(run_cms("ssh", "config", "add", "web1"), 4)
+    assert not (tmp_path / "nowhere").exists()
+
+
+# ---- 3. secrets ------------------------------------------------------------------------
+def secret_config(cms_home: Path, moto: str, **credentials) -> None:
+    spec = aws_cloud_spec(moto)
+    spec["credentials"].update(credentials)
+    write_config(cms_home, {"moto": spec}, default="moto")
+
+
+CANARY = "CANARYtok3n-zq81"
+
+
+@pytest.mark.parametrize("form", ["trailing newline", "inner newline", "quote and space"])
+def test_a_token_that_breaks_a_header_is_not_shown(cms_home: Path, moto: str,
+                                                   form: str) -> None:
+    token = {"trailing newline": CANARY + "\n", "inner newline": CANARY + "\nX-Evil: 1",
+             "quote and space": CANARY + "' \"x"}[form]
+    secret_config(cms_home, moto, session_token=token)
+    for argv in (["vm", "list"], ["check"], ["--debug", "vm", "list"]):
+        result = run_cms(*argv)
+        assert CANARY not in result.out + result.err, (argv, result)
+        assert "Traceback" not in result.err or argv[0] == "--debug"
+
+
+def test_check_masks_values_from_the_environment(cms_home: Path, moto: str) -> None:
+    spec = aws_cloud_spec(moto)
+    spec["credentials"]["secret_access_key"] = "${CMS_ATTACK_SECRET}"
+    spec["credentials"]["session_token"] = "${CMS_ATTACK_TOKEN}"
+    write_config(cms_home, {"moto": spec, "down": {**spec, "credentials": {
+        **spec["credentials"], "endpoint_url": "http://127.0.0.1:9"}}})
+    env = {"CMS_ATTACK_SECRET": TEST_SECRET, "CMS_ATTACK_TOKEN": CANARY + "\n"}
+    for output in ("table", "json", "csv", "yaml"):
+        result = run_cms("check", f"--output={output}", env=env)
+        text = result.out + result.err
+        assert CANARY not in text and TEST_SECRET not in text, result
+
+
+SECRET_NAMES_CONFIG = """\
+cloudmesh:
+  profile: {user: alice}
+  compute:
+    moto:
+      cm: {kind: aws}
+      credentials:
+        region: us-east-1
+        apikey: CANARY-apikey-1
+        pwd: CANARY-pwd-2
+        auth: CANARY-auth-3
+        api-key: CANARY-api-key-4
+        client_secret: CANARY-client-5
+        passphrase: 123456789
+  extra:
+    passwords: [CANARY-list-6, CANARY-list-7]
+    users:
+      - {name: bob, password: CANARY-listdict-8}
+    secret: {value: CANARY-below-9}
+    auth_token: &tok CANARY-alias-10
+    copy: *tok
+# old credentials, kept for reference:
+#   secret_access_key: CANARY-comment-11
+#   password = "CANARY comment 12"
+    note: keep  # token: CANARY-inline-13
+"""
+
+
+def test_secrets_by_name_at_any_depth_and_in_comments(cms_home: Path) -> None:
+    cms_home.mkdir()
+    path = cms_home / "cloudmesh.yaml"
+    path.write_text(SECRET_NAMES_CONFIG)
+    path.chmod(0o600)
+    shown = [run_cms("config", "cat")]
+    for key in ("cloudmesh.compute.moto.credentials", "cloudmesh.extra", "cloudmesh",
+                "cloudmesh.extra.passwords", "cloudmesh.extra.secret.value",
+                "cloudmesh.compute.moto.credentials.apikey",
+                "cloudmesh.compute.moto.credentials.passphrase"):
+        shown.append(run_cms("config", "get", key))
+    for result in shown:
+        assert result.code == 0, result
+        leaked = [c for c in result.out.split() if "CANARY" in c]
+        assert leaked == [] and "123456789" not in result.out, (result, leaked)
+    cat = shown[0].out
+    assert "region: us-east-1" in cat and "name: bob" in cat and "# old credentials" in cat
+
+
+def test_a_duplicate_key_names_the_key_never_a_value(cms_home: Path) -> None:
+    cms_home.mkdir()
+    (cms_home / "cloudmesh.yaml").write_text(
+        "cloudmesh:\n  compute:\n    moto:\n      credentials:\n"
+        "        password: CANARY-first\n        password: CANARY-second\n")
+    (cms_home / "cloudmesh.yaml").chmod(0o600)
+    for argv in (["config", "cat"], ["config", "get", "cloudmesh"], ["check"],
+                 ["config", "set", "cloudmesh.x", "1"], ["vm", "list"]):
+        line = one_line_error(run_cms(*argv), 4)
+        assert "'password'" in line and ":6:" in line and "CANARY" not in line, line
+
+
+BILLION_LAUGHS = (CORPUS / "billion_laughs.yaml")
+
+
+@pytest.mark.parametrize("argv", [["config", "cat"], ["vm", "list"], ["check"],
+                                  ["config", "set", "cloudmesh.a", "1"]])
+def test_alias_expansion_is_refused_fast(cms_home: Path, argv: list[str]) -> None:
+    cms_home.mkdir()
+    shutil.copy(BILLION_LAUGHS, cms_home / "cloudmesh.yaml")
+    (cms_home / "cloudmesh.yaml").chmod(0o600)
+    assert len(BILLION_LAUGHS.read_bytes()) <= 717
+    started = time.monotonic()
+    line = one_line_error(run_cms(*argv, timeout=30), 4)
+    assert time.monotonic() - started < 10
+    assert "aliases" in line
+
+
+def test_a_huge_config_is_refused(cms_home: Path) -> None:
+    cms_home.mkdir()
+    path = cms_home / "cloudmesh.yaml"
+    path.write_text("cloudmesh:\n  profile: {user: a}\n" + "# padding\n" * 120_000)
+    path.chmod(0o600)
+    assert "over the limit" in one_line_error(run_cms("config", "cat"), 4)
+
+
+# ---- 4. confirmation for destructive verbs ------------------------------------------------
+class MultipassHost:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        harness.install_fake(tmp / "bin")
+        self.state_file = tmp / "multipass-state.json"
+        self.env = harness.environment(
+            tmp, PATH=f"{tmp / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin")
+
+    def cms(self, *args: str, input: str = "") -> subprocess.CompletedProcess:
+        # input="": stdin is a pipe, never the terminal pytest may run on
+        return subprocess.run([CMS, *args], capture_output=True, text=True, input=input,
+                              env=self.env, cwd=self.tmp, timeout=120)
+
+    def instances(self) -> dict:
+        return harness.fake_state(self.state_file)["instances"]
+
+
+@pytest.mark.parametrize("verb", ["delete", "stop", "suspend", "restart"])
+def test_multipass_many_names_need_yes(tmp_path: Path, verb: str) -> None:
+    host = MultipassHost(tmp_path)
+    names = [f"vm{i:02d}" for i in range(1, 13)]
+    harness.seed_instances(host.state_file, {n: {} for n in names})
+    done = host.cms("multipass", verb, "vm[01-12]")
+    assert done.returncode == 2 and "refused without confirmation" in done.stderr, done.stderr
+    assert all(i["state"] == "Running" and not i["deleted"] for i in host.instances().values())
+    assert host.cms("multipass", verb, "vm[01-12]", "--yes").returncode == 0
+    assert host.cms("multipass", verb, "vm[01-02]").returncode == 0  # few: no question
+
+
+def test_multipass_purge_needs_yes(tmp_path: Path) -> None:
+    host = MultipassHost(tmp_path)
+    harness.seed_instances(host.state_file, {"a": {"deleted": True}, "b": {}})
+    done = host.cms("multipass", "purge")
+    assert done.returncode == 2 and "refused without confirmation" in done.stderr, done.stderr
+    assert set(host.instances()) == {"a", "b"}
+    assert host.cms("multipass", "purge", input="n\n").returncode == 2  # no terminal: no
+    assert host.cms("multipass", "purge", "--yes").returncode == 0
+    assert set(host.instances()) == {"b"}
+    assert host.cms("multipass", "purge").returncode == 0  # nothing to purge: no question
+
+
+# ---- 5. Ctrl-C ---------------------------------------------------------------------------
+def interrupt(argv: list[str], after: float, twice: bool = False) -> tuple[int, float, str]:
+    """Start cms, send SIGINT after ``after`` seconds (twice, 50 ms apart, if asked);
+    the exit code, the seconds from the first signal to the exit, and stderr."""
+    process = subprocess.Popen([CMS, *argv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    time.sleep(after)
+    assert process.poll() is None, process.stderr.read()
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    if twice:
+        time.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        return -1, 99.0, err
+    return process.returncode, time.monotonic() - sent, err
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_ctrl_c_stops_a_wait_on_several_vms_within_a_second(booted: list[str],
+                                                            twice: bool) -> None:
+    code, seconds, err = interrupt(["vm", "wait", "web1,web2", "--state=stopped",
+                                    "--timeout=60"], after=2.5, twice=twice)
+    assert code == 130 and seconds < 1.0, (code, seconds, err)
+    assert "Traceback" not in err and "interrupted" in err
+
+
+@pytest.fixture
+def silent_sshd() -> int:
+    """A port that accepts connections and never says a word (an SSH server that hangs)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_ctrl_c_stops_ssh_to_several_vms_within_a_second(booted: list[str], silent_sshd: int,
+                                                         twice: bool) -> None:
+    assert run_cms("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={silent_sshd}").code == 0
+    code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true"], after=2.5,
+                                   twice=twice)
+    assert code == 130 and seconds < 1.0, (code, seconds, err)
+    assert "Traceback" not in err
+
+
+# ---- 6. concurrency: config set ------------------------------------------------------------
+def test_twenty_parallel_config_sets_lose_nothing(cms_home: Path) -> None:
+    assert run_cms("init", "--user=ada").code == 0
+    processes = [subprocess.Popen([CMS, "config", "set", f"cloudmesh.parallel.k{i}", str(i)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for i in range(20)]
+    for process in processes:
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+    import yaml
+
+    data = yaml.safe_load((cms_home / "cloudmesh.yaml").read_text())
+    assert data["cloudmesh"]["parallel"] == {f"k{i}": i for i in range(20)}
+
+
+# ---- 7. files: symlinks, modes, a damaged database ----------------------------------------
+def test_config_set_through_a_symlinked_config_writes_the_target(cms_home: Path,
+                                                                 tmp_path: Path) -> None:
+    assert run_cms("init", "--user=ada").code == 0
+    kept = tmp_path / "kept" / "cloudmesh.yaml"
+    kept.parent.mkdir()
+    (cms_home / "cloudmesh.yaml").rename(kept)
+    (cms_home / "cloudmesh.yaml").symlink_to(kept)
+    assert run_cms("config", "set", "cloudmesh.profile.user", "bob").code == 0
+    assert (cms_home / "cloudmesh.yaml").is_symlink()
+    assert "user: bob" in kept.read_text()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("planted", ["lab", "lab.pub"])
+def test_key_gen_refuses_a_planted_symlink(cms_home: Path, tmp_path: Path,
+                                           planted: str) -> None:
+    keys = cms_home / "keys"
+    keys.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    (keys / planted).symlink_to(victim)  # dangling: the file it names does not exist
+    line = one_line_error(run_cms("key", "gen", "lab"), 2)
+    assert "exists" in line
+    assert not victim.exists() and sorted(p.name for p in keys.iterdir()) == [planted]
+
+
+def test_database_and_its_wal_files_are_private(cms_home: Path) -> None:
+    from cloudmesh.compute.state import State
+
+    assert run_cms("init", "--user=ada").code == 0
+    os.umask(0o022)
+    state = State(cms_home / "cloudmesh.db")
+    state.set("cloud", "x")
+    state.cache_put("x", "vm", {"name": "a"})
+    files = [p for p in cms_home.iterdir() if p.name.startswith("cloudmesh.db")]
+    assert {p.name for p in files} >= {"cloudmesh.db", "cloudmesh.db-wal", "cloudmesh.db-shm"}
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {
+        p.name: "0o600" for p in files}
+    state.close()
+    # files of an older cms, readable by others, are made private on the next open
+    for path in files:
+        if path.exists():
+            path.chmod(0o644)
+    assert run_cms("set", "cloud=aws").code == 0
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files if p.exists())
+
+
+def damage(db: Path) -> None:
+    with open(db, "r+b") as handle:
+        handle.seek(4096)  # the second page: a table's root
+        handle.write(b"\x00" * 32)
+
+
+def test_a_damaged_database_stops_a_boot_before_the_cloud(aws_cloud: str, moto: str,
+                                                          cms_home: Path) -> None:
+    assert run_cms("set", "flavor=t3.micro").code == 0
+    from cloudmesh.compute.state import State
+
+    state = State(cms_home / "cloudmesh.db")
+    state.cache_replace("moto", "vm", [{"name": f"old{i}", "pad": "x" * 500}
+                                       for i in range(40)])
+    state.close()
+    damage(cms_home / "cloudmesh.db")
+    for argv in (["vm", "boot", "--name=web1"], ["vm", "list", "--cached"], ["set"]):
+        line = one_line_error(run_cms(*argv), 4)
+        assert "damaged" in line and "mv " in line, line
+    reservations = ec2_client(moto).describe_instances()["Reservations"]
+    assert reservations == []  # nothing was created
+    (cms_home / "cloudmesh.db").rename(cms_home / "cloudmesh.db.broken")
+    assert run_cms("vm", "boot", "--name=web1").code == 0  # the way out works
+
+
+def test_a_database_that_is_not_one_is_a_config_error(cms_home: Path) -> None:
+    assert run_cms("init", "--user=ada").code == 0
+    (cms_home / "cloudmesh.db").write_bytes(b"this is not SQLite" * 100)
+    line = one_line_error(run_cms("set", "cloud=aws"), 4)
+    assert "mv " in line
