@@ -197,3 +197,25 @@ def test_a_client_timeout_leaves_the_daemon_working(fake: Fake) -> None:
     failed = fake("launch", "--name", "web02", MULTIPASS_FAKE_FAIL="launch:2:boom")
     assert (failed.returncode, failed.stderr) == (2, "launch failed: boom\n")
     assert "web02" not in fake.instances()
+
+
+@pytest.mark.parametrize("version, state, cpu_count, release, snapshots, blueprints, zone", [
+    ("0.6.1", "RUNNING", None, "24.04 LTS", None, None, False),
+    ("1.10.1", "Running", None, "24.04 LTS", None, None, False),
+    ("1.12.2", "Running", "1", "Ubuntu 24.04 LTS", None, "blueprints", False),
+    ("1.15.1", "Running", "1", "Ubuntu 24.04 LTS", "0", "blueprints", False),
+    ("1.16.1", "Running", "1", "Ubuntu 24.04 LTS", "0", "blueprints (deprecated)", False),
+    ("1.17.0", "Running", "1", "Ubuntu 24.04 LTS", "0", None, True)])
+def test_each_version_prints_what_it_printed(fake: Fake, version: str, state: str,
+                                             cpu_count, release, snapshots, blueprints,
+                                             zone: bool) -> None:
+    """json_formatter.cpp and format_utils.cpp at each release's tag; "1.17" is main."""
+    fake.ok("launch", "--name", "web01")
+    env = {"MULTIPASS_FAKE_VERSION": version}
+    listed = fake.json("list", **env)["list"][0]
+    info = fake.json("info", "web01", **env)["info"]["web01"]
+    found = fake.json("find", **env)
+    assert (listed["state"], info["state"], listed["release"]) == (state, state, release)
+    assert (info.get("cpu_count"), info.get("snapshot_count")) == (cpu_count, snapshots)
+    assert set(found) - {"errors", "images"} == ({blueprints} if blueprints else set())
+    assert ("zone" in listed, "zone" in info) == (zone, zone)

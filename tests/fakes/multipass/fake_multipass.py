@@ -43,22 +43,25 @@ real client waits for them (launch/start/restart return once the instance is up)
 instance launched with ``--cloud-init FILE`` (or ``-`` for stdin) keeps that text in its
 "cloud_init" field and the path (or "-") in "cloud_init_from".
 
-Versions, from the environment; each quirk is the behaviour of a real release, checked in
-the sources named (tags of github.com/canonical/multipass), and the fake refuses any other
-value (exit 99):
-  MULTIPASS_FAKE_VERSION         the version printed (default 1.16.1); also selects
-                                 restart's message for an instance that is not running
-                                 (daemon.cpp reboot_vm: <1.15, 1.15-1.16, "1.17" = main)
-  MULTIPASS_FAKE_STATE_CASE      "upper": RUNNING, DELAYED SHUTDOWN, as format_utils.cpp
-                                 status_string_for printed them from 2018.4 to v0.6
-  MULTIPASS_FAKE_BLUEPRINTS_KEY  the find document's blueprints key (json_formatter.cpp):
-                                 "blueprints (deprecated)" (1.16, default), "blueprints"
-                                 (1.12 to 1.15), "none" (before 1.12, and main after 1.16)
-  MULTIPASS_FAKE_SNAPSHOT_COUNT  "absent": info has no snapshot_count (json_formatter.cpp
-                                 before 1.13; later only where the backend has no snapshots)
-  MULTIPASS_FAKE_ZONES           "1": Multipass's main branch after 1.16 (no release yet):
-                                 list and info carry "zone": {"name", "available"}, launch
-                                 takes --zone and prints "Launched: NAME in ZONE"
+Versions, from the environment. MULTIPASS_FAKE_VERSION (default 1.16.1; "1.17" stands for
+Multipass's main branch after 1.16, not released yet) sets what the fake prints as that
+release did, checked in the sources named (tags of github.com/canonical/multipass):
+  before 0.7   upper-case states (format_utils.cpp status_string_for, 2018.4 to v0.6)
+  before 1.11  no cpu_count in info, list's release as the daemon has it (json_formatter.cpp)
+  1.12-1.15    find's blueprints under "blueprints"; 1.16: "blueprints (deprecated)";
+               before 1.12 and on main: no blueprints key (json_formatter.cpp)
+  before 1.13  no snapshot_count in info (json_formatter.cpp); 1.13-1.16: info --all warns
+  restart of an instance that is not running: three wordings (daemon.cpp reboot_vm):
+               before 1.15, 1.15-1.16, main
+  main         zones (json_formatter.cpp, launch.cpp, common_cli.cpp): "zone": {"name",
+               "available"} in list and info, launch --zone, "Launched: NAME in ZONE"
+Each of these can be forced on its own; the fake refuses any value that no release had
+(exit 99):
+  MULTIPASS_FAKE_STATE_CASE      "upper": RUNNING, DELAYED SHUTDOWN
+  MULTIPASS_FAKE_BLUEPRINTS_KEY  "blueprints (deprecated)", "blueprints" or "none"
+  MULTIPASS_FAKE_SNAPSHOT_COUNT  "absent": no snapshot_count (also where a backend has no
+                                 snapshots, daemon.cpp populate_instance_info)
+  MULTIPASS_FAKE_ZONES           "1": zones as on main; "0": none
 Failures on demand:
   MULTIPASS_FAKE_DAEMON          "down": every daemon call fails as with a stopped daemon
                                  ("<cmd> failed: cannot connect to the multipass socket",
@@ -370,7 +373,8 @@ def state_word(instance: dict) -> str:
     the 2018.x releases up to v0.6 printed "RUNNING", "DELAYED SHUTDOWN" (with a space).
     No release printed lower-case words or DELAYED_SHUTDOWN (the protobuf enum name)."""
     word = "Deleted" if instance.get("deleted") else instance["state"]
-    if os.environ.get("MULTIPASS_FAKE_STATE_CASE", "") == "upper":
+    case = os.environ.get("MULTIPASS_FAKE_STATE_CASE", "")
+    if case == "upper" or (not case and not version_at_least(0, 7)):
         return word.upper()
     return word
 
@@ -454,7 +458,16 @@ def dump(document: dict) -> None:
 def zones_enabled() -> bool:
     """Availability zones: on Multipass's main branch after 1.16 (commit afeb5d6f6 "[cli] add
     retrieval of zones"), in no release up to 1.16.3."""
-    return os.environ.get("MULTIPASS_FAKE_ZONES") == "1"
+    forced = os.environ.get("MULTIPASS_FAKE_ZONES", "")
+    return forced == "1" if forced else version_at_least(1, 17)
+
+
+def blueprints_key() -> str:
+    """json_formatter.cpp format(FindReply): "blueprints" 1.12 to 1.15, "blueprints
+    (deprecated)" 1.16, none before 1.12 nor on main after 1.16."""
+    if version_at_least(1, 17) or not version_at_least(1, 12):
+        return "none"
+    return "blueprints (deprecated)" if version_at_least(1, 16) else "blueprints"
 
 
 def zone_object(instance: dict) -> dict:
@@ -472,6 +485,8 @@ def list_entry(name: str, instance: dict, request_ipv4: bool = True) -> dict:
              "ipv4": ip_addresses(instance) if request_ipv4 and is_running(instance) else [],
              "release": f"Ubuntu {instance['image_release']}"
              if instance.get("image_release") else "Not Available"}
+    if not version_at_least(1, 11):  # before 1.11 the release as the daemon has it
+        entry["release"] = instance.get("image_release", "")
     if zones_enabled():
         entry["zone"] = zone_object(instance)
     return entry
@@ -507,8 +522,10 @@ def info_entry(name: str, instance: dict, runtime_information: bool = True) -> d
                             "gid_mappings": [f"{m['gid']}:default"]}
                    for target, m in instance.get("mounts", {}).items()},
     }
-    if os.environ.get("MULTIPASS_FAKE_SNAPSHOT_COUNT") != "absent":
+    if os.environ.get("MULTIPASS_FAKE_SNAPSHOT_COUNT") != "absent" and version_at_least(1, 13):
         entry["snapshot_count"] = str(instance.get("snapshots", 0))
+    if not version_at_least(1, 11):  # json_formatter.cpp: cpu_count since 1.11
+        del entry["cpu_count"]
     if zones_enabled():
         entry["zone"] = zone_object(instance)
     return entry
@@ -641,7 +658,7 @@ def cmd_find(args: list[str]) -> int:
                       for name, b in BLUEPRINTS.items() if not search or search == name}
     if fmt == "json":
         document = {"errors": [], "images": images}
-        key = os.environ.get("MULTIPASS_FAKE_BLUEPRINTS_KEY", "blueprints (deprecated)")
+        key = os.environ.get("MULTIPASS_FAKE_BLUEPRINTS_KEY", "") or blueprints_key()
         if key != "none":
             document[key] = blueprints
         dump(document)
