@@ -61,6 +61,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _keygen(path: Path, comment: str) -> None:
+    for stale in (path, path.with_suffix(".pub")):  # ssh-keygen would ask to overwrite
+        stale.unlink(missing_ok=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f",
                     str(path)], check=True)
 
@@ -134,8 +136,6 @@ class Sshd:
     def restart_with_new_host_key(self) -> None:
         """The same address and port with another host key, as a rebuilt VM has."""
         self.stop()
-        for path in (self.host_key, self.host_key.with_suffix(".pub")):
-            path.unlink()
         _keygen(self.host_key, "rebuilt-host")
         self.start()
 
