@@ -24,7 +24,7 @@ KEY_ID, SECRET = "bench-key-id", "bench-not-a-secret"   # moto takes any; not se
 
 
 def cms(kind: str, args: list[str]) -> dict:
-    from cloudmesh.compute.provider import load_provider_class
+    from cloudmesh.compute.registry import load as load_provider_class
 
     spec: dict = {"cm": {"kind": kind}, "credentials": {}, "default": {}}
     if kind == "aws":

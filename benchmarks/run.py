@@ -347,7 +347,7 @@ esac
 
 def bench_first_use(env: dict[str, str], url: str, workdir: Path, runs: int
                     ) -> tuple[list[Row], dict]:
-    from cloudmesh.compute import discovery
+    from cloudmesh.compute import registry
 
     rows: list[Row] = []
     raw: dict[str, Any] = {}
@@ -359,7 +359,7 @@ def bench_first_use(env: dict[str, str], url: str, workdir: Path, runs: int
                        "describe_instances paginator (empty region)"),
                "multipass": ([str(fake)], "import subprocess + shutil.which",
                              "subprocess.run(multipass list) + json (stand-in executable)")}
-    for kind in sorted(discovery.kinds()):
+    for kind in sorted(registry.kinds()):
         say(f"5. first use of provider '{kind}' ({runs} rounds)")
         args, bare_label, call_label = recipes.get(kind, ([], "", ""))
         ways = {"cms": [PYTHON, script, "cms", kind, *args]}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cloudmesh.compute.testing import ComputeProviderSuite
-from conftest import run_cms, write_config
+from conftest import run_cms, snapshot, write_config
 
 FAKE = Path(__file__).parent / "fakes" / "filecloud" / "compute.py"
 PYPROJECT = """\
@@ -71,7 +71,7 @@ def test_installed_distribution_adds_the_kind(plugin_venv: Path, cms_home: Path,
                                   "default": {"image": "tiny-os", "flavor": "small"}}})
     # Without the distribution (this project's own venv) the kind is unknown ...
     missing = run_cms("vm", "list", "--cloud=x")
-    assert missing.code == 4 and "pip install cloudmesh-filecloud" in missing.err
+    assert missing.code == 4 and "provides cloudmesh/filecloud/compute.py" in missing.err
     # ... and in the venv where it was pip-installed, cms drives it.
     kinds = run_in(plugin_venv, "provider", "list", "--output=json")
     assert "filecloud" in {row["kind"] for row in json.loads(kinds.stdout)}
@@ -114,3 +114,33 @@ class TestThirdPartyConformance(ComputeProviderSuite):
         write_config(cms_home, {"fc": {"cm": {"kind": "filecloud"},
                                        "credentials": {"path": str(tmp_path / "vms.json")}}})
         return "fc"
+
+
+def test_install_hint_from_a_venv_with_only_the_core(tmp_path: Path, cms_home: Path) -> None:
+    """A core installed editable from this checkout names the exact folder to install
+    (never the unrelated 'cloudmesh-aws' of the public index); nothing else changes."""
+    import cloudmesh.compute
+
+    core_source = Path(cloudmesh.compute.__file__).parents[2]  # .../cloudmesh-compute
+    checkout = core_source.parent
+    venv = tmp_path / "core-only"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    target_site = Path(subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    # plain path lines: our dependencies and the core's source, but not the .pth files of
+    # our site-packages (they would add every provider of the checkout)
+    (target_site / "_core_only.pth").write_text(
+        f"{core_source}\n{sysconfig.get_path('purelib')}\n")
+    write_config(cms_home, {"a": {"cm": {"kind": "aws"}}})
+    before = snapshot(cms_home)
+    kinds = run_in(venv, "provider", "list", "--output=json")
+    assert kinds.returncode == 0, kinds.stderr
+    assert json.loads(kinds.stdout) == []
+    listed = run_in(venv, "vm", "list", "--cloud=a")
+    assert listed.returncode == 4
+    expected = f"-m pip install -e {checkout / 'cloudmesh-aws'}"
+    assert expected in listed.stderr and len(listed.stderr.strip().splitlines()) == 1, \
+        listed.stderr
+    assert snapshot(cms_home) == before

@@ -7,10 +7,11 @@ tag; an instance id (``i-...``) works wherever a name does.
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
+from cloudmesh.compute.boot import BootSpec
+from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.lazy import require
@@ -37,7 +38,6 @@ _THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"
                      "Unavailable", "InternalError"}
 _SESSIONS: dict = {}  # profile name (None: keys or the default chain) -> boto3 Session
 _SESSION_LOCK = threading.Lock()
-_LOOPBACK = ("http://127.", "http://localhost", "http://[::1]")
 
 
 class Provider(ComputeNodeABC):
@@ -51,13 +51,11 @@ class Provider(ComputeNodeABC):
                   "use 'cms vm start'",
     }
 
+    key_delivery = "keypair"
+    default_username = "ubuntu"
+
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
-        super().__init__(cloud, spec)
-        endpoint = self.credentials.get("endpoint_url")
-        if endpoint and str(endpoint).startswith("http://") and not str(endpoint).startswith(
-                _LOOPBACK):
-            raise ConfigError(f"cloud '{cloud}': endpoint_url {endpoint} is plain http",
-                              "use https (plain http is allowed only for 127.0.0.1)")
+        super().__init__(cloud, spec)  # checks credentials.endpoint_url
         self._client = self._create_client = None
 
     # ---- client ----------------------------------------------------------------------
@@ -91,7 +89,7 @@ class Provider(ComputeNodeABC):
                 session = _SESSIONS.get(profile)
                 if session is None:
                     session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
-                return session.client(
+                client = session.client(
                     "ec2", region_name=creds.get("region"),
                     endpoint_url=creds.get("endpoint_url") or None,
                     aws_access_key_id=creds.get("access_key_id") if explicit_keys else None,
@@ -103,6 +101,12 @@ class Provider(ComputeNodeABC):
                         connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout))
         except Exception as error:
             raise self.translate_error(error) or error from None
+        if not creds.get("endpoint_url"):
+            # an endpoint_url from ~/.aws/config or AWS_ENDPOINT_URL* passes the same check
+            check_endpoint(client.meta.endpoint_url,
+                           f"cloud '{self.cloud}': the EC2 endpoint of the AWS configuration "
+                           "(~/.aws/config or AWS_ENDPOINT_URL)")
+        return client
 
     @property
     def region(self) -> str | None:
@@ -171,7 +175,9 @@ class Provider(ComputeNodeABC):
             public_ips=public,
             private_ips=private,
             key=instance.get("KeyName"),
-            secgroups=[g.get("GroupName") for g in instance.get("SecurityGroups") or ()],
+            secgroups=[g.get("GroupName") for g in instance.get("SecurityGroups") or
+                       [g for i in instance.get("NetworkInterfaces") or ()
+                        for g in i.get("Groups") or ()]],
             region=self.credentials.get("region") or (zone[:-1] if zone else None),
             zone=zone,
             created=instance.get("LaunchTime"),
@@ -187,6 +193,7 @@ class Provider(ComputeNodeABC):
             version=image.get("Description"),
             status=image.get("State"),
             created=image.get("CreationDate"),
+            native={"root_device": image.get("RootDeviceName")},
         )
 
     @record_mapper("instance type")
@@ -238,29 +245,71 @@ class Provider(ComputeNodeABC):
     def info(self, name: str) -> dict[str, Any]:
         return self._to_vm(self._find(name))
 
-    def create(self, name: str, image: str, flavor: str, key: str | None = None,
-               secgroups: list[str] | None = None, userdata: str | None = None,
-               metadata: dict[str, str] | None = None) -> dict[str, Any]:
-        image_id = image if image.startswith("ami-") else self.image(image)["id"]
-        tags = [{"Key": "Name", "Value": name}]
-        tags += [{"Key": str(k), "Value": str(v)} for k, v in (metadata or {}).items()]
+    def create(self, spec: BootSpec) -> dict[str, Any]:
+        image = self.resolve_image(spec.image)
+        tags = [{"Key": "Name", "Value": spec.name}]
+        tags += [{"Key": str(k), "Value": str(v)} for k, v in spec.metadata.items()]
+        interface: dict[str, Any] = {"DeviceIndex": 0,
+                                     "AssociatePublicIpAddress": spec.public_ip}
+        subnet = self._subnet(spec.network, spec.subnet, spec.zone)
+        if subnet:
+            interface["SubnetId"] = subnet
+        if spec.secgroups:
+            interface["Groups"] = self._secgroup_ids(spec.secgroups)
         request: dict[str, Any] = {
-            "ImageId": image_id, "InstanceType": flavor, "MinCount": 1, "MaxCount": 1,
+            "ImageId": image["id"], "InstanceType": self.flavor(spec.flavor)["id"],
+            "MinCount": 1, "MaxCount": 1,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
-            # the same token on a retried request makes EC2 return the first instance
-            # instead of booting a second one
-            "ClientToken": str(uuid.uuid4()),
+            "NetworkInterfaces": [interface],
+            # the spec's token is the same on every retry of this boot: EC2 answers a
+            # repeated request with the instance the first one made
+            "ClientToken": spec.token,
         }
-        if key:
-            request["KeyName"] = key
-        if secgroups:
-            request["SecurityGroupIds"] = self._secgroup_ids(secgroups)
-        if userdata:
-            request["UserData"] = userdata
-        if self.defaults.get("zone"):
-            request["Placement"] = {"AvailabilityZone": str(self.defaults["zone"])}
+        if spec.key:
+            request["KeyName"] = spec.key["name"]
+        if spec.userdata:
+            request["UserData"] = spec.userdata
+        zone = spec.zone or self.defaults.get("zone")
+        if zone and not subnet:
+            request["Placement"] = {"AvailabilityZone": str(zone)}
+        if spec.disk_gb:
+            root = (image.get("native") or {}).get("root_device") or "/dev/sda1"
+            request["BlockDeviceMappings"] = [{"DeviceName": root, "Ebs": {
+                "VolumeSize": spec.disk_gb, "DeleteOnTermination": True}}]
         response = self.create_client.run_instances(**request)
         return self._to_vm(response["Instances"][0])
+
+    def _subnet(self, network: str | None, subnet: str | None,
+                zone: str | None) -> str | None:
+        """The subnet to boot in: the one named (id or Name tag), else the only subnet of
+        the named VPC (in the zone, if one is given); None: EC2's default VPC."""
+        if subnet:
+            key = "subnet-id" if subnet.startswith("subnet-") else "tag:Name"
+            found = self.client.describe_subnets(
+                Filters=[{"Name": key, "Values": [subnet]}])["Subnets"]
+            if len(found) != 1:
+                raise (NotFound if not found else UsageError)(
+                    f"{len(found) or 'no'} subnets on cloud '{self.cloud}' match '{subnet}'",
+                    "give the subnet id (subnet-...)")
+            return found[0]["SubnetId"]
+        if not network:
+            return None
+        key = "vpc-id" if network.startswith("vpc-") else "tag:Name"
+        vpcs = self.client.describe_vpcs(Filters=[{"Name": key, "Values": [network]}])["Vpcs"]
+        if len(vpcs) != 1:
+            raise (NotFound if not vpcs else UsageError)(
+                f"{len(vpcs) or 'no'} VPCs on cloud '{self.cloud}' match '{network}'",
+                "give the VPC id (vpc-...)")
+        filters = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
+        if zone:
+            filters.append({"Name": "availability-zone", "Values": [zone]})
+        subnets = self.client.describe_subnets(Filters=filters)["Subnets"]
+        if len(subnets) != 1:
+            choices = ", ".join(sorted(s["SubnetId"] for s in subnets)) or "none"
+            raise UsageError(f"network '{network}' on cloud '{self.cloud}' has "
+                             f"{len(subnets)} subnets ({choices})",
+                             "choose one with --subnet")
+        return subnets[0]["SubnetId"]
 
     def _secgroup_ids(self, groups: list[str]) -> list[str]:
         ids = [g for g in groups if g.startswith("sg-")]
@@ -293,6 +342,8 @@ class Provider(ComputeNodeABC):
 
     def destroy(self, name: str) -> dict[str, Any]:
         instance = self._find_live(name)
+        # EBS root volumes booted by cms are DeleteOnTermination (EC2's default for AMIs'
+        # root devices, and what create asks for with --disk): nothing else to clean up
         self.client.terminate_instances(InstanceIds=[instance["InstanceId"]])
         return self.info(instance["InstanceId"])
 
@@ -317,6 +368,7 @@ class Provider(ComputeNodeABC):
         return [self._to_image(i) for page in pages for i in page.get("Images", ())]
 
     def image(self, name: str) -> dict[str, Any]:
+        """An image by id (ami-...) or by name (the newest of that name)."""
         if name.startswith("ami-"):
             found = self.client.describe_images(ImageIds=[name])["Images"]
         else:

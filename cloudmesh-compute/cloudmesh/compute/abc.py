@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, NotSupported
+from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, NotSupported, UsageError
 from cloudmesh.compute.wait import Progress, wait_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cloudmesh.compute.boot import BootSpec
 
 VM_STATUSES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
                "deleting", "terminated", "error", "unknown")
@@ -52,6 +55,17 @@ def record_mapper(what: str):
 _OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "secgroups",
                    "secgroup_create", "secgroup_add_rules", "secgroup_remove_rules",
                    "secgroup_delete", "metadata_set"}
+#: a name in ``unsupported`` that stands for several verbs
+VERB_GROUPS = {"keys": ("keys", "key_upload", "key_delete"),
+               "secgroups": ("secgroups", "secgroup_create", "secgroup_add_rules",
+                             "secgroup_remove_rules", "secgroup_delete", "secgroup_upload")}
+#: the rows of the feature matrix: label -> the verb or capability behind it
+FEATURES = {"boot": "create", "list": "list", "start": "start", "stop": "stop",
+            "reboot": "reboot", "suspend": "suspend", "resume": "resume", "keys": "keys",
+            "key injection": "key_delivery", "secgroups": "secgroups",
+            "public IP": "public_ip", "metadata": "metadata_set", "ssh": "ssh"}
+#: a name a cloud accepts for a VM unless its provider says otherwise
+_GENERIC_NAME = None  # compiled on first use (re costs start-up time)
 
 
 def iso_utc(value: Any) -> str | None:
@@ -93,6 +107,15 @@ class ComputeNodeABC(abc.ABC):
     unsupported: dict[str, str] = {}
     #: the credentials keys this kind reads; others are reported as misspelt (empty: any)
     credential_keys: tuple[str, ...] = ()
+    #: how a key reaches a VM: "keypair" (uploaded as the cloud's key pair, referenced by
+    #: name at boot) or "inject" (the public key goes into the boot request: metadata,
+    #: osProfile or cloud-init); None when the kind cannot deliver keys
+    key_delivery: str | None = "keypair"
+    #: the kind's usual login when neither --username nor default.username says
+    default_username: str = "ubuntu"
+    #: True (or a dict of extra spec) when a cloud named after the kind needs no
+    #: cloudmesh.yaml entry (multipass)
+    zero_config: bool | dict = False
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         self.cloud = cloud
@@ -111,6 +134,11 @@ class ComputeNodeABC(abc.ABC):
         if not (self.timeout > 0 and 0 <= self.retries <= 10):
             raise ConfigError(f"cloud '{cloud}': cm.timeout must be above 0 and cm.retries "
                               "between 0 and 10")
+        from cloudmesh.compute.endpoints import ENDPOINT_KEYS, check_endpoint
+
+        for key in ENDPOINT_KEYS:
+            if self.credentials.get(key) not in (None, ""):
+                check_endpoint(self.credentials[key], f"cloud '{cloud}': credentials.{key}")
         unknown = [k for k in self.credentials if self.credential_keys
                    and k not in self.credential_keys]
         if unknown:
@@ -123,20 +151,48 @@ class ComputeNodeABC(abc.ABC):
                 f"the keys are: {', '.join(self.credential_keys)}")
 
     # ---- capabilities --------------------------------------------------------------
-    def supports(self, verb: str) -> bool:
-        """False for verbs listed in ``unsupported`` and for optional verbs the provider
-        does not implement (it kept the base class's method)."""
-        if verb in self.unsupported:
+    @classmethod
+    def _unsupported_reason(cls, verb: str) -> str | None:
+        """Why the kind cannot do ``verb`` (listed itself or through its group), else None."""
+        if verb in cls.unsupported:
+            return cls.unsupported[verb]
+        for group, verbs in VERB_GROUPS.items():
+            if verb in verbs and group in cls.unsupported:
+                return cls.unsupported[group]
+        return None
+
+    @classmethod
+    def supports(cls, verb: str) -> bool:
+        """False for verbs (and boot options) listed in ``unsupported``, directly or by
+        their group (``keys``, ``secgroups``), and for optional verbs the provider does
+        not implement (it kept the base class's method)."""
+        if cls._unsupported_reason(verb) is not None:
             return False
         if verb == "secgroup_upload":
-            return self.supports("secgroups")
+            return cls.supports("secgroups")
         if verb in _OPTIONAL_VERBS:
-            return getattr(type(self), verb) is not getattr(ComputeNodeABC, verb)
+            return getattr(cls, verb) is not getattr(ComputeNodeABC, verb)
         return True
 
     def not_supported(self, verb: str) -> NotSupported:
-        reason = self.unsupported.get(verb, "this provider does not implement it")
+        reason = self._unsupported_reason(verb) or "this provider does not implement it"
         return NotSupported(self.kind or type(self).__module__, verb, reason)
+
+    @classmethod
+    def features(cls) -> dict[str, str]:
+        """One row of the feature matrix: each operation "yes" or the reason it is not."""
+        row = {}
+        for label, verb in FEATURES.items():
+            if verb == "key_delivery":
+                row[label] = ("yes" if cls.key_delivery == "inject" else
+                              cls._unsupported_reason("key_injection") or
+                              ("no: keys are the cloud's key pairs" if cls.key_delivery
+                               else "no"))
+            elif cls.supports(verb):
+                row[label] = "yes"
+            else:
+                row[label] = cls._unsupported_reason(verb) or "not implemented"
+        return row
 
     # ---- records -------------------------------------------------------------------
     def _record(self, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
@@ -200,10 +256,29 @@ class ComputeNodeABC(abc.ABC):
         """One VM by name (or the cloud's id); NotFound if there is none."""
 
     @abc.abstractmethod
-    def create(self, name: str, image: str, flavor: str, key: str | None = None,
-               secgroups: list[str] | None = None, userdata: str | None = None,
-               metadata: dict[str, str] | None = None) -> dict[str, Any]:
-        """Boot one VM; returns its record (usually status booting)."""
+    def create(self, spec: BootSpec) -> dict[str, Any]:
+        """Boot one VM as ``spec`` says (see cloudmesh.compute.boot.BootSpec); return its
+        record once the cloud's own operation is done (usually status booting). Deliver
+        ``spec.key`` the kind's way, pass ``spec.token`` where the cloud takes an
+        idempotency token, and never retry blindly."""
+
+    def check_name(self, name: str) -> None:
+        """UsageError for a VM name the cloud would refuse, before any request. The
+        default allows 1-255 printable characters without spaces or slashes."""
+        global _GENERIC_NAME
+        if _GENERIC_NAME is None:
+            import re
+
+            _GENERIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+        if not (isinstance(name, str) and _GENERIC_NAME.fullmatch(name)):
+            raise UsageError(f"'{name}' is not a valid VM name on {self.kind}",
+                             "use letters, digits, '.', '_' and '-', starting with a letter "
+                             "or digit")
+
+    def resolve_image(self, ref: str) -> dict[str, Any]:
+        """The image a user's reference means, in any of the kind's notations (name, id,
+        family, URN, ...); NotFound if there is none. The default looks in images()."""
+        return self.image(ref)
 
     @abc.abstractmethod
     def start(self, name: str) -> dict[str, Any]: ...
@@ -312,6 +387,34 @@ class ComputeNodeABC(abc.ABC):
         raise self.not_supported("metadata_set")
 
     # ---- ssh and health ------------------------------------------------------------
+    # ---- retries -------------------------------------------------------------------
+    def retry(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``function``; an error is translated (``translate_error``), and one that
+        is retryable is tried again with backoff, at most ``self.retries`` times and not
+        past ``self.timeout`` seconds in all. For reads and idempotent calls only: a
+        create is retried with its token or by the facade, never here."""
+        import random
+        import time
+
+        started = time.monotonic()
+        for attempt in range(self.retries + 1):
+            try:
+                return function(*args, **kwargs)
+            except CmsError as error:
+                failure: CmsError = error
+            except Exception as error:
+                translated = self.translate_error(error)
+                if translated is None:
+                    raise
+                failure = translated
+                failure.__cause__ = error
+            delay = min(4.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            if not failure.retryable or attempt == self.retries or \
+                    time.monotonic() - started + delay > self.timeout:
+                raise failure
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
     def ssh_address(self, record: dict[str, Any]) -> tuple[str, int]:
         """Where to reach a VM's sshd: its first public address, else its first private
         one, port 22. A provider whose VMs are reached otherwise overrides this."""

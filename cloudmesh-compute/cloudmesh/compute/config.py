@@ -338,13 +338,10 @@ class Config:
         if self.exists and name in self.clouds():
             self.cloud(name)  # shape errors are reported here too
             return
-        from cloudmesh.compute import discovery
+        from cloudmesh.compute import registry
 
-        if name in discovery.kinds():
-            from cloudmesh.compute.provider import zero_config_spec
-
-            if zero_config_spec(name) is not None:
-                return
+        if name in registry.kinds() and registry.zero_config_spec(name) is not None:
+            return
         self.cloud(name)  # raises, naming the file and the known clouds
 
     def default_cloud(self) -> str | None:

@@ -1,7 +1,7 @@
 """Finding commands and provider kinds by looking at the file system.
 
 A command ``cms X`` is the module ``cloudmesh.<pkg>.command.X`` of whichever installed
-distribution ships it; a kind K is any ``cloudmesh/K/compute.py``. Both are found with a
+distribution ships it; a kind K is any ``cloudmesh/K/compute.py`` (see registry.py). Both are found with a
 stat per installed cloudmesh package under ``cloudmesh.__path__`` (the PEP 420 namespace),
 never by importing other packages or walking them with pkgutil.
 """
@@ -56,12 +56,6 @@ def commands() -> dict[str, str]:
             if ext == ".py" and not stem.startswith("_") and stem not in found:
                 found[stem] = f"cloudmesh.{package}.command.{stem}"
     return dict(sorted(found.items()))
-
-
-def kinds() -> dict[str, str]:
-    """Every installed provider kind: kind -> path of its compute.py."""
-    return {package: os.path.join(directory, "compute.py") for package, directory in packages()
-            if os.path.isfile(os.path.join(directory, "compute.py"))}
 
 
 def distributions() -> list[tuple[str, str]]:

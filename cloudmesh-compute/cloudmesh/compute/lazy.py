@@ -16,7 +16,7 @@ def require(module: str, distribution: str, package: str | None = None) -> Modul
         return importlib.import_module(module)
     except ImportError as error:
         missing = getattr(error, "name", None) or module
-        hint = f"pip install {distribution}"
-        if package:
-            hint += f" (or pip install {package})"
+        # the SDK by its own name: the bare cloudmesh-* names on PyPI are an older,
+        # unrelated release, so the distribution is named only as what needs it
+        hint = f"pip install {package or missing} (needed by {distribution})"
         raise ConfigError(f"the Python package '{missing}' is not installed", hint) from None

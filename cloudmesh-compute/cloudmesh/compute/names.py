@@ -104,3 +104,14 @@ def expand(expression: str | list[str] | None) -> list[str]:
                 if len(names) > MAX_NAMES:
                     raise UsageError(f"more than {MAX_NAMES} names given; name fewer at once")
     return names
+
+
+def sanitised_user(user: str) -> str:
+    """A user name as the first part of generated VM names: lowercase ASCII letters,
+    digits and '-', starting with a letter, at most 40 characters, so that
+    ``{user}-vm-{n}`` passes every kind's name rule (GCE's RFC 1035 is the strictest)."""
+    cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in user.lower())
+    cleaned = "-".join(part for part in cleaned.split("-") if part)[:40].rstrip("-")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = f"u{cleaned}"[:40].rstrip("-") if cleaned else "cloudmesh"
+    return cleaned

@@ -8,20 +8,27 @@ fan-out over names in a thread pool, error translation and the local cache.
 
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 from typing import Any, Callable, Iterable
 
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config, resolve_cloud
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
+from cloudmesh.compute.registry import load as load_provider_class
+from cloudmesh.compute.registry import zero_config_spec
 from cloudmesh.compute.state import State
 
 MAX_WORKERS = 16
 #: spellings the seeds and older cloudmesh files use for the same default
 _DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secgroups"),
-                    "image": ("image",), "key": ("key",), "username": ("username", "user")}
+                    "image": ("image",), "key": ("key",), "username": ("username", "user"),
+                    "disk_gb": ("disk_gb", "disk")}
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 class Outcome:
@@ -104,48 +111,16 @@ def _one_per_name(records: list[dict]) -> list[dict]:
     return list(chosen.values())
 
 
-def load_provider_class(kind: str, cloud: str) -> type[ComputeNodeABC]:
-    """Import ``cloudmesh.<kind>.compute.Provider``; nothing else is imported."""
-    if not (kind.isidentifier() and kind.isascii()):
-        raise ConfigError(f"cloud '{cloud}' has an invalid kind '{kind}'",
-                          "use a provider name such as aws, openstack or multipass")
-    module_name = f"cloudmesh.{kind}.compute"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            raise ConfigError(
-                f"cloud '{cloud}' is of kind '{kind}', but no provider for '{kind}' is installed",
-                f"pip install cloudmesh-{kind}") from None
-        raise
-    provider_class = getattr(module, "Provider", None)
-    if not (isinstance(provider_class, type) and issubclass(provider_class, ComputeNodeABC)):
-        raise ConfigError(f"{module_name} has no Provider class derived from ComputeNodeABC",
-                          f"reinstall cloudmesh-{kind}")
-    return provider_class
-
-
-def zero_config_spec(name: str) -> dict[str, Any] | None:
-    """The spec of a cloud that needs no cloudmesh.yaml entry: one named after an
-    installed kind whose Provider sets ``zero_config`` (True, or a dict of extra spec
-    such as ``default:``), e.g. ``multipass``. None for any other name."""
-    from cloudmesh.compute import discovery
-
-    if name not in discovery.kinds():  # a stat per package; imports nothing
-        return None
-    extra = getattr(load_provider_class(name, name), "zero_config", None)
-    if not extra:
-        return None
-    return {**(extra if isinstance(extra, dict) else {}), "cm": {"kind": name}}
-
-
 class Provider:
     """``Provider("mycloud")``: one configured cloud, whatever its kind."""
 
     def __init__(self, name: str | None = None, config: Config | None = None,
-                 state: State | None = None) -> None:
+                 state: State | None = None,
+                 warn: Callable[[str], None] = _warn) -> None:
         self.config = config or Config()
         self.state = state or State()
+        #: where warnings go (a boot option the kind cannot honour ...): stderr by default
+        self.warn = warn
         self.name = resolve_cloud(name, self.config, self.state)
         # a zero-config kind (multipass) works without a yaml entry, even without a file
         configured = self.config.exists and self.name in self.config.clouds()
@@ -182,7 +157,7 @@ class Provider:
 
     def __getattr__(self, attribute: str) -> Any:
         # Delegate anything else (provider-specific extras) with error translation.
-        if attribute.startswith("_") or attribute in ("provider", "config", "state"):
+        if attribute.startswith("_") or attribute in ("provider", "config", "state", "warn"):
             raise AttributeError(attribute)
         target = getattr(self.provider, attribute)
         if callable(target):
@@ -222,8 +197,13 @@ class Provider:
         if count > name_expr.MAX_NAMES:
             raise UsageError(f"--n={count} is above the limit of {name_expr.MAX_NAMES}")
         first = self.state.next_counter("vm", count)
-        user = self.config.username()
-        return [f"{user}-vm-{n}" for n in range(first, first + count)], first
+        return self.generated_names(first, count), first
+
+    def generated_names(self, first: int, count: int) -> list[str]:
+        """``{user}-vm-{n}`` from a user name cut down to what every cloud accepts
+        (lowercase letters, digits and '-', starting with a letter)."""
+        user = name_expr.sanitised_user(self.config.username())
+        return [f"{user}-vm-{n}" for n in range(first, first + count)]
 
     # ---- VMs -----------------------------------------------------------------------
     def list(self, names: str | list[str] | None = None, cached: bool = False) -> list[dict]:
@@ -240,105 +220,38 @@ class Provider:
 
     def info(self, name: str) -> dict:
         record = self.call("info", name)
-        self._remember([Outcome(name, result=record)])
+        self.remember([Outcome(name, result=record)])
         return record
 
     def boot(self, names: str | list[str] | None = None, count: int | None = None,
              image: str | None = None, flavor: str | None = None, key: str | None = None,
-             secgroups: str | list[str] | None = None, userdata: str | None = None,
+             secgroups: str | list[str] | None = None, username: str | None = None,
+             network: str | None = None, subnet: str | None = None,
+             public_ip: bool | str | None = None, zone: str | None = None,
+             disk_gb: int | str | None = None, userdata: str | None = None,
              metadata: dict[str, str] | None = None, dryrun: bool = False,
              wait: bool = False, timeout: float = 600,
              progress: Callable[[str, dict, float], None] | None = None) -> list[Outcome]:
-        """Boot VMs, one per name (or ``count`` generated names), concurrently."""
-        image = self.require_default("image", image)
-        flavor = self.require_default("flavor", flavor)
-        key = self.default("key", key)
-        groups = self.default("secgroup", secgroups)
-        if isinstance(groups, str):
-            groups = [g.strip() for g in groups.split(",") if g.strip()]
-        reserved: tuple[int, int] | None = None
-        if names:
-            vm_names = name_expr.expand(names)
-            if count not in (None, len(vm_names)):
-                raise UsageError(f"--n={count} does not match the {len(vm_names)} names given")
-        elif dryrun:
-            user, first = self.config.username(), self.state.counter("vm") + 1
-            vm_names = [f"{user}-vm-{n}" for n in range(first, first + (count or 1))]
-        else:
-            vm_names, first = self.new_names(count or 1)
-            reserved = (first, len(vm_names))
-        if not dryrun:
-            self._ensure_on_cloud(key, groups or [])
-        if dryrun:
-            return [Outcome(n, result=self.provider.vm_record(
-                name=n, status="unknown", state="dryrun", image=image, flavor=flavor, key=key,
-                secgroups=groups)) for n in vm_names]
+        """Boot VMs, one per name (or ``count`` generated names), concurrently. Every
+        option not given comes from ``cms set``, the cloud's ``default:`` block, then the
+        kind's own default (see cloudmesh.compute.boot)."""
+        from cloudmesh.compute import boot
 
-        def boot_one(vm_name: str) -> dict:
-            existing = self._existing(vm_name)
-            if existing:
-                raise UsageError(f"a VM named '{vm_name}' already exists on '{self.name}' "
-                                 f"(status {existing['status']})", "pick another name")
-            record = self._create_checked(vm_name, image, flavor, key=key, secgroups=groups,
-                                          userdata=userdata, metadata=metadata)
-            if wait:
-                record = self.call("wait", vm_name, "running", timeout=timeout,
-                                   progress=self._progress(vm_name, progress))
-            return record
+        return boot.boot(self, names, count, dryrun=dryrun, wait=wait, timeout=timeout,
+                         progress=progress, image=image, flavor=flavor, key=key,
+                         secgroups=secgroups, username=username, network=network,
+                         subnet=subnet, public_ip=public_ip, zone=zone, disk_gb=disk_gb,
+                         userdata=userdata, metadata=metadata)
 
-        outcomes = fan_out(boot_one, vm_names)
-        self._remember(outcomes)
-        if reserved and not any(o.ok for o in outcomes):
-            self.state.release_counter("vm", *reserved)
-        return outcomes
-
-    def _remember(self, outcomes: list[Outcome]) -> None:
+    def remember(self, outcomes: list[Outcome]) -> None:
         """Cache the VM records of successful outcomes."""
         for outcome in outcomes:
             record = outcome.result if outcome.ok else None
             if isinstance(record, dict) and record.get("name") and "cloud" in record:
                 self.state.cache_put(self.name, "vm", record)
 
-    def _existing(self, vm_name: str) -> dict | None:
-        """The live VM of that name, if there is one."""
-        try:
-            record = self.call("info", vm_name)
-        except NotFound:
-            return None
-        return None if record["status"] in ("terminated", "deleting") else record
-
-    def _create_checked(self, vm_name: str, *args: Any, **kwargs: Any) -> dict:
-        """Create a VM, trying again after a transient fault, but never blindly: the lost
-        request may have booted the VM, so look for it first (a create is not
-        idempotent on every cloud)."""
-        import random
-        import time
-
-        attempts = self.provider.retries + 1
-        for attempt in range(attempts):
-            try:
-                return self.call("create", vm_name, *args, **kwargs)
-            except CmsError as error:
-                if not error.retryable or attempt == attempts - 1:
-                    raise
-            time.sleep(min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0))
-            booted = self._existing(vm_name)
-            if booted:
-                return booted
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _ensure_on_cloud(self, key: str | None, groups: list[str]) -> None:
-        """Before a boot: upload the key and reconcile the groups that are defined
-        locally (names the registry does not know are taken to exist on the cloud)."""
-        if key and self.state.key_get(key) and self.provider.supports("key_upload"):
-            self.upload_key(key)
-        for group in groups:
-            definition = self.state.secgroup_get(group)
-            if definition and self.provider.supports("secgroups"):
-                self.call("secgroup_upload", definition)
-
     @staticmethod
-    def _progress(vm_name: str, progress: Callable[[str, dict, float], None] | None):
+    def progress_for(vm_name: str, progress: Callable[[str, dict, float], None] | None):
         if progress is None:
             return None
         return lambda record, elapsed: progress(vm_name, record, elapsed)
@@ -356,7 +269,11 @@ class Provider:
         if dryrun:  # no request reaches the cloud: say what is known from the cache
             return [Outcome(n, result=self._cached_vm(n)) for n in vm_names]
         outcomes = fan_out(lambda n: self.call(verb, n), vm_names)
-        self._remember(outcomes)
+        self.remember(outcomes)
+        if verb == "destroy":
+            for outcome in outcomes:
+                if outcome.ok:
+                    self.state.boot_forget(self.name, outcome.item)
         return outcomes
 
     def _cached_vm(self, vm_name: str) -> dict:
@@ -371,14 +288,14 @@ class Provider:
         vm_names = name_expr.expand(names)
         outcomes = fan_out(lambda n: self.call("wait", n, status, timeout=timeout,
                                                interval=interval,
-                                               progress=self._progress(n, progress)), vm_names)
-        self._remember(outcomes)
+                                               progress=self.progress_for(n, progress)), vm_names)
+        self.remember(outcomes)
         return outcomes
 
     def infos(self, names: str | list[str]) -> list[Outcome]:
         vm_names = name_expr.expand(names)
         outcomes = fan_out(lambda n: self.call("info", n), vm_names)
-        self._remember(outcomes)
+        self.remember(outcomes)
         return outcomes
 
     # ---- keys ------------------------------------------------------------------------
@@ -443,9 +360,11 @@ class Provider:
         from cloudmesh.compute.sshclient import check_port
 
         port_number = check_port(self.default("ssh_port", port) or default_port)
+        booted = self.state.boot_get(self.name, record["name"]) or {}
         user = (username or (record.get("metadata") or {}).get("username")
-                or self.default("username") or getpass.getuser())
-        key_name = key or record.get("key") or self.default("key")
+                or booted.get("username") or self.default("username")
+                or self.provider.default_username or getpass.getuser())
+        key_name = key or record.get("key") or booted.get("key") or self.default("key")
         key_path = None
         if key_name:
             entry = self.state.key_get(key_name)
@@ -471,7 +390,7 @@ class Provider:
         def wait_one(vm_name: str) -> dict:
             start = time.monotonic()
             record = self.call("wait", vm_name, "running", timeout=timeout, interval=interval,
-                               progress=self._progress(vm_name, progress))
+                               progress=self.progress_for(vm_name, progress))
             last_error: Exception | None = None
             while True:
                 remaining = timeout - (time.monotonic() - start)

@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS secgroup_rules (
     direction TEXT NOT NULL, protocol TEXT NOT NULL, from_port INTEGER, to_port INTEGER,
     cidr TEXT NOT NULL,
     UNIQUE (secgroup, direction, protocol, from_port, to_port, cidr));
+CREATE TABLE IF NOT EXISTS reservations (
+    cloud TEXT NOT NULL, name TEXT NOT NULL, pid INTEGER NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (cloud, name));
+CREATE TABLE IF NOT EXISTS boots (
+    cloud TEXT NOT NULL, name TEXT NOT NULL, key TEXT, username TEXT, created REAL NOT NULL,
+    PRIMARY KEY (cloud, name));
 """
 
 
@@ -115,7 +121,7 @@ class State:
             except OSError:
                 pass
 
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         """Create the tables, or bring an older database up to date (PRAGMA user_version
@@ -371,3 +377,62 @@ class State:
             rows = self.db.execute("SELECT record FROM cache WHERE kind = ? AND name = ?",
                                    (kind, name)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+
+    # ---- boot reservations and facts ----------------------------------------------------
+    def reserve(self, cloud: str, name: str, pid: int, seconds: float) -> bool:
+        """Reserve a VM name on a cloud for one boot on this machine; False when another
+        live process holds it (or a boot of it ended moments ago). A reservation whose
+        process is gone, or which expired, is taken over."""
+        import os
+
+        now = time.time()
+        with self._lock:
+            db = self.db
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                row = db.execute("SELECT pid, expires FROM reservations WHERE cloud = ? AND "
+                                 "name = ?", (cloud, name)).fetchone()
+                if row is not None and row[1] > now and row[0] > 0:
+                    try:
+                        os.kill(row[0], 0)
+                        held = True
+                    except ProcessLookupError:
+                        held = False
+                    except PermissionError:
+                        held = True
+                elif row is not None:
+                    held = row[1] > now  # a hold after a create (pid 0) until it expires
+                else:
+                    held = False
+                if not held:
+                    db.execute("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?)",
+                               (cloud, name, pid, now + seconds))
+                db.execute("COMMIT")
+                return not held
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def reserve_hold(self, cloud: str, name: str, seconds: float) -> None:
+        """After a create: keep the name reserved a little longer, whoever asks."""
+        self._write([("UPDATE reservations SET pid = 0, expires = ? WHERE cloud = ? AND "
+                      "name = ?", (time.time() + seconds, cloud, name))])
+
+    def release(self, cloud: str, name: str) -> None:
+        self._write([("DELETE FROM reservations WHERE cloud = ? AND name = ?", (cloud, name))])
+
+    def boot_put(self, cloud: str, name: str, key: str | None, username: str | None) -> None:
+        """What a VM was booted with that the cloud may not say back (the key name and the
+        login of an injected key), for 'cms vm ssh NAME' with no option."""
+        self._write([("INSERT OR REPLACE INTO boots VALUES (?, ?, ?, ?, ?)",
+                      (cloud, name, key, username, time.time()))])
+
+    def boot_get(self, cloud: str, name: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT key, username FROM boots WHERE cloud = ? AND name = ?",
+                              (cloud, name)).fetchone()
+        return {"key": row[0], "username": row[1]} if row else None
+
+    def boot_forget(self, cloud: str, name: str) -> None:
+        self._write([("DELETE FROM boots WHERE cloud = ? AND name = ?", (cloud, name)),
+                     ("DELETE FROM reservations WHERE cloud = ? AND name = ?", (cloud, name))])

@@ -31,6 +31,7 @@ import subprocess
 from typing import Any, Iterable
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
+from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError, WaitTimeout)
 
@@ -74,6 +75,7 @@ QUICK_TIMEOUT = 120
 _NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 _CUSTOM_FLAVOR = re.compile(r"^(\d+)cpu-(\d+(?:\.\d+)?)G-(\d+(?:\.\d+)?)G$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/~+-]*$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _NO_RELEASE = ("", "not available", "n/a")
 
@@ -86,6 +88,56 @@ def check_name(name: str) -> str:
                          "Multipass names use letters, digits and hyphens, start with a "
                          "letter and do not end with a hyphen")
     return name
+
+
+def check_image(image: str) -> str:
+    """An image reference that multipass reads as an image, never as an option (an image
+    of '--mount=/:/host' would otherwise mount the host's root into the instance)."""
+    if not isinstance(image, str) or not _IMAGE.match(image):
+        raise UsageError(f"invalid image '{image}'",
+                         "use an alias such as 24.04 or lts, REMOTE:ALIAS, or a file:// or "
+                         "https:// URL")
+    return image
+
+
+def with_authorized_key(userdata: str | None, username: str, public_key: str) -> str:
+    """Cloud-init user data that authorizes ``public_key`` for ``username``, merged with
+    the user's own: into a ``#cloud-config`` document, or as a second part of a MIME
+    multi-part beside any other user data (a script, an include ...)."""
+    import yaml
+
+    key = public_key.strip()
+    if username == "ubuntu":  # the image's default user
+        addition: dict[str, Any] = {"ssh_authorized_keys": [key]}
+    else:
+        addition = {"users": ["default", {"name": username, "ssh_authorized_keys": [key],
+                                          "shell": "/bin/bash",
+                                          "sudo": "ALL=(ALL) NOPASSWD:ALL"}]}
+    text = userdata or ""
+    if not text.strip() or text.lstrip().startswith("#cloud-config"):
+        try:
+            document = yaml.safe_load(text) or {} if text.strip() else {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"the user data is not valid YAML: {error}".splitlines()[0]) \
+                from None
+        if not isinstance(document, dict):
+            raise UsageError("the #cloud-config user data must be a mapping")
+        if "ssh_authorized_keys" in addition:
+            keys = list(document.get("ssh_authorized_keys") or [])
+            document["ssh_authorized_keys"] = keys + [key] if key not in keys else keys
+        else:
+            users = list(document.get("users") or ["default"])
+            document["users"] = users + addition["users"][1:]
+        return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    message = MIMEMultipart()
+    message.attach(MIMEText("#cloud-config\n" + yaml.safe_dump(addition, sort_keys=False),
+                            "cloud-config"))
+    subtype = "x-shellscript" if text.startswith("#!") else "plain"
+    message.attach(MIMEText(text, subtype))
+    return message.as_string()
 
 
 def normalise_state(state: Any) -> str:
@@ -169,15 +221,20 @@ class Provider(ComputeNodeABC):
     #: defaults it gets: Multipass's own default image (the current LTS) and sizes
     zero_config = {"default": {"image": "lts", "flavor": "tiny"}}
     unsupported = {
-        **dict.fromkeys(("keys", "key_upload", "key_delete"),
-                        "Multipass keeps no key pairs: it injects its own SSH key; add "
-                        "others with 'cms multipass launch --cloud-init=FILE'"),
-        **dict.fromkeys(("secgroups", "secgroup_create", "secgroup_add_rules",
-                         "secgroup_remove_rules", "secgroup_upload", "secgroup_delete"),
-                        "Multipass instances sit on a host-local network without security "
-                        "groups"),
+        "keys": "Multipass keeps no key pairs: 'cms vm boot --key=NAME' injects the key "
+                "through cloud-init instead",
+        "secgroups": "Multipass instances sit on a host-local network without security "
+                     "groups",
         "metadata_set": "Multipass keeps no metadata for its instances",
+        "metadata": "Multipass keeps no metadata for its instances",
+        "public_ip": "Multipass instances have addresses on a host-local network only",
+        "subnet": "Multipass attaches instances to its own host-local network",
+        "zone": "Multipass runs instances on this machine only (zones are not released)",
     }
+    #: the key goes into the instance's cloud-init (ssh_authorized_keys), for the image's
+    #: default user ubuntu or a user cloud-init creates
+    key_delivery = "inject"
+    default_username = "ubuntu"
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
@@ -362,12 +419,17 @@ class Provider(ComputeNodeABC):
                            "see 'cms multipass list'")
         return self._to_vm(name, found)
 
-    def create(self, name: str, image: str, flavor: str, key: str | None = None,
-               secgroups: list[str] | None = None, userdata: str | None = None,
-               metadata: dict[str, str] | None = None) -> dict[str, Any]:
-        vcpus, ram_mb, disk_gb = self.flavor_sizes(flavor)
-        return self.launch(name, image=image, cpus=vcpus, memory=f"{ram_mb}M",
-                           disk=f"{disk_gb:g}G", userdata=userdata)
+    def check_name(self, name: str) -> None:
+        check_name(name)
+
+    def create(self, spec: BootSpec) -> dict[str, Any]:
+        vcpus, ram_mb, disk_gb = self.flavor_sizes(spec.flavor)
+        userdata = spec.userdata
+        if spec.key:
+            userdata = with_authorized_key(userdata, spec.username, spec.key["public_key"])
+        return self.launch(spec.name, image=spec.image, cpus=vcpus, memory=f"{ram_mb}M",
+                           disk=f"{spec.disk_gb or disk_gb:g}G", userdata=userdata,
+                           networks=[spec.network] if spec.network else ())
 
     def launch_argv(self, name: str, image: str | None = None, cpus: int | str | None = None,
                     memory: str | None = None, disk: str | None = None,
@@ -402,7 +464,7 @@ class Provider(ComputeNodeABC):
                 raise UsageError(f"--timeout takes a whole number of seconds, not '{timeout}'")
             argv += ["--timeout", str(seconds)]
         if image:
-            argv.append(image)
+            argv.append(check_image(image))
         return argv
 
     def launch(self, name: str, image: str | None = None, userdata: str | None = None,

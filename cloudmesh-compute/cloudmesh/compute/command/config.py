@@ -89,7 +89,7 @@ def _get(config, key: str) -> int:
 
 
 def _check(config) -> int:
-    from cloudmesh.compute import discovery
+    from cloudmesh.compute import registry
     from cloudmesh.compute.errors import CmsError
 
     problems: list[str] = []
@@ -101,7 +101,7 @@ def _check(config) -> int:
     permission = config.permission_problem()
     if permission:
         problems.append(permission)
-    kinds = discovery.kinds()
+    kinds = registry.kinds()
     for name, spec in clouds.items():
         if not isinstance(spec, dict):
             problems.append(f"cloud '{name}': entry must be a mapping")
@@ -111,7 +111,7 @@ def _check(config) -> int:
             problems.append(f"cloud '{name}': no cm.kind")
         elif kind not in kinds:
             problems.append(f"cloud '{name}': kind '{kind}' has no provider installed "
-                            f"(pip install cloudmesh-{kind})")
+                            f"({registry.install_hint(str(kind))})")
         try:
             config.cloud(name)
         except CmsError as error:

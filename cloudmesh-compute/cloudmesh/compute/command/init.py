@@ -26,7 +26,7 @@ cloudmesh:
   default:
     cloud: aws                 # used when neither --cloud nor 'cms set cloud=' says
   compute:
-    # Amazon EC2 (pip install cloudmesh-aws). Omitted credentials come from ~/.aws
+    # Amazon EC2 (distribution cloudmesh-aws). Omitted credentials come from ~/.aws
     # and the AWS_* environment variables, as with the aws CLI.
     aws:
       cm:
@@ -44,7 +44,7 @@ cloudmesh:
         username: ubuntu
         key: {user}
         secgroup: default
-    # OpenStack (pip install cloudmesh-openstack): name a clouds.yaml entry, or give
+    # OpenStack (distribution cloudmesh-openstack): name a clouds.yaml entry, or give
     # auth_url, username, password, project_name, user_domain_name, project_domain_name.
     openstack:
       cm:
@@ -57,7 +57,7 @@ cloudmesh:
         image: ubuntu-24.04
         flavor: m1.small
         username: ubuntu
-    # Microsoft Azure (pip install cloudmesh-azure). Omitted credentials use 'az login'.
+    # Microsoft Azure (distribution cloudmesh-azure). Omitted credentials use 'az login'.
     azure:
       cm:
         kind: azure
@@ -69,7 +69,7 @@ cloudmesh:
         image: Canonical:ubuntu-24_04-lts:server:latest
         flavor: Standard_B1s
         username: azureuser
-    # Google Compute Engine (pip install cloudmesh-google). Omitted credentials use
+    # Google Compute Engine (distribution cloudmesh-google). Omitted credentials use
     # application default credentials (gcloud auth application-default login).
     google:
       cm:
@@ -81,7 +81,7 @@ cloudmesh:
         image: projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64
         flavor: e2-micro
         username: ubuntu
-    # Oracle Cloud Infrastructure (pip install cloudmesh-oracle): a profile of ~/.oci/config.
+    # Oracle Cloud Infrastructure (distribution cloudmesh-oracle): a profile of ~/.oci/config.
     oracle:
       cm:
         kind: oracle
@@ -92,7 +92,7 @@ cloudmesh:
         image: Canonical-Ubuntu-24.04-2024.10.09-0
         flavor: VM.Standard.E2.1.Micro
         username: ubuntu
-    # Multipass on this computer (pip install cloudmesh-multipass).
+    # Multipass on this computer (distribution cloudmesh-multipass).
     multipass:
       cm:
         kind: multipass

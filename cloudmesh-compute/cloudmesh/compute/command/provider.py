@@ -6,7 +6,7 @@ Usage:
 Options:
   --output=FORMAT  table, json, yaml or csv [default: table]
 
-A kind K is any installed cloudmesh/K/compute.py; 'pip install cloudmesh-K' adds one.
+A kind K is any installed cloudmesh/K/compute.py; installing its distribution adds one.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ def run(argv: list[str]) -> int:
 
 
 def _provider(arguments: dict) -> int:
-    from cloudmesh.compute import discovery
+    from cloudmesh.compute import discovery, registry
 
     output = check_format(arguments["--output"])
     versions = dict(discovery.distributions())
     rows = [{"kind": kind, "distribution": f"cloudmesh-{kind}",
              "version": versions.get(f"cloudmesh-{kind}", ""), "module": f"cloudmesh.{kind}.compute",
-             "path": str(path)} for kind, path in discovery.kinds().items()]
+             "path": str(path)} for kind, path in registry.kinds().items()]
     emit(rows, output, ["kind", "distribution", "version", "module", "path"])
     return 0

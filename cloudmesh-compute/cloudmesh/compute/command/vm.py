@@ -3,6 +3,8 @@
 Usage:
   cms vm boot [--name=NAMES] [--n=COUNT] [--cloud=CLOUD] [--image=IMAGE] [--flavor=FLAVOR]
               [--key=KEY] [--secgroup=GROUPS] [--username=USER] [--userdata=FILE]
+              [--network=NETWORK] [--subnet=SUBNET] [--zone=ZONE] [--disk=GB]
+              [--public-ip | --no-public-ip]
               [--wait] [--timeout=SECONDS] [--dryrun] [--output=FORMAT]
   cms vm list [NAMES] [--cloud=CLOUD] [--output=FORMAT] [--refresh | --cached]
   cms vm info NAMES [--cloud=CLOUD] [--output=FORMAT]
@@ -30,8 +32,17 @@ Options:
   --key=KEY            key name (default: the cloud's default.key); boot uploads it from
                        the local registry if the cloud lacks it; ssh also takes a file
   --secgroup=GROUPS    security groups, comma separated (default: default.secgroup)
-  --username=USER      login user recorded in the VM's metadata for ssh
+  --username=USER      the login the key is for (default: default.username, else the
+                       kind's usual login, e.g. ubuntu; oracle opc)
   --userdata=FILE      a cloud-init file passed as user data
+  --network=NETWORK    the network to attach (default: default.network, else the cloud's
+                       only one; several and none chosen is an error listing them)
+  --subnet=SUBNET      the subnet (default: default.subnet, else the network's only one)
+  --zone=ZONE          the zone / availability zone / domain (default: default.zone)
+  --disk=GB            the boot disk size in GB (default: default.disk_gb, else the image's)
+  --public-ip          give the VM an address reachable from outside (the default;
+                       default.public_ip=false turns it off)
+  --no-public-ip       private addresses only
   --wait               wait until the VMs reach their target state
   --timeout=SECONDS    how long to wait (default: 600 s; for ssh 30 s to connect)
   --interval=SECONDS   how often to poll while waiting [default: 2]
@@ -211,14 +222,16 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
         except OSError as error:
             raise ConfigError(f"cannot read --userdata file: {error.strerror}: "
                               f"{arguments['--userdata']}") from None
-    username = provider.default("username", arguments["--username"])
+    public_ip = True if arguments["--public-ip"] else (
+        False if arguments["--no-public-ip"] else None)
     outcomes = provider.boot(
         names=arguments["--name"], count=positive_int(arguments["--n"], "--n"),
         image=arguments["--image"], flavor=arguments["--flavor"], key=arguments["--key"],
-        secgroups=arguments["--secgroup"], userdata=userdata,
-        metadata={"username": username} if username else None,
-        dryrun=arguments["--dryrun"], wait=arguments["--wait"], timeout=timeout,
-        progress=progress_printer())
+        secgroups=arguments["--secgroup"], username=arguments["--username"],
+        network=arguments["--network"], subnet=arguments["--subnet"],
+        zone=arguments["--zone"], disk_gb=arguments["--disk"], public_ip=public_ip,
+        userdata=userdata, dryrun=arguments["--dryrun"], wait=arguments["--wait"],
+        timeout=timeout, progress=progress_printer())
     if arguments["--dryrun"]:
         for outcome in outcomes:
             vm = outcome.result
