@@ -139,7 +139,7 @@ USER_CONFIG = "# mine\nHost github.com\n    User git\n"
 
 def ssh_config() -> Path:
     path = Path.home() / ".ssh" / "config"
-    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -569,3 +569,107 @@ def test_a_database_that_is_not_one_is_a_config_error(cms_home: Path) -> None:
     (cms_home / "cloudmesh.db").write_bytes(b"this is not SQLite" * 100)
     line = one_line_error(run_cms("set", "cloud=aws"), 4)
     assert "mv " in line
+
+
+# ---- 8. hypothesis: arbitrary text from a "cloud" -----------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# text weighted toward what attacks use: controls, escapes, separators, quotes, patterns
+cloud_text = st.text(alphabet=st.one_of(
+    st.sampled_from(UNSAFE + [" ", "\\", '"', "'", "*", "?", "!", "%", "$", "{", "}", "#",
+                              "=", ",", "-", ".", "\u00a0", "\u200b", "\ufeff"]),
+    st.characters()), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.fixed_dictionaries({
+    "name": cloud_text, "status": cloud_text, "public_ips": st.lists(cloud_text, max_size=2),
+    "zone": st.one_of(st.none(), cloud_text, st.integers())}), min_size=1, max_size=4))
+def test_renderer_never_prints_a_control_character(records: list[dict]) -> None:
+    from cloudmesh.compute.output import render
+
+    columns = ["name", "status", "public_ips", "zone"]
+    for output in ("table", "csv", "json", "yaml"):
+        text = render(records, output, columns)
+        assert raw_controls(text) == [], (output, text)
+    table = render(records, "table", columns).split("\n")
+    assert len(table) == len(records) + 2  # one line per record: no fake rows
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(render(records, "csv", columns))))
+    assert len(rows) == len(records) + 1
+    import yaml
+
+    assert yaml.safe_load(render(records, "yaml", columns)) == records
+    assert json.loads(render(records, "json", columns)) == records
+
+
+def mostly(valid: object, hostile: object, dice: int) -> object:
+    """The hostile value one time in five: most examples then pass every check, and
+    OpenSSH's reading of the file is compared with what was written."""
+    return hostile if dice == 4 else valid  # (hypothesis favours 0: valid)
+
+
+accepted: list[str] = []  # how many examples got past the checks (to see the test bites)
+
+
+class Target:
+    def __init__(self, name: str, host: str, username: str, port: object,
+                 key_path: str | None) -> None:
+        self.name, self.host, self.username, self.port = name, host, username, port
+        self.key_path = key_path
+
+
+@needs_ssh
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.builds(mostly, st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True),
+                      cloud_text, st.integers(0, 4)),
+       host=st.builds(mostly, st.one_of(st.ip_addresses().map(str), st.from_regex(
+           r"[a-z0-9]{1,8}(\.[a-z0-9-]{0,8}[a-z0-9]){0,2}", fullmatch=True)),
+           cloud_text, st.integers(0, 4)),
+       user=st.builds(mostly, st.from_regex(r"[a-z_][a-z0-9_.-]{0,8}", fullmatch=True),
+                      cloud_text, st.integers(0, 4)),
+       port=st.builds(mostly, st.integers(1, 65535),
+                      st.one_of(cloud_text, st.integers(-5, 70000)), st.integers(0, 4)),
+       key=st.one_of(st.none(), st.builds(mostly, st.from_regex(r"/[ %a-z0-9]{1,10}",
+                                                                fullmatch=True),
+                                          cloud_text.map(lambda t: "/keys dir/" + t),
+                                          st.integers(0, 4))))
+def test_ssh_config_writer_with_any_cloud_text(tmp_path: Path, monkeypatch, name: str,
+                                               host: str, user: str, port: object,
+                                               key: str | None) -> None:
+    """Whatever a cloud says, the written file is what OpenSSH reads: either the block is
+    refused (and the file is unchanged), or ssh -G gives back exactly the values, and no
+    other host is affected."""
+    from cloudmesh.compute import sshconfig
+    from cloudmesh.compute.errors import UsageError
+
+    home = tmp_path / "h"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(home / "cms dir"))
+    config = ssh_config()
+    config.write_text(USER_CONFIG)
+    try:
+        sshconfig.add([Target(name, host, user, port, key)])
+    except UsageError as error:
+        assert "\n" not in str(error) and raw_controls(str(error)) == []
+        assert config.read_text() == USER_CONFIG
+        return
+    accepted.append(name)
+    resolved = ssh_resolve(config, name)
+    assert resolved["hostname"] == [host.lower() if ":" not in host else resolved["hostname"][0]]
+    assert resolved["user"] == [user] and resolved["port"] == [str(int(str(port)))]
+    assert "proxycommand" not in resolved and "localcommand" not in resolved
+    assert resolved["userknownhostsfile"] == [str(home / "cms dir" / "known_hosts")]
+    if key:
+        assert resolved["identityfile"] == [key.replace("%", "%%")]
+    assert ssh_resolve(config, "github.com")["user"] == ["git"]
+    assert [e["host"] for e in sshconfig.entries()] == [name]
+    assert sshconfig.remove([name]) == [name]
+    assert config.read_text() == USER_CONFIG
+    home_files = sorted(p.name for p in (home / ".ssh").iterdir())
+    assert home_files == ["config"]
+    shutil.rmtree(home)
