@@ -58,30 +58,8 @@ def moto(moto_server: str) -> str:
     return moto_server
 
 
-@pytest.fixture
-def cms_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh CLOUDMESH_CONFIG_DIR and HOME (so no ~/.aws of the machine is read)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config_dir = home / ".cloudmesh"
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
-    monkeypatch.delenv("CMS_DEBUG", raising=False)
-    for name in _AWS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    return config_dir
-
-
-def write_config(config_dir: Path, clouds: dict[str, Any], default: str | None = None,
-                 user: str = "tester") -> Path:
-    config_dir.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"cloudmesh": {"profile": {"user": user}, "compute": clouds}}
-    if default:
-        data["cloudmesh"]["default"] = {"cloud": default}
-    path = config_dir / "cloudmesh.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    path.chmod(0o600)
-    return path
+# the fixtures a third party's provider tests use too (cms_home, write_config, sshd)
+from cloudmesh.compute.testing.fixtures import cms_home, sshd, write_config  # noqa: E402,F401
 
 
 def aws_cloud_spec(endpoint: str, region: str = "us-east-1", **default: Any) -> dict[str, Any]:

@@ -14,12 +14,29 @@ from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, write_config
 
 
 class TestAWSConformance(ComputeProviderSuite):
+    """The suite on moto, in a VPC whose subnet is on loopback (127.0.0.0/24) and without
+    public addresses, so that the SSH tests reach the VM at the address EC2 gave it."""
+
     image = MOTO_UBUNTU_AMI
     flavor = "t3.micro"
 
     @pytest.fixture
-    def cloud(self, aws_cloud: str) -> str:
-        return aws_cloud
+    def cloud(self, moto: str, cms_home: Path) -> str:
+        ec2 = ec2_client(moto)
+        vpc = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.0.0/24")["Subnet"]["SubnetId"]
+        write_config(cms_home, {"moto": aws_cloud_spec(moto, subnet=subnet,
+                                                       public_ip=False)}, default="moto")
+        self.endpoint = moto
+        return "moto"
+
+    def delivered_keys(self, provider: Provider, vm: dict) -> list[str]:
+        ec2 = ec2_client(self.endpoint)
+        (instance,) = [i for r in ec2.describe_instances(InstanceIds=[vm["id"]])["Reservations"]
+                       for i in r["Instances"]]
+        pairs = ec2.describe_key_pairs(KeyNames=[instance["KeyName"]],
+                                       IncludePublicKey=True)["KeyPairs"]
+        return [pair["PublicKey"] for pair in pairs]
 
 
 def test_list_pages_past_100_reservations(aws_cloud: str, moto: str) -> None:

@@ -26,11 +26,47 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("MULTIPASS_FAKE_STATE", str(tmp_path / "multipass-state.json"))
+    monkeypatch.setenv("MULTIPASS_FAKE_SUBNET", "127.0.0")  # where the SSH tests listen
     for variable in QUIRKS:
         monkeypatch.delenv(variable, raising=False)
     for variable, value in (quirks or {}).items():
         monkeypatch.setenv(variable, value)
     return executable
+
+
+def authorized_keys_of(cloud_init: str | None) -> list[str]:
+    """The keys a cloud-init document authorizes (top-level and per user), read the way
+    cloud-init reads them, from a #cloud-config or the cloud-config parts of a MIME
+    multi-part."""
+    import email
+
+    import yaml
+
+    if not cloud_init:
+        return []
+    if cloud_init.lstrip().startswith("#cloud-config"):
+        documents = [cloud_init]
+    else:
+        message = email.message_from_string(cloud_init)
+        documents = [part.get_payload(decode=True).decode() for part in message.walk()
+                     if part.get_content_type() == "text/cloud-config"]
+    keys: list[str] = []
+    for text in documents:
+        document = yaml.safe_load(text) or {}
+        keys += document.get("ssh_authorized_keys") or []
+        for user in document.get("users") or []:
+            if isinstance(user, dict):
+                keys += user.get("ssh_authorized_keys") or []
+    return keys
+
+
+def stored_cloud_init(name: str) -> str | None:
+    """The cloud-init text the fake multipass received for an instance."""
+    import json
+    import os
+
+    with open(os.environ["MULTIPASS_FAKE_STATE"], encoding="utf-8") as handle:
+        return json.load(handle)["instances"][name].get("cloud_init")
 
 
 class TestMultipassConformance(ComputeProviderSuite):
@@ -49,6 +85,9 @@ class TestMultipassConformance(ComputeProviderSuite):
             "local": {"cm": {"kind": "multipass"},
                       "credentials": {"executable": str(executable)}}})
         yield "local"
+
+    def delivered_keys(self, provider, vm) -> list[str]:
+        return authorized_keys_of(stored_cloud_init(vm["name"]))
 
 
 class TestMultipassConformanceOtherVersions(TestMultipassConformance):
@@ -73,3 +112,6 @@ class TestMultipassZeroConfig(ComputeProviderSuite):
         monkeypatch.setenv("PATH", f"{executable.parent}:/usr/bin:/bin")
         assert not (tmp_path / "config" / "cloudmesh.yaml").exists()
         yield "multipass"
+
+    def delivered_keys(self, provider, vm) -> list[str]:
+        return authorized_keys_of(stored_cloud_init(vm["name"]))

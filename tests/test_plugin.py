@@ -98,6 +98,9 @@ def filecloud_on_path(monkeypatch, tmp_path: Path):
 
     monkeypatch.setattr(cloudmesh, "__path__", [*cloudmesh.__path__,
                                                  str(package_root / "cloudmesh")])
+    # ... and in the cms processes the suite starts (the namespace spans sys.path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(package_root), *filter(None, [os.environ.get("PYTHONPATH")])]))
     yield
     for name in [m for m in sys.modules if m.startswith("cloudmesh.filecloud")]:
         del sys.modules[name]
@@ -113,7 +116,12 @@ class TestThirdPartyConformance(ComputeProviderSuite):
     def cloud(self, filecloud_on_path, cms_home: Path, tmp_path: Path) -> str:
         write_config(cms_home, {"fc": {"cm": {"kind": "filecloud"},
                                        "credentials": {"path": str(tmp_path / "vms.json")}}})
+        self.path = tmp_path / "vms.json"
         return "fc"
+
+    def delivered_keys(self, provider, vm) -> list[str]:
+        stored = json.loads(self.path.read_text())[vm["name"]]
+        return [key for keys in stored["authorized_keys"].values() for key in keys]
 
 
 def test_install_hint_from_a_venv_with_only_the_core(tmp_path: Path, cms_home: Path) -> None:

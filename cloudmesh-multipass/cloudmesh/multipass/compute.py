@@ -83,10 +83,11 @@ _NO_RELEASE = ("", "not available", "n/a")
 # ---- parsing helpers (public: the command module and tests use them) -----------------
 def check_name(name: str) -> str:
     """A valid Multipass instance name, or UsageError before Multipass is called."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    # the name becomes the instance's hostname, so a DNS label's 63 characters at most
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 63:
         raise UsageError(f"invalid instance name '{name}'",
                          "Multipass names use letters, digits and hyphens, start with a "
-                         "letter and do not end with a hyphen")
+                         "letter, do not end with a hyphen and have at most 63 characters")
     return name
 
 
@@ -101,9 +102,8 @@ def check_image(image: str) -> str:
 
 
 def with_authorized_key(userdata: str | None, username: str, public_key: str) -> str:
-    """Cloud-init user data that authorizes ``public_key`` for ``username``, merged with
-    the user's own: into a ``#cloud-config`` document, or as a second part of a MIME
-    multi-part beside any other user data (a script, an include ...)."""
+    """Cloud-init user data that authorizes ``public_key`` for ``username``, merged into
+    the user's own ``#cloud-config`` document (Multipass adds its own key the same way)."""
     import yaml
 
     key = public_key.strip()
@@ -114,30 +114,24 @@ def with_authorized_key(userdata: str | None, username: str, public_key: str) ->
                                           "shell": "/bin/bash",
                                           "sudo": "ALL=(ALL) NOPASSWD:ALL"}]}
     text = userdata or ""
-    if not text.strip() or text.lstrip().startswith("#cloud-config"):
-        try:
-            document = yaml.safe_load(text) or {} if text.strip() else {}
-        except yaml.YAMLError as error:
-            raise UsageError(f"the user data is not valid YAML: {error}".splitlines()[0]) \
-                from None
-        if not isinstance(document, dict):
-            raise UsageError("the #cloud-config user data must be a mapping")
-        if "ssh_authorized_keys" in addition:
-            keys = list(document.get("ssh_authorized_keys") or [])
-            document["ssh_authorized_keys"] = keys + [key] if key not in keys else keys
-        else:
-            users = list(document.get("users") or ["default"])
-            document["users"] = users + addition["users"][1:]
-        return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
-    from email.mime.multipart import MIMEMultipart
-    from email.mime.text import MIMEText
-
-    message = MIMEMultipart()
-    message.attach(MIMEText("#cloud-config\n" + yaml.safe_dump(addition, sort_keys=False),
-                            "cloud-config"))
-    subtype = "x-shellscript" if text.startswith("#!") else "plain"
-    message.attach(MIMEText(text, subtype))
-    return message.as_string()
+    if text.strip() and not text.lstrip().startswith("#cloud-config"):
+        # multipassd parses --cloud-init as YAML: a script or a MIME multi-part fails there
+        raise UsageError("Multipass takes cloud-init user data as a #cloud-config document "
+                         "only", "put the script under runcmd: in a #cloud-config file")
+    try:
+        document = (yaml.safe_load(text) or {}) if text.strip() else {}
+    except yaml.YAMLError as error:
+        raise UsageError(f"the user data is not valid YAML: {error}".splitlines()[0]) \
+            from None
+    if not isinstance(document, dict):
+        raise UsageError("the #cloud-config user data must be a mapping")
+    if "ssh_authorized_keys" in addition:
+        keys = list(document.get("ssh_authorized_keys") or [])
+        document["ssh_authorized_keys"] = keys + [key] if key not in keys else keys
+    else:
+        users = list(document.get("users") or ["default"])
+        document["users"] = users + addition["users"][1:]
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
 
 
 def normalise_state(state: Any) -> str:
@@ -198,6 +192,14 @@ def flavor_name(cpus: int | None, memory: int | None, disk: int | None) -> str |
 def _ips(addresses: Any) -> list[str]:
     # Multipass prints "N/A" for a running VM whose address it does not know yet
     return [a for a in addresses or () if isinstance(a, str) and _IPV4.match(a)]
+
+
+def _zone(zone: Any) -> str | None:
+    """The zone's name: an object {"name", "available"} in Multipass's JSON (main, after
+    1.16), a bare name from older fakes and scripts."""
+    if isinstance(zone, dict):
+        zone = zone.get("name")
+    return str(zone) if zone else None
 
 
 def _release(text: Any) -> str | None:
@@ -376,7 +378,7 @@ class Provider(ComputeNodeABC):
             public_ips=[],
             private_ips=_ips(addresses),
             region="local",
-            zone=info.get("zone") or row.get("zone") or None,
+            zone=_zone(info.get("zone") or row.get("zone")),
             created=None,  # Multipass does not say when an instance was launched
             native={**row, **info},
         )

@@ -22,7 +22,10 @@ _LOCK = threading.RLock()  # cms boots several VMs at once from threads
 
 class Provider(ComputeNodeABC):
     kind = "filecloud"
-    unsupported = {"suspend": "filecloud VMs cannot sleep", "resume": "nothing to resume"}
+    unsupported = {"suspend": "filecloud VMs cannot sleep", "resume": "nothing to resume",
+                   "public_ip": "filecloud VMs live on loopback"}
+    key_delivery = "inject"
+    default_username = "filer"
 
     @property
     def _path(self) -> Path:
@@ -39,7 +42,8 @@ class Provider(ComputeNodeABC):
     def _to_vm(self, vm: dict) -> dict[str, Any]:
         return self.vm_record(name=vm["name"], id=vm["id"], status=vm["state"],
                               state=vm["state"], image=vm["image"], flavor=vm["flavor"],
-                              created=vm["created"], private_ips=["127.0.0.1"])
+                              created=vm["created"],
+                              private_ips=[vm.get("address", "127.0.0.1")])
 
     def _set_state(self, name: str, state: str) -> dict[str, Any]:
         with _LOCK:
@@ -62,15 +66,19 @@ class Provider(ComputeNodeABC):
             raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'")
         return self._to_vm(vm)
 
-    def create(self, name, image, flavor, key=None, secgroups=None, userdata=None,
-               metadata=None) -> dict[str, Any]:
-        self.image(image), self.flavor(flavor)
+    def create(self, spec) -> dict[str, Any]:
+        image, flavor = self.resolve_image(spec.image), self.flavor(spec.flavor)
         with _LOCK:
             vms = self._load()
-            vms[name] = {"name": name, "id": uuid.uuid4().hex, "state": "running",
-                         "image": image, "flavor": flavor, "created": time.time()}
+            # the key is injected: the "VM" keeps the authorized key line for the user
+            vms[spec.name] = {
+                "name": spec.name, "id": uuid.uuid4().hex, "state": "running",
+                "image": image["name"], "flavor": flavor["name"], "created": time.time(),
+                "address": f"127.0.0.{2 + len(vms) % 250}",
+                "authorized_keys": {spec.username: [spec.key["public_key"]]} if spec.key
+                else {}}
             self._save(vms)
-        return self._to_vm(vms[name])
+        return self._to_vm(vms[spec.name])
 
     def start(self, name: str) -> dict[str, Any]:
         return self._set_state(name, "running")

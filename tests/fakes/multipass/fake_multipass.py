@@ -887,7 +887,9 @@ def new_instance(state: dict, query: str, cpus: int | None, memory: int,
         "state": "Running", "deleted": False, "image": image_key or "default",
         "image_release": release, "current_release": current, "cpus": cpus or 1,
         "memory": memory, "disk": memory_size(disk_text) if disk_text else 5 * GIB,
-        "ipv4": f"10.218.69.{10 + number % 240}",
+        # Multipass's bridge hands out 10.x addresses; MULTIPASS_FAKE_SUBNET=127.0.0 puts
+        # the instances on loopback, where an SSH test can listen for them
+        "ipv4": f"{os.environ.get('MULTIPASS_FAKE_SUBNET', '10.218.69')}.{10 + number % 240}",
         "extra_ipv4": [f"192.168.1.{100 + number % 150}" for n in networks
                        if n["mode"] == "auto"],
         "networks": networks, "mounts": {}, "files": {}, "snapshots": 0,

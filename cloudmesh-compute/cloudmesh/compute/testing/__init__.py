@@ -1,21 +1,35 @@
 """The provider conformance suite (as SQLAlchemy's dialect suite and fsspec's abstract
 tests are): every provider's tests subclass ``ComputeProviderSuite`` and provide a
-``cloud`` fixture, so all kinds pass the same contract. Third-party providers run it too::
+``cloud`` fixture and ``delivered_keys``, so all kinds pass the same contract. Third-party
+providers run it too::
 
+    import pytest
     from cloudmesh.compute.testing import ComputeProviderSuite
+    from cloudmesh.compute.testing.fixtures import write_config
+
+    pytest_plugins = ["cloudmesh.compute.testing.fixtures"]   # cms_home, sshd
 
     class TestMyCloud(ComputeProviderSuite):
-        image = "ubuntu-24.04"     # an image the test cloud has (name or id)
+        image = "ubuntu-24.04"     # an image the test cloud has (any notation of the kind)
         flavor = "small"           # a flavor the test cloud has
 
         @pytest.fixture
-        def cloud(self, tmp_path, monkeypatch):
-            monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(tmp_path))
-            ...write cloudmesh.yaml with a cloud "x" pointing at your fake...
+        def cloud(self, cms_home, my_fake):
+            write_config(cms_home, {"x": {"cm": {"kind": "mycloud"},
+                                          "credentials": {"endpoint_url": my_fake.url}}})
             yield "x"
 
-The suite talks to the provider only through the ``Provider`` facade, as cms does.
-Needs pytest (``pip install cloudmesh-compute[testing]``).
+        def delivered_keys(self, provider, vm):
+            # the public keys the boot request carried to this VM, read back from the
+            # fake's own state (key pair, metadata, osProfile or cloud-init)
+            return my_fake.authorized_keys(vm["id"])
+
+The suite talks to the provider only through the ``Provider`` facade, as cms does. Its SSH
+tests boot a VM with a key, reach it at the address the provider reports (a fake hands
+out 127.0.0.0/8 addresses), start an SSH server there that trusts exactly the keys the
+boot delivered, and set nothing but the cloud's ``ssh_port``. ``FaultSuite``
+(cloudmesh.compute.testing.faults) is the same for a cloud that fails. Needs pytest
+(``pip install cloudmesh-compute[testing]``).
 """
 
 from __future__ import annotations
@@ -33,7 +47,7 @@ from cloudmesh.compute.abc import (FLAVOR_FIELDS, IMAGE_FIELDS, VM_FIELDS, VM_ST
 from cloudmesh.compute.errors import (CloudError, NotFound, NotSupported, UsageError,
                                       WaitTimeout)
 from cloudmesh.compute.provider import Provider
-from cloudmesh.compute.testing.sshd import Sshd, sshd_available, start_sshd
+from cloudmesh.compute.testing.fixtures import require_ssh_server
 
 
 def assert_record(record: dict[str, Any], fields: tuple[str, ...], cloud: str,
@@ -76,16 +90,12 @@ class ComputeProviderSuite:
     def provider(self, cloud: str) -> Provider:
         return Provider(cloud)
 
-    @pytest.fixture
-    def sshd(self, tmp_path: Path) -> Sshd:
-        """A real sshd on 127.0.0.1 with throwaway keys."""
-        if not sshd_available():
-            if os.environ.get("CMS_REQUIRE_SSHD"):
-                pytest.fail(f"no OpenSSH sshd at /usr/sbin/sshd (install openssh-server)")
-            pytest.skip("no OpenSSH sshd installed (openssh-server)")
-        server = start_sshd(tmp_path / "sshd")
-        yield server
-        server.stop()
+    def delivered_keys(self, provider: Provider, vm: dict[str, Any]) -> list[str]:
+        """The OpenSSH public key lines the cloud would install on ``vm``, read back from
+        the test cloud's own state (the key pair the VM names, its ssh-keys metadata, its
+        osProfile, its cloud-init). Every provider's test class implements it: the SSH
+        tests trust exactly these keys, so they pass only if the boot delivered the key."""
+        raise NotImplementedError("a provider's test class must implement delivered_keys")
 
     @staticmethod
     def new_public_key(tmp_path: Path, name: str) -> str:
@@ -98,10 +108,11 @@ class ComputeProviderSuite:
     def new_name() -> str:
         return f"conf-{uuid.uuid4().hex[:8]}"
 
-    def boot(self, provider: Provider, name: str | None = None) -> dict[str, Any]:
+    def boot(self, provider: Provider, name: str | None = None,
+             **options: Any) -> dict[str, Any]:
         name = name or self.new_name()
         (outcome,) = provider.boot(names=name, image=self.image, flavor=self.flavor,
-                                   wait=True, timeout=self.timeout)
+                                   wait=True, timeout=self.timeout, **options)
         assert outcome.ok, f"boot failed: {outcome.error}"
         return outcome.result
 
@@ -209,6 +220,56 @@ class ComputeProviderSuite:
         (outcome,) = provider.wait(vm["name"], "stopped", timeout=0.3, interval=0.1)
         assert isinstance(outcome.error, WaitTimeout)
 
+    def test_invalid_name_is_refused_before_any_request(self, provider: Provider) -> None:
+        before = len(provider.list())
+        for bad in ("Bad Name", "-leading-dash", "x" * 300, "semi;colon"):
+            with pytest.raises(UsageError):
+                provider.boot(names=bad, image=self.image, flavor=self.flavor)
+        assert len(provider.list()) == before
+
+    def test_parallel_boots_of_one_name_make_one_vm(self, provider: Provider) -> None:
+        import threading
+
+        name, results = self.new_name(), []
+
+        def boot_it() -> None:
+            results.extend(Provider(provider.name).boot(names=name, image=self.image,
+                                                         flavor=self.flavor))
+
+        threads = [threading.Thread(target=boot_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=self.timeout)
+        assert len(results) == 4
+        assert sum(o.ok for o in results) == 1, [str(o.error) for o in results]
+        assert all(isinstance(o.error, UsageError) for o in results if not o.ok)
+        live = [r for r in provider.list() if r["name"] == name
+                and r["status"] not in ("terminated", "deleting")]
+        assert len(live) == 1
+
+    def test_resolve_image_takes_the_suite_image(self, provider: Provider) -> None:
+        image = provider.provider.resolve_image(self.image)
+        assert_record(image, IMAGE_FIELDS, provider.name, provider.kind)
+
+    def test_features_say_yes_or_why_not(self, provider: Provider) -> None:
+        from cloudmesh.compute.abc import FEATURES
+
+        row = type(provider.provider).features()
+        assert set(row) == set(FEATURES)
+        assert all(isinstance(v, str) and v for v in row.values()), row
+        assert provider.provider.key_delivery in ("keypair", "inject", None)
+        assert provider.provider.default_username
+
+    def test_unsupported_boot_options_are_warnings(self, provider: Provider) -> None:
+        if provider.provider.supports("secgroups"):
+            pytest.skip(f"{provider.kind} has security groups")
+        warnings: list[str] = []
+        quiet = Provider(provider.name, warn=warnings.append)
+        vm = self.boot(quiet, secgroups="web")
+        assert vm["secgroups"] == []
+        assert any("web" in w and "ignored" in w for w in warnings), warnings
+
     def test_bad_name_expression_is_a_usage_error(self, provider: Provider) -> None:
         with pytest.raises(UsageError):
             provider.act("stop", "vm[3-1]")
@@ -315,40 +376,70 @@ class ComputeProviderSuite:
         assert name not in {g["name"] for g in provider.secgroups()}
 
     # ---- ssh -----------------------------------------------------------------------
-    def ssh_ready(self, provider: Provider, sshd: Sshd) -> dict[str, Any]:
-        """A running VM whose SSH address is overridden (as a user would for a tunnel)
-        with cms set variables to point at the test's sshd."""
-        from cloudmesh.compute.keys import read_public_key
+    @pytest.fixture
+    def ssh_vm(self, provider: Provider, tmp_path: Path):
+        """A running VM booted with a fresh key for the local user, and an SSH server at
+        the VM's own address trusting exactly the keys the boot delivered. Only the
+        cloud's ssh_port is set (the server cannot listen on 22)."""
+        import getpass
+        import ipaddress
 
-        key_name = f"sshd-{uuid.uuid4().hex[:6]}"
-        provider.state.key_put({"name": key_name,
-                                **read_public_key(sshd.user_key.with_suffix(".pub"))})
-        for option, value in (("ssh_host", "127.0.0.1"), ("ssh_port", str(sshd.port)),
-                              ("username", sshd.user)):
-            provider.state.set(f"{provider.name}.{option}", value)
-        vm = self.boot(provider)
-        return {"vm": vm, "key": key_name}
+        from cloudmesh.compute.keys import generate_ed25519
+        from cloudmesh.compute.testing.sshd import start_ssh_server
 
-    def test_ssh_runs_a_command_and_returns_its_status(self, provider: Provider,
-                                                       sshd: Sshd) -> None:
+        require_ssh_server()
+        if provider.provider.key_delivery is None:
+            pytest.skip(f"{provider.kind} delivers no keys")
+        key_name = self.new_name()
+        key = generate_ed25519(tmp_path / "keys" / key_name, "conformance")
+        provider.state.key_put({"name": key_name, **key})
+        user = getpass.getuser()
+        vm = self.boot(provider, key=key_name, username=user)
+        host, _ = provider.provider.ssh_address(vm)
+        assert ipaddress.ip_address(host).is_loopback, (
+            f"the test cloud must give its VMs 127.0.0.0/8 addresses, not {host}")
+        delivered = [line.strip() for line in self.delivered_keys(provider, vm)]
+        assert key["public_key"].split()[:2] in [line.split()[:2] for line in delivered], (
+            f"the boot did not deliver key {key_name} to {vm['name']}: {delivered}")
+        server = start_ssh_server(tmp_path / "sshd", host=host, authorized_keys=delivered,
+                                  user=user)
+        provider.state.set(f"{provider.name}.ssh_port", str(server.port))
+        yield {"vm": vm, "server": server, "key": key_name, "user": user}
+        server.stop()
+
+    def test_ssh_reaches_the_vm_with_the_delivered_key(self, provider: Provider,
+                                                       ssh_vm: dict[str, Any]) -> None:
         from cloudmesh.compute.sshclient import known_hosts_path, run_command
 
-        ready = self.ssh_ready(provider, sshd)
-        target = provider.ssh_target(ready["vm"]["name"], key=ready["key"])
-        assert (target.host, target.port, target.username) == ("127.0.0.1", sshd.port, sshd.user)
+        server = ssh_vm["server"]
+        target = provider.ssh_target(ssh_vm["vm"]["name"])  # no option: record and registry
+        assert (target.host, target.port, target.username) == (
+            server.host, server.port, ssh_vm["user"])
         out, err = io.BytesIO(), io.BytesIO()
         status = run_command(target, "echo hello; echo oops >&2; exit 7", stdout=out,
                              stderr=err, timeout=20)
         assert status == 7
         assert out.getvalue() == b"hello\n" and err.getvalue() == b"oops\n"
-        assert f"[127.0.0.1]:{sshd.port}" in known_hosts_path().read_text()
+        assert f"[{server.host}]:{server.port}" in known_hosts_path().read_text()
 
-    def test_ssh_refuses_a_changed_host_key(self, provider: Provider, sshd: Sshd) -> None:
+    def test_ssh_command_from_the_cli(self, provider: Provider,
+                                      ssh_vm: dict[str, Any]) -> None:
+        import subprocess
+        import sys
+
+        cms = os.path.join(os.path.dirname(sys.executable), "cms")
+        done = subprocess.run([cms, "vm", "ssh", ssh_vm["vm"]["name"], f"--cloud={provider.name}",
+                               "--command=echo from-$(whoami)"], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(f"from-{ssh_vm['user']}"), done.stdout
+
+    def test_ssh_refuses_a_changed_host_key(self, provider: Provider,
+                                            ssh_vm: dict[str, Any]) -> None:
         from cloudmesh.compute.sshclient import run_command
 
-        ready = self.ssh_ready(provider, sshd)
-        target = provider.ssh_target(ready["vm"]["name"], key=ready["key"])
+        target = provider.ssh_target(ssh_vm["vm"]["name"])
         assert run_command(target, "true", stdout=io.BytesIO(), timeout=20) == 0
-        sshd.restart_with_new_host_key()
+        ssh_vm["server"].restart_with_new_host_key()
         with pytest.raises(CloudError, match="host key .* has changed"):
             run_command(target, "true", stdout=io.BytesIO(), timeout=20)
