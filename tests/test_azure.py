@@ -448,6 +448,21 @@ def test_cms_vm_list_image_and_flavor_list(fake: AzureFake, azure_cloud: str) ->
     assert flavors.code == 0 and {f["name"] for f in flavors.json()} >= {"Standard_B1s"}
 
 
+
+def test_cms_vm_boot_and_delete(fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    register_key(Provider(azure_cloud), tmp_path, "cli-key")
+    booted = run_cms("vm", "boot", "--name=cli1", "--cloud=az", "--key=cli-key",
+                     "--no-public-ip", "--output=json")
+    assert booted.code == 0, booted
+    (record,) = booted.json()
+    assert record["name"] == "cli1" and record["public_ips"] == []
+    assert fake.get(RG, "Microsoft.Network/publicIPAddresses", "cli1-ip") is None
+    deleted = run_cms("vm", "delete", "cli1", "--cloud=az", "--yes")
+    assert deleted.code == 0, deleted
+    assert [r["name"] for r in fake.resources.values() if "cli1" in r["name"]] == []
+    again = run_cms("vm", "delete", "cli1", "--cloud=az", "--yes")
+    assert again.code == 3, again
+
 # ---- the fault suite -------------------------------------------------------------------
 def arm_error(code: str, message: str) -> bytes:
     import json
