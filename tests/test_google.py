@@ -19,7 +19,8 @@ from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, 
 from cloudmesh.compute.testing import ComputeProviderSuite, assert_vm_record
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
-from conftest import run_cms, write_config
+from cloudmesh.compute.testing.fixtures import write_config
+from conftest import run_cms
 from fakes.google import GoogleFake
 
 IMAGE = "family/debian-12"

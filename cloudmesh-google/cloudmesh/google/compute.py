@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
+from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.lazy import require
@@ -347,7 +348,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     def info(self, name: str) -> dict[str, Any]:
         return self._to_vm(self._find(name))
 
-    def _network(self, spec: Any) -> tuple[str, str | None]:
+    def _network(self, spec: BootSpec) -> tuple[str, str | None]:
         """The network (and subnetwork) to attach: the one named, else 'default', else
         the only one; several and none named is a usage error listing them."""
         region = str(spec.zone or self.zone).rsplit("-", 1)[0]
@@ -368,7 +369,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         raise UsageError(f"cloud '{self.cloud}' has several networks and none is chosen: "
                          f"{', '.join(sorted(names))}", "set default.network or --network")
 
-    def create(self, spec: Any) -> dict[str, Any]:
+    def create(self, spec: BootSpec) -> dict[str, Any]:
         types = sdk.types()
         zone = str(spec.zone or self.zone)
         image = self.resolve_image(spec.image)
