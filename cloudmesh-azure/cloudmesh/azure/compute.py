@@ -252,6 +252,9 @@ class Provider(ComputeNodeABC):
             status = error.status_code or 0
             code, message = _arm_error(error)
             text = f"{where}: Azure {code}: {message}".rstrip(": ")
+            if status == 403 and code == "AuthorizationFailed":
+                return CredentialError(text, "give the identity a role (e.g. Contributor) on "
+                                       f"resource group {self.credentials.get('resource_group')}")
             if status in (401, 403):
                 return CredentialError(text, "check the credentials with 'cms check'")
             if status == 404:
