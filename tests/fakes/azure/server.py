@@ -9,12 +9,17 @@ installed SDKs send:
   InstanceView, List with $expand, ListAll, Start, Deallocate, PowerOff, Restart, Delete;
   sshPublicKeys; locations/vmSizes; locations/publishers/.../versions) and its examples
   (VirtualMachine_Get_InstanceView.json, VirtualMachine_Create_*.json,
-  VirtualMachine_Restart_MaximumSet_Gen.json); disks at 2026-03-02 (DiskRP.json);
+  VirtualMachine_Restart_MaximumSet_Gen.json); disks from
+  specification/compute/resource-manager/Microsoft.Compute/DiskRP/stable/, at the
+  2026-03-02 api-version the SDK sends for them;
 - specification/network/resource-manager/Microsoft.Network/Network/stable/2026-03-01/
   (virtualNetwork.json, networkInterface.json, publicIpAddress.json,
   networkSecurityGroup.json);
-- specification/resources/resource-manager/Microsoft.Resources/.../2025-04-01
-  (resourceGroups).
+- specification/resources/resource-manager/Microsoft.Resources/ at 2025-04-01
+  (resourceGroups: Get, CheckExistence, CreateOrUpdate).
+
+Installed SDKs and the api-versions they send: azure-mgmt-compute 39 (2026-04-01; disks
+2026-03-02), azure-mgmt-network 33.1 (2026-03-01), azure-mgmt-resource 26 (2025-04-01).
 
 What it does as ARM does:
 - every request needs ``Authorization: Bearer <token>`` (401 AuthenticationFailed /
