@@ -17,7 +17,8 @@ from cloudmesh.compute.provider import Provider
 from cloudmesh.compute.testing import ComputeProviderSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
-from conftest import run_cms, write_config
+from cloudmesh.compute.testing.fixtures import write_config
+from conftest import run_cms
 from test_cli import assert_one_line_error
 from fakes.openstack import NO_VALID_HOST, FakeOpenStack
 
@@ -87,7 +88,9 @@ class TestOpenStackFaults(FaultSuite):
         url = proxy.start()
         # the catalog sends every service request through the proxy too
         openstack_fake.public_url = url
-        write_config(cms_home, {"osf": cloud_spec(openstack_fake, f"{url}/identity/v3")})
+        spec = cloud_spec(openstack_fake, f"{url}/identity/v3")
+        spec["cm"].update(retries=2, timeout=5)
+        write_config(cms_home, {"osf": spec})
         body = json.dumps({"computeFault": {"code": 503, "message": "Service Unavailable"}})
         yield FaultSetup(cloud="osf", proxy=proxy,
                          list_match="GET /compute/v2.1/servers/detail",
