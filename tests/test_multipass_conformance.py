@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloudmesh.compute.testing import ComputeProviderSuite
+from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 
 # the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
 from fakes.multipass import harness
@@ -115,3 +116,25 @@ class TestMultipassZeroConfig(ComputeProviderSuite):
 
     def delivered_keys(self, provider, vm) -> list[str]:
         return authorized_keys_of(stored_cloud_init(vm["name"]))
+
+
+class TestMultipassFaults(FaultSuite):
+    """A daemon that restarts, hangs or answers a launch too late (exit 5, the instance
+    launched all the same), played by the fake multipass from a faults file."""
+
+    image = "24.04"
+    flavor = "tiny"
+    bound_seconds = 30
+
+    @pytest.fixture
+    def faulty(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+        executable = isolate(tmp_path, monkeypatch)
+        faults = harness.MultipassFaults(tmp_path / "faults.json")
+        monkeypatch.setenv("MULTIPASS_FAKE_FAULTS", str(faults.path))
+        harness.write_config(tmp_path / "config", {
+            "local": {"cm": {"kind": "multipass", "retries": 3, "timeout": 10},
+                      "credentials": {"executable": str(executable)}}})
+        yield FaultSetup(cloud="local", proxy=faults, list_match="list --format json",
+                         create_match="launch",
+                         transient=lambda: {"status": 2, "body": b"list failed: cannot "
+                                            b"connect to the multipass socket"})

@@ -56,6 +56,10 @@ MP_COMMAND_LINE_ERROR = 1
 MP_COMMAND_FAIL = 2
 MP_DAEMON_FAIL = 3
 MP_RETRY = 4
+#: the client's own timer ran out (common_cli.cpp make_timer); the daemon goes on
+MP_TIMEOUT = 5
+#: verbs that only read: retried when the daemon could not answer
+READ_VERBS = frozenset({"list", "info", "find", "version", "get", "networks"})
 
 #: the flavors a multipass cloud offers: name -> (vcpus, ram_mb, disk_gb)
 FLAVORS: dict[str, tuple[int, int, int]] = {
@@ -269,7 +273,14 @@ class Provider(ComputeNodeABC):
 
     def run(self, *args: str, timeout: float | None = QUICK_TIMEOUT,
             stdin_text: str | None = None) -> str:
-        """Run ``multipass ARGS``, return its stdout; a failure is one CmsError."""
+        """Run ``multipass ARGS``, return its stdout; a failure is one CmsError. Reads
+        are tried again when the daemon could not answer."""
+        if args and args[0] in READ_VERBS:
+            return self.retry(self._run_once, *args, timeout=timeout, stdin_text=stdin_text)
+        return self._run_once(*args, timeout=timeout, stdin_text=stdin_text)
+
+    def _run_once(self, *args: str, timeout: float | None = QUICK_TIMEOUT,
+                  stdin_text: str | None = None) -> str:
         argv = [self.executable, *map(str, args)]
         try:
             # stdin is closed unless we feed it: Multipass must never wait on a prompt
@@ -328,15 +339,19 @@ class Provider(ComputeNodeABC):
         message = f"cloud '{self.cloud}': multipass {detail}"
         low = detail.lower()
         if code == MP_DAEMON_FAIL or "cannot connect to the multipass socket" in low:
+            # a daemon that is restarting answers again shortly: worth another try
             return CloudError(message, "is multipassd running? 'sudo snap restart multipass' "
-                                       "on Linux, restart the Multipass service on macOS/Windows")
+                                       "on Linux, restart the Multipass service on macOS/Windows",
+                              retryable=True)
         if "not authenticated" in low:
             return CredentialError(message, "run 'multipass authenticate'")
         if "does not exist" in low:
             hint = "see 'cms multipass list'" if "instance" in low else None
             return NotFound(message, hint)
-        if "timed out" in low:
-            return WaitTimeout(message, "raise --timeout, or see 'cms multipass info'")
+        if "timed out" in low or code == MP_TIMEOUT:
+            # the client gave up, the daemon carries on: the facade looks before retrying
+            return WaitTimeout(message, "raise --timeout, or see 'cms multipass info'",
+                               retryable=True)
         if code == MP_COMMAND_LINE_ERROR:
             return UsageError(message, f"see 'multipass help {verb}'")
         if "is deleted" in low:
@@ -345,7 +360,7 @@ class Provider(ComputeNodeABC):
         if "already exists" in low or "invalid" in low or "unrecognized settings key" in low:
             return UsageError(message)
         if code == MP_RETRY:
-            return CloudError(message, "try again")
+            return CloudError(message, "try again", retryable=True)
         return CloudError(message)
 
     def translate_error(self, error: Exception) -> CmsError | None:

@@ -72,6 +72,8 @@ Failures on demand:
                                  does the work (e.g. the instance is launched)
 For the tests to see how they were called:
   MULTIPASS_FAKE_LOG             a file to which each call's argv is appended (JSON lines)
+  MULTIPASS_FAKE_FAULTS          a JSON file of faults to play (see take_fault; the fault
+                                 tests write it through harness.MultipassFaults)
 """
 
 from __future__ import annotations
@@ -1505,11 +1507,66 @@ Available commands:
 """ + "\n".join(f"  {name}" for name in sorted(COMMANDS))
 
 
+def take_fault(argv: list[str]) -> dict | None:
+    """MULTIPASS_FAKE_FAULTS names a JSON file of faults for the fault tests (the CLI's
+    counterpart of an HTTP fault proxy): the first one whose "match" occurs in the command
+    line is used once ("times" counts down), and every call is recorded under "seen" with
+    how it was answered."""
+    path = os.environ.get("MULTIPASS_FAKE_FAULTS")
+    if not path:
+        return None
+    with open(path, "r+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        plan = json.load(handle)
+        text = " ".join(argv)
+        chosen = next((f for f in plan["faults"] if f["times"] > 0 and f["match"] in text),
+                      None)
+        if chosen:
+            chosen["times"] -= 1
+        plan["seen"].append({"argv": argv, "answered": chosen["kind"] if chosen
+                             else "forwarded"})
+        handle.seek(0)
+        handle.truncate()
+        json.dump(plan, handle)
+    return chosen
+
+
+def play_fault(fault: dict, argv: list[str]) -> int:
+    """What a client sees when its daemon is restarting, hangs, or answers too late."""
+    import time
+
+    kind = fault["kind"]
+    if kind == "status":
+        err(fault.get("body") or f"{argv[0]} failed: cannot connect to the multipass socket")
+        return int(fault.get("status") or COMMAND_FAIL)
+    if kind in ("drop", "hang"):
+        time.sleep(float(fault.get("seconds") or 0))
+        err(f"{argv[0]} failed: cannot connect to the multipass socket")
+        return COMMAND_FAIL
+    if kind == "lose_answer":  # common_cli.cpp make_timer: the daemon carries on
+        import io
+
+        real_stdout, sys.stdout = sys.stdout, io.StringIO()
+        try:
+            COMMANDS[argv[0]](argv[1:])
+        except Exit:
+            pass
+        finally:
+            sys.stdout = real_stdout
+        err("Timed out waiting for instance launch." if argv[0] == "launch"
+            else "Timed out waiting for response.")
+        return TIMEOUT_EXIT
+    raise ValueError(f"unknown fault kind {kind!r}")
+
+
 def main(argv: list[str]) -> int:
     log = os.environ.get("MULTIPASS_FAKE_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(argv) + "\n")
+    fault = take_fault(argv) if argv and argv[0] in COMMANDS else None
+    if fault:
+        return play_fault(fault, argv)
     if not argv or argv[0] in ("help", "-h", "--help"):
         out(HELP)
         return OK

@@ -63,3 +63,43 @@ def environment(tmp: Path, **extra: str) -> dict[str, str]:
                MULTIPASS_FAKE_STATE=str(tmp / "multipass-state.json"), **extra)
     (tmp / "home").mkdir(exist_ok=True)
     return env
+
+
+class Seen:
+    """One call of the fake, as the fault suite reads it."""
+
+    def __init__(self, argv: list[str], answered: str) -> None:
+        self.argv, self.answered = argv, answered
+
+    def __repr__(self) -> str:
+        return f"Seen({self.argv!r}, {self.answered!r})"
+
+
+class MultipassFaults:
+    """The fault suite's proxy for a CLI cloud: faults go into the file the fake reads
+    (MULTIPASS_FAKE_FAULTS); ``kind`` is "status" (exit ``status`` with ``body`` on
+    stderr), "drop" (the daemon cannot be reached), "hang" (then that), "lose_answer" (the
+    daemon acts, the client times out with exit 5)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clear()
+
+    def _plan(self) -> dict:
+        return json.loads(self.path.read_text())
+
+    def add(self, kind: str, match: str = "", times: int = 1, **options) -> None:
+        plan = self._plan()
+        body = options.get("body")
+        plan["faults"].append({"kind": kind, "match": match, "times": times,
+                               "status": options.get("status"),
+                               "body": body.decode() if isinstance(body, bytes) else body,
+                               "seconds": options.get("seconds", 0)})
+        self.path.write_text(json.dumps(plan))
+
+    def clear(self) -> None:
+        self.path.write_text(json.dumps({"faults": [], "seen": []}))
+
+    def requests(self, match: str = "") -> list[Seen]:
+        return [Seen(s["argv"], s["answered"]) for s in self._plan()["seen"]
+                if match in " ".join(s["argv"])]
