@@ -16,7 +16,8 @@ from cloudmesh.compute.errors import (CloudError, CredentialError, NotFound,  # 
                                       UsageError)
 from cloudmesh.compute.provider import Provider  # noqa: E402
 from cloudmesh.compute.testing import ComputeProviderSuite  # noqa: E402
-from conftest import run_cms, write_config  # noqa: E402
+from cloudmesh.compute.testing.fixtures import write_config  # noqa: E402
+from conftest import run_cms  # noqa: E402
 from fakes.oracle import OciFake  # noqa: E402
 from fakes.oracle.harness import cloud_spec, delivered_keys, make_api_key  # noqa: E402
 
