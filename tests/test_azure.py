@@ -490,3 +490,23 @@ class TestAzureFaults(FaultSuite):
             transient=lambda: {"status": 503, "body": arm_error(
                 "ServerBusy", "The server is currently unable to handle the request.")})
         proxy.stop()
+
+
+def test_a_hanging_endpoint_is_bounded_by_cm_timeout(fake: AzureFake, cms_home: Path) -> None:
+    import time
+
+    proxy = FaultProxy(target=fake.url)
+    url = proxy.start()
+    try:
+        spec = azure_spec(fake)
+        spec["credentials"]["base_url"] = url
+        spec["cm"].update(timeout=1, retries=1)
+        write_config(cms_home, {"az": spec})
+        proxy.add("hang", "/providers/Microsoft.Compute/virtualMachines?", times=5, seconds=8)
+        started = time.monotonic()
+        with pytest.raises(CloudError) as slow:
+            Provider("az").list()
+        assert slow.value.retryable
+        assert time.monotonic() - started < 6
+    finally:
+        proxy.stop()
