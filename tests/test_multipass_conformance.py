@@ -138,3 +138,36 @@ class TestMultipassFaults(FaultSuite):
                          create_match="launch",
                          transient=lambda: {"status": 2, "body": b"list failed: cannot "
                                             b"connect to the multipass socket"})
+
+
+def test_boot_with_key_then_ssh_as_ubuntu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole path on Multipass: 'cms vm boot --key' puts the key into the instance's
+    cloud-init for the image's user ubuntu; an SSH server at the instance's address that
+    trusts exactly what that cloud-init authorizes lets 'cms vm ssh NAME --command' in,
+    with nothing set but the port."""
+    from cloudmesh.compute.testing.fixtures import require_ssh_server
+    from cloudmesh.compute.testing.sshd import start_ssh_server
+    from conftest import run_cms
+
+    require_ssh_server()
+    executable = isolate(tmp_path, monkeypatch)
+    harness.write_config(tmp_path / "config", {
+        "local": {"cm": {"kind": "multipass"}, "credentials": {"executable": str(executable)}}})
+    assert run_cms("key", "gen", "me").code == 0
+    boot = run_cms("vm", "boot", "--cloud=local", "--name=k1", "--key=me", "--image=24.04",
+                   "--flavor=tiny", "--output=json")
+    assert boot.code == 0, boot
+    (vm,) = boot.json()
+    public = (tmp_path / "config" / "keys" / "me.pub").read_text().strip()
+    cloud_init = stored_cloud_init("k1")
+    assert cloud_init.startswith("#cloud-config")
+    assert authorized_keys_of(cloud_init) == [public]  # top level: the default user, ubuntu
+    server = start_ssh_server(tmp_path / "sshd", host=vm["private_ips"][0],
+                              authorized_keys=authorized_keys_of(cloud_init), user="ubuntu")
+    try:
+        assert run_cms("set", f"local.ssh_port={server.port}").code == 0
+        done = run_cms("vm", "ssh", "k1", "--cloud=local", "--command=echo in")
+        assert done.code == 0, done
+        assert done.out.strip() == "in"
+    finally:
+        server.stop()
