@@ -186,6 +186,27 @@ def test_delete_removes_nic_ip_and_disk_left_by_azure(
     assert deletes == ["virtualMachines", "networkInterfaces", "publicIPAddresses", "disks"]
 
 
+def test_a_second_delete_removes_what_the_first_left(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    boot(provider, "web3", key="k1")
+    nic = fake.vm(RG, "web3")["properties"]["networkProfile"]["networkInterfaces"][0]
+    nic["properties"]["deleteOption"] = "Detach"
+    # the public IP's DELETE is refused, after the VM and its NIC went
+    fake.refuse_delete["web3-ip"] = (409, "AnotherOperationInProgress", "Another operation "
+                                     "on this or dependent resource is in progress.")
+    (first,) = provider.act("destroy", "web3")
+    assert isinstance(first.error, CloudError) and "web3-ip" in str(first.error)
+    assert fake.get(RG, "Microsoft.Network/publicIPAddresses", "web3-ip")
+    fake.refuse_delete.clear()
+    (second,) = provider.act("destroy", "web3")
+    assert second.ok, second.error
+    assert [r["name"] for r in fake.resources.values() if "web3" in r["name"]] == []
+    (third,) = provider.act("destroy", "web3")
+    assert isinstance(third.error, NotFound)
+
+
 def test_failed_provisioning_is_an_error_with_azures_message(
         fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
     provider = Provider(azure_cloud)

@@ -610,7 +610,21 @@ class Provider(ComputeNodeABC):
         return self._action(name, "begin_restart")
 
     def destroy(self, name: str) -> dict[str, Any]:
-        vm = self._get_vm(name)
+        try:
+            vm = self._get_vm(name)
+        except NotFound:
+            # an earlier destroy may have removed the VM but not all of its NIC and IP:
+            # remove those leftovers (cms tagged them with the name), else say NotFound
+            left = self._leftovers(name)
+            if not left:
+                raise
+            failed = self._undo(left)
+            if failed:
+                raise CloudError(f"cloud '{self.cloud}': VM '{name}' is gone but these "
+                                 f"resources it used are left: {'; '.join(failed)}",
+                                 f"remove them in resource group '{self.group}'") from None
+            return self.vm_record(name=name, status="terminated", state="deleted",
+                                  native={"removed": [r.rsplit("/", 1)[-1] for _, r in left]})
         record = self._vm_of(vm)
         vm_name = vm["name"]
         props = vm.get("properties") or {}
@@ -648,6 +662,20 @@ class Provider(ComputeNodeABC):
                              f"resources it used are left: {'; '.join(left)}",
                              f"remove them in resource group '{self.group}'")
         return record
+
+    def _leftovers(self, name: str) -> list[tuple[str, str]]:
+        """NICs and public IPs cms made for a VM of this name that no VM uses any more,
+        in the order to delete them (IPs after the NICs that held them)."""
+        try:
+            nics, ips = self._addresses()
+        except NotFound:
+            return []
+        found = [("public_ip_addresses", i["id"]) for i in ips.values()
+                 if (i.get("tags") or {}).get(TAG_VM) == name]
+        found += [("network_interfaces", n["id"]) for n in nics.values()
+                  if (n.get("tags") or {}).get(TAG_VM) == name
+                  and not (n.get("properties") or {}).get("virtualMachine")]
+        return found  # _undo deletes from the end: NICs first
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
         vm = self._get_vm(name)

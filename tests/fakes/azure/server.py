@@ -134,6 +134,8 @@ class AzureFake:
         self.reserved_usernames = set(RESERVED_USERNAMES)
         #: (code, message) the next VM creation fails with, after its operation ran
         self.fail_next_provisioning: tuple[str, str] | None = None
+        #: resource name -> (status, code, message) its DELETE is refused with
+        self.refuse_delete: dict[str, tuple[int, str, str]] = {}
         self.groups: dict[str, dict] = {}           # lower name -> resource group
         self.resources: dict[str, dict] = {}        # lower id -> resource JSON
         self.operations: dict[str, dict] = {}
@@ -977,6 +979,8 @@ class AzureFake:
 
     def _delete(self, resource: dict, base: str) -> tuple[int, dict, Any]:
         type_, props = resource["type"], resource["properties"]
+        if resource["name"] in self.refuse_delete:
+            raise ArmError(*self.refuse_delete[resource["name"]])
         if type_ == "Microsoft.Network/networkInterfaces" and props.get("virtualMachine"):
             raise ArmError(400, "NicInUse",
                            f"Network Interface {resource['id']} is used by existing resource "
