@@ -670,12 +670,18 @@ class Provider(ComputeNodeABC):
             nics, ips = self._addresses()
         except NotFound:
             return []
-        found = [("public_ip_addresses", i["id"]) for i in ips.values()
-                 if (i.get("tags") or {}).get(TAG_VM) == name]
-        found += [("network_interfaces", n["id"]) for n in nics.values()
-                  if (n.get("tags") or {}).get(TAG_VM) == name
-                  and not (n.get("properties") or {}).get("virtualMachine")]
-        return found  # _undo deletes from the end: NICs first
+        free_nics = [n["id"] for n in nics.values()
+                     if (n.get("tags") or {}).get(TAG_VM) == name
+                     and not (n.get("properties") or {}).get("virtualMachine")]
+        found = []
+        for ip in ips.values():
+            holder = ((ip.get("properties") or {}).get("ipConfiguration") or {}).get("id", "")
+            # free, or on one of those NICs: never an IP someone attached elsewhere
+            if (ip.get("tags") or {}).get(TAG_VM) == name and (
+                    not holder or holder.lower().split("/ipconfigurations/")[0]
+                    in {n.lower() for n in free_nics}):
+                found.append(("public_ip_addresses", ip["id"]))
+        return found + [("network_interfaces", n) for n in free_nics]  # NICs go first
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
         vm = self._get_vm(name)
