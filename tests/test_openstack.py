@@ -318,3 +318,41 @@ def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):
     deleted = run_cms("vm", "delete", "tour1", "--yes", "--wait")
     assert deleted.code == 0, deleted
     assert not openstack_fake.server_by_name("tour1") and not openstack_fake.floatingips
+
+
+def test_failure_after_the_server_exists_is_not_retried_into_success(
+        cms_home: Path, openstack_fake: FakeOpenStack):
+    """Nova has no idempotency token, so the facade looks for a VM before it boots again.
+    A server that was created but could not be followed through BUILD must be reported,
+    not found by that look and called booted."""
+    import threading
+    import time
+
+    proxy = FaultProxy(target=openstack_fake.url)
+    url = proxy.start()
+    openstack_fake.public_url = url
+    openstack_fake.build_seconds = 1.0
+    spec = cloud_spec(openstack_fake, f"{url}/identity/v3")
+    spec["cm"].update(retries=1, timeout=5)
+    write_config(cms_home, {"osf": spec})
+    body = json.dumps({"computeFault": {"code": 503, "message": "Service Unavailable"}})
+
+    def break_polling() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not openstack_fake.server_by_name("half"):
+            time.sleep(0.005)
+        for server in openstack_fake.server_by_name("half"):
+            proxy.add("status", f"/servers/{server['id']} ", times=1000, status=503,
+                      body=body.encode())
+
+    watcher = threading.Thread(target=break_polling)
+    watcher.start()
+    try:
+        (outcome,) = Provider("osf").boot(names="half", image=IMAGE, flavor=FLAVOR)
+    finally:
+        watcher.join()
+        proxy.stop()
+    assert isinstance(outcome.error, CloudError) and not outcome.error.retryable
+    assert "was created" in str(outcome.error)
+    assert len(openstack_fake.server_by_name("half")) == 1
+    assert len(proxy.requests("POST /compute/v2.1/servers ")) == 1

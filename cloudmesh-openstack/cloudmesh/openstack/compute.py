@@ -433,10 +433,20 @@ class Provider(ComputeNodeABC):
         # Nova has no idempotency token: never retried here (the facade looks for the
         # server by name before it tries again)
         server = self.compute.create_server(**attrs)
-        server = self._wait_built(server.id, spec.name)
-        if external is not None:
-            self._attach_floating_ip(server, network, external)
-            server = self._wait_address(server.id)
+        try:
+            server = self._wait_built(server.id, spec.name)
+            if external is not None:
+                self._attach_floating_ip(server, network, external)
+                server = self._wait_address(server.id)
+        except CmsError as error:
+            if not error.retryable:
+                raise
+            # the server exists: a retryable error here must not send the facade looking
+            # for it and calling the boot done (it would lack its floating IP)
+            raise CloudError(f"cloud '{self.cloud}': server {spec.name} ({server.id}) was "
+                             f"created, but then: {error.message}",
+                             f"see 'cms vm info {server.id}'; delete it with "
+                             f"'cms vm delete {server.id}'") from error
         return self._to_vm(server)
 
     def _poll(self, fetch: Callable[[], Any], done: Callable[[Any], bool], limit: float,
