@@ -456,12 +456,12 @@ class Provider(ComputeNodeABC):
         elif vnets:
             vnet = vnets[0]
         else:
-            vnet = self._lro(self.network.virtual_networks.begin_create_or_update,
-                self.group, "cms-vnet", {
-                    "location": self.location, "tags": {TAG_CREATED: "true"},
+            body = {"location": self.location, "tags": {TAG_CREATED: "true"},
                     "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                                    "subnets": [{"name": "default", "properties": {
-                                       "addressPrefix": "10.0.0.0/24"}}]}})
+                                       "addressPrefix": "10.0.0.0/24"}}]}}
+            vnet = self._lro(self.network.virtual_networks.begin_create_or_update,
+                             self.group, "cms-vnet", body)
         subnets = (vnet.get("properties") or {}).get("subnets") or []
         if subnet:
             chosen = [s for s in subnets if s["name"].lower() == subnet.lower()]
@@ -514,7 +514,7 @@ class Provider(ComputeNodeABC):
                 if spec.zone:
                     ip_body["zones"] = [spec.zone]
                 ip = self._lro(self.network.public_ip_addresses.begin_create_or_update,
-                    self.group, f"{name}-ip", ip_body)
+                               self.group, f"{name}-ip", ip_body)
                 made.append(("public_ip_addresses", ip["id"]))
                 config["properties"]["publicIPAddress"] = {"id": ip["id"]}
             nic_body: dict[str, Any] = {"location": self.location, "tags": owned,
@@ -522,7 +522,7 @@ class Provider(ComputeNodeABC):
             if nsg_id:
                 nic_body["properties"]["networkSecurityGroup"] = {"id": nsg_id}
             nic = self._lro(self.network.network_interfaces.begin_create_or_update,
-                self.group, f"{name}-nic", nic_body)
+                            self.group, f"{name}-nic", nic_body)
             made.append(("network_interfaces", nic["id"]))
             body = self._vm_body(spec, image, size, nic["id"])
             poller = self._call(self.create_compute.virtual_machines.begin_create_or_update,
@@ -868,10 +868,11 @@ class Provider(ComputeNodeABC):
 
     def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
         self._ensure_group()
+        body = {"location": self.location,
+                "tags": {TAG_CREATED: "true", "description": description[:256]},
+                "properties": {"securityRules": []}}
         group = self._lro(self.network.network_security_groups.begin_create_or_update,
-            self.group, name, {"location": self.location,
-                               "tags": {TAG_CREATED: "true", "description": description[:256]},
-                               "properties": {"securityRules": []}})
+                          self.group, name, body)
         return self._to_secgroup(group)
 
     def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
@@ -909,7 +910,7 @@ class Provider(ComputeNodeABC):
                         k: v for k, v in (r.get("properties") or {}).items()
                         if k not in ("provisioningState",)}} for r in rules]}}
         self._lro(self.network.network_security_groups.begin_create_or_update,
-            self.group, group["name"], body)
+                  self.group, group["name"], body)
 
     def secgroup_delete(self, name: str) -> None:
         self._nsg(name)
