@@ -7,6 +7,16 @@ missing). A boot makes what a VM needs: a virtual network and subnet when the gr
 none, a Standard static public IP, a NIC (with the cloud's network security group) and
 the Linux VM; it tags what it made with ``cms-vm: NAME`` so that ``destroy`` removes that
 and nothing that belongs to another VM.
+
+Credentials: subscription_id, resource_group, location; then access_token (a token from
+``az account get-access-token``), or tenant_id + client_id + client_secret (a service
+principal), or nothing more (the Azure CLI's login); base_url for sovereign clouds and
+local endpoints. The cloud's ``default:`` block also takes:
+
+- ``image_aliases``: NAME=publisher:offer:sku:version entries beside the built-in aliases
+- ``image_offers`` (publisher:offer) or ``image_publishers``: what ``images()`` lists
+- ``stop_mode``: ``deallocate`` (default) or ``poweroff``
+- ``poll_interval``: seconds between polls when Azure sends no Retry-After (default 2)
 """
 
 from __future__ import annotations
