@@ -27,7 +27,6 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
-from cloudmesh.compute.lazy import require
 from cloudmesh.google import sdk
 from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys
 
@@ -158,17 +157,20 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     # ---- errors ----------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
         where = f"cloud '{self.cloud}'"
-        core = require("google.api_core.exceptions", "cloudmesh-google", "google-api-core")
-        auth = require("google.auth.exceptions", "cloudmesh-google", "google-auth")
-        if isinstance(error, auth.DefaultCredentialsError):
+        # an exception of a library not imported yet cannot be this one: no import here
+        core = sys.modules.get("google.api_core.exceptions")
+        auth = sys.modules.get("google.auth.exceptions")
+        if auth and isinstance(error, auth.DefaultCredentialsError):
             return CredentialError(f"{where}: {error}", "check credentials in cloudmesh.yaml")
-        if isinstance(error, auth.RefreshError):
-            return CredentialError(f"{where}: Google refused the credentials "
-                                   f"({type(error).__name__}: the token is invalid or "
-                                   "expired)", "get a new access_token or use a "
-                                               "service_account_file")
-        if isinstance(error, auth.TransportError):
+        if auth and isinstance(error, auth.RefreshError):
+            detail = str(error.args[0])[:200] if error.args else type(error).__name__
+            return CredentialError(f"{where}: Google refused the credentials (the token is "
+                                   f"invalid or expired: {detail})",
+                                   "get a new access_token or use a service_account_file")
+        if auth and isinstance(error, auth.TransportError):
             return CloudError(f"{where}: cannot reach Google's token service", retryable=True)
+        if core is None:
+            return None
         if isinstance(error, core.GoogleAPICallError):
             code = error.code or 0
             reason = next((e.get("reason") for e in error.errors or ()
@@ -219,12 +221,9 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         if errors:
             message = "; ".join(f"{e.code}: {e.message}" if e.code else e.message
                                 for e in errors)
-            status = operation.http_error_status_code or 0
+            # final: the same requestId would only answer this failed operation again
             raise CloudError(f"cloud '{self.cloud}': {what or operation.operation_type} "
-                             f"failed: {message}",
-                             retryable=status in (429, 503) or any(
-                                 e.code in ("ZONE_RESOURCE_POOL_EXHAUSTED",
-                                            "RATE_LIMIT_EXCEEDED") for e in errors))
+                             f"failed: {message}")
         return operation
 
     @staticmethod
