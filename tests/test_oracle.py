@@ -413,3 +413,21 @@ def test_boot_volume_size(oracle: str, fake: OciFake) -> None:
     assert fake.boot_volumes[fake.instances[vm["id"]]["_boot_volume"]]["sizeInGBs"] == 100
     (outcome,) = provider.boot(names="tiny", disk_gb=20)
     assert isinstance(outcome.error, CloudError) and "between 50 and 32768" in str(outcome.error)
+
+
+def test_security_rules_round_trip(oracle: str) -> None:
+    from cloudmesh.compute.secgroups import parse_rule, rule_key
+
+    provider = Provider(oracle)
+    rules = [parse_rule("icmp", "all", "0.0.0.0/0"), parse_rule("all", "all", "10.0.0.0/8"),
+             parse_rule("tcp", "0:65535", "192.168.0.0/16"), parse_rule("udp", "500:4500",
+                                                                         "0.0.0.0/0"),
+             {**parse_rule("tcp", "443", "0.0.0.0/0"), "direction": "egress"}]
+    provider.call("secgroup_create", "round", "round trip")
+    provider.call("secgroup_add_rules", "round", rules)
+    (group,) = [g for g in provider.secgroups() if g["name"] == "round"]
+    assert group["description"] == "round trip"
+    assert sorted(map(rule_key, group["rules"])) == sorted(map(rule_key, rules))
+    provider.call("secgroup_remove_rules", "round", rules[:2])
+    (group,) = [g for g in provider.secgroups() if g["name"] == "round"]
+    assert sorted(map(rule_key, group["rules"])) == sorted(map(rule_key, rules[2:]))
