@@ -242,6 +242,17 @@ def test_stop_deallocates_or_powers_off(fake: AzureFake, cms_home: Path,
     assert (off.result["status"], off.result["state"]) == ("stopped", "stopped")
 
 
+def test_long_running_operations_honour_retry_after(fake: AzureFake,
+                                                     azure_cloud: str) -> None:
+    import time
+
+    (name,) = fake.seed_vms(RG, 1)
+    fake.retry_after = "1"  # as ARM sends it (integer seconds); poll_interval is 0.02
+    started = time.monotonic()
+    assert Provider(azure_cloud).provider.stop(name)["status"] == "stopped"
+    assert time.monotonic() - started >= 1.0
+
+
 def test_boot_refuses_ambiguous_networks_and_lists_them(
         fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
     provider = Provider(azure_cloud)
