@@ -279,8 +279,17 @@ def test_wrong_region_and_unreachable_keystone(cms_home: Path, openstack_fake: F
     write_config(cms_home, {"nowhere": nowhere, "down": down})
     assert_one_line_error(run_cms("vm", "list", "--cloud=nowhere"), 4, "Nowhere",
                           "credentials.region_name")
-    assert_one_line_error(run_cms("vm", "list", "--cloud=down"), 1, "cannot reach Keystone",
-                          "http://127.0.0.1:9/identity/v3")
+    assert_one_line_error(run_cms("vm", "list", "--cloud=down"), 1, "cannot reach OpenStack",
+                          "http://127.0.0.1:9/identity/v3/auth/tokens")
+
+
+def test_plain_http_catalog_to_another_host_is_refused(os_cloud: str,
+                                                       openstack_fake: FakeOpenStack):
+    openstack_fake.catalog_base = "http://192.0.2.10:8774"
+    with pytest.raises(ConfigError, match="compute endpoint in the Keystone catalog"):
+        Provider(os_cloud).list()
+    assert [c for c in openstack_fake.calls if c[1].startswith("/identity")] == [
+        ("POST", "/identity/v3/auth/tokens")]  # /v3 in auth_url: no discovery
 
 
 def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):

@@ -93,6 +93,7 @@ class Provider(ComputeNodeABC):
         super().__init__(cloud, spec)
         self._connection = None
         self._connection_lock = threading.Lock()  # boots fan out over threads
+        self._checked: set[str] = set()  # services whose catalog endpoint was checked
 
     # ---- connection -------------------------------------------------------------------
     @property
@@ -135,7 +136,10 @@ class Provider(ComputeNodeABC):
                         application_credential_secret=str(
                             creds.get("application_credential_secret") or ""))
         else:
-            auth_type = "password"
+            # an auth_url that names v3 is used as it is: no discovery document can send
+            # the password elsewhere (and one request fewer)
+            auth_type = ("v3password" if re.search(r"/v3/?$", auth["auth_url"])
+                         else "password")
             missing = [k for k in ("username", "password", "project_name")
                        if not creds.get(k)]
             if missing:
@@ -181,13 +185,28 @@ class Provider(ComputeNodeABC):
                                          f"'{name}' auth.auth_url")
         return region
 
+    def _proxy(self, service: str):
+        """A service proxy whose catalog endpoint passed check_endpoint: the catalog comes
+        from the cloud, and the token must not travel in clear text either."""
+        proxy = getattr(self.connection, service)
+        if service not in self._checked:
+            url = self.retry(proxy.get_endpoint)
+            check_endpoint(url, f"cloud '{self.cloud}': the {service} endpoint in the "
+                                "Keystone catalog")
+            self._checked.add(service)
+        return proxy
+
     @property
     def compute(self):
-        return self.connection.compute
+        return self._proxy("compute")
 
     @property
     def network(self):
-        return self.connection.network
+        return self._proxy("network")
+
+    @property
+    def image_service(self):
+        return self._proxy("image")
 
     @property
     def region(self) -> str | None:
@@ -219,7 +238,9 @@ class Provider(ComputeNodeABC):
                                   retryable=True)
             if isinstance(error, (ksa.ConnectFailure, ksa.RetriableConnectionFailure,
                                   ksa.SSLError)):
-                return CloudError(f"{where}: cannot reach OpenStack: {error}",
+                # "Unable to establish connection to URL: <urllib3's whole story>"
+                text = re.split(r": (?:HTTP|\(|<)", str(error), maxsplit=1)[0]
+                return CloudError(f"{where}: cannot reach OpenStack: {text}",
                                   retryable=not isinstance(error, ksa.SSLError))
             if isinstance(error, ksa.DiscoveryFailure):
                 unreachable = "Unable to establish connection" in str(error)
@@ -574,15 +595,15 @@ class Provider(ComputeNodeABC):
     def images(self) -> list[dict[str, Any]]:
         # Glance's default list: public images plus the project's own and shared ones
         return [self._to_image(i) for i in self.retry(
-            lambda: list(self.connection.image.images(status="active")))]
+            lambda: list(self.image_service.images(status="active")))]
 
     def image(self, name: str) -> dict[str, Any]:
         if _UUID.fullmatch(name):
             try:
-                return self._to_image(self.retry(self.connection.image.get_image, name))
+                return self._to_image(self.retry(self.image_service.get_image, name))
             except NotFound:
                 pass
-        found = self.retry(lambda: list(self.connection.image.images(name=name)))
+        found = self.retry(lambda: list(self.image_service.images(name=name)))
         if not found:
             raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
                            f"see 'cms image list --cloud={self.cloud}'")

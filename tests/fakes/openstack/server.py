@@ -143,6 +143,8 @@ class FakeOpenStack:
         self._macs = itertools.count(1)
         self._seed(tenant_cidr, external_cidr)
         self.url = self.public_url = ""
+        #: where the catalog says the services are (None: where this server listens)
+        self.catalog_base: str | None = None
 
     # ---- seeding -----------------------------------------------------------------------
     def _seed(self, tenant_cidr: str, external_cidr: str) -> None:
@@ -447,7 +449,8 @@ class FakeOpenStack:
         return [{"id": uuid.uuid5(uuid.NAMESPACE_URL, kind).hex, "type": kind, "name": name,
                  "endpoints": [{"id": uuid.uuid5(uuid.NAMESPACE_URL, kind + i).hex,
                                 "interface": i, "region": self.region,
-                                "region_id": self.region, "url": self.public_url + path}
+                                "region_id": self.region,
+                                "url": (self.catalog_base or self.public_url) + path}
                                for i in ("public", "internal")]}
                 for kind, name, path in services]
 
