@@ -153,3 +153,28 @@ def test_plain_http_endpoint_refused_off_loopback(cms_home: Path) -> None:
 
     with pytest.raises(ConfigError, match="plain http"):
         Provider("insecure")
+
+
+def test_boot_options_reach_run_instances(aws_cloud: str, moto: str) -> None:
+    """--network picks the VPC's only subnet, --no-public-ip keeps the VM private, --disk
+    sizes the root volume; a VPC with two subnets is a usage error listing them."""
+    ec2 = ec2_client(moto)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": "lab"}])
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
+    provider = Provider(aws_cloud)
+    (outcome,) = provider.boot(names="opt1", network="lab", public_ip=False, disk_gb="12")
+    assert outcome.ok, outcome.error
+    (instance,) = [i for r in ec2.describe_instances(InstanceIds=[outcome.result["id"]])[
+        "Reservations"] for i in r["Instances"]]
+    assert instance["SubnetId"] == subnet and not instance.get("PublicIpAddress")
+    volume_id = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    assert ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["Size"] == 12
+    (public,) = provider.boot(names="opt2")  # the default VPC: a public address
+    assert public.ok and public.result["public_ips"], public.result
+    second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.2.0/24")["Subnet"]["SubnetId"]
+    (ambiguous,) = provider.boot(names="opt3", network="lab")
+    assert isinstance(ambiguous.error, UsageError)
+    assert subnet in str(ambiguous.error) and second in str(ambiguous.error)
+    with pytest.raises(UsageError):
+        provider.boot(names="opt4", disk_gb="huge")

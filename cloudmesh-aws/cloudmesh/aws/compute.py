@@ -249,22 +249,28 @@ class Provider(ComputeNodeABC):
         image = self.resolve_image(spec.image)
         tags = [{"Key": "Name", "Value": spec.name}]
         tags += [{"Key": str(k), "Value": str(v)} for k, v in spec.metadata.items()]
-        interface: dict[str, Any] = {"DeviceIndex": 0,
-                                     "AssociatePublicIpAddress": spec.public_ip}
-        subnet = self._subnet(spec.network, spec.subnet, spec.zone)
-        if subnet:
-            interface["SubnetId"] = subnet
-        if spec.secgroups:
-            interface["Groups"] = self._secgroup_ids(spec.secgroups)
         request: dict[str, Any] = {
             "ImageId": image["id"], "InstanceType": self.flavor(spec.flavor)["id"],
             "MinCount": 1, "MaxCount": 1,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
-            "NetworkInterfaces": [interface],
             # the spec's token is the same on every retry of this boot: EC2 answers a
             # repeated request with the instance the first one made
             "ClientToken": spec.token,
         }
+        groups = self._secgroup_ids(spec.secgroups) if spec.secgroups else []
+        subnet = self._subnet(spec.network, spec.subnet, spec.zone)
+        if subnet or not spec.public_ip:
+            # an explicit interface says whether the VM gets a public address; without it
+            # the subnet decides (the default VPC's subnets give one)
+            interface: dict[str, Any] = {"DeviceIndex": 0,
+                                         "AssociatePublicIpAddress": spec.public_ip}
+            if subnet:
+                interface["SubnetId"] = subnet
+            if groups:
+                interface["Groups"] = groups
+            request["NetworkInterfaces"] = [interface]
+        elif groups:
+            request["SecurityGroupIds"] = groups
         if spec.key:
             request["KeyName"] = spec.key["name"]
         if spec.userdata:
