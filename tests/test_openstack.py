@@ -173,8 +173,11 @@ def test_clouds_yaml_entry(cms_home: Path, openstack_fake: FakeOpenStack, tmp_pa
         Provider("lab-far").flavors()
     with pytest.raises(ConfigError, match="lab-none"):
         Provider("lab-none").flavors()
-    result = run_cms("flavor", "list", "--cloud=lab-wrong")
-    assert result.code == 4 and wrong["password"] not in result.out + result.err, result
+    for args in (("flavor", "list", "--cloud=lab-wrong"),
+                 ("--debug", "flavor", "list", "--cloud=lab-wrong")):
+        result = run_cms(*args)
+        assert result.code == 4 and "Keystone refused" in result.err, result
+        assert wrong["password"] not in result.out + result.err
 
 
 def test_destroy_releases_only_the_floating_ip_cms_allocated(
