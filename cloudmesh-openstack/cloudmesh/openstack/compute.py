@@ -714,8 +714,11 @@ class Provider(ComputeNodeABC):
     # ---- health -----------------------------------------------------------------------
     def check(self) -> str:
         count = len(self.flavors())
-        return (f"authenticated to project {self.connection.current_project_id} in region "
-                f"{self.region or 'default'}; {count} flavors visible")
+        session = self.connection.session
+        access = session.auth.get_access(session)  # the token already held: no request
+        who = access.username or access.user_id
+        return (f"{who} in project {access.project_name or access.project_id}, region "
+                f"{self.region or 'default'}: {count} flavors visible")
 
 
 class _Rule:
