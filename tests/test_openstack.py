@@ -368,3 +368,27 @@ def test_failure_after_the_server_exists_is_not_retried_into_success(
     assert "was created" in str(outcome.error)
     assert len(openstack_fake.server_by_name("half")) == 1
     assert len(proxy.requests("POST /compute/v2.1/servers ")) == 1
+
+
+def test_destroy_names_what_it_could_not_remove(cms_home: Path, openstack_fake: FakeOpenStack):
+    proxy = FaultProxy(target=openstack_fake.url)
+    url = proxy.start()
+    openstack_fake.public_url = url
+    spec = cloud_spec(openstack_fake, f"{url}/identity/v3")
+    spec["cm"].update(retries=1, timeout=5)
+    write_config(cms_home, {"osf": spec})
+    provider = Provider("osf")
+    (vm,) = boot(provider, "stuck")
+    body = json.dumps({"NeutronError": {"type": "HTTPInternalServerError", "detail": "",
+                                        "message": "Request Failed: internal server error"}})
+    proxy.add("status", "DELETE /network/v2.0/floatingips/", times=100, status=500,
+              body=body.encode())
+    try:
+        (outcome,) = provider.act("destroy", "stuck")
+    finally:
+        proxy.stop()
+    assert isinstance(outcome.error, CloudError)
+    assert f"floating IP {vm['public_ips'][0]}" in str(outcome.error)
+    assert "internal server error" in str(outcome.error)
+    assert not openstack_fake.server_by_name("stuck")  # the server itself is gone
+    assert len(openstack_fake.floatingips) == 1
