@@ -336,10 +336,12 @@ def test_keys_are_project_ssh_keys(gce: str, fake: GoogleFake, tmp_path: Path) -
     assert record["fingerprint"] == fingerprint(public)
     assert fake.project_ssh_keys() == [f"alice:{public.strip()}"]
     assert [k["name"] for k in provider.keys()] == ["alice"]
+    writes = sum("setCommonInstanceMetadata" in p for _, p in fake.requests)
     provider.key_upload("alice", public)  # the same key again: nothing changes
     assert len(fake.project_ssh_keys()) == 1
+    assert sum("setCommonInstanceMetadata" in p for _, p in fake.requests) == writes
     other = generate_ed25519(tmp_path / "other", "x")["public_key"]
-    with pytest.raises(CloudError, match="another fingerprint"):
+    with pytest.raises(CloudError, match="already has a key .alice. .SHA256:"):
         provider.key_upload("alice", other)
     provider.key_delete("alice")
     assert fake.project_ssh_keys() == []
@@ -387,9 +389,12 @@ def test_secgroups_are_firewall_rules_by_target_tag(gce: str, fake: GoogleFake) 
     assert len(tagged) == 4 and sum(f["disabled"] for f in tagged) == 1
     assert any(f.get("allowed") == [{"IPProtocol": "tcp", "ports": ["8000-8080"]}]
                for f in tagged)
+    egress = {"direction": "egress", "protocol": "tcp", "from_port": 443, "to_port": 443,
+              "cidr": "10.1.0.0/16"}
+    provider.secgroup_add_rules("web", [egress])
     provider.secgroup_remove_rules("web", rules[:1])
     (web,) = [g for g in provider.secgroups() if g["name"] == "web"]
-    assert len(web["rules"]) == 2
+    assert sorted(web["rules"], key=str) == sorted(rules[1:] + [egress], key=str)
     provider.secgroup_delete("web")
     assert "web" not in {g["name"] for g in provider.secgroups()}
     assert "default-allow-ssh" in fake.state.firewalls  # the network's own rules stay

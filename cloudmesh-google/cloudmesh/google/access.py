@@ -30,11 +30,12 @@ class ProjectKeys:
 
     def _write_project_metadata(self, change) -> None:
         """Read, change, write with the fingerprint read; a stale one (412: another writer
-        came first) starts over."""
+        came first) starts over. ``change`` edits the items and says whether it did."""
         types = sdk.types()
         for _ in range(5):
             fingerprint, items = self._project_metadata()
-            change(items)
+            if not change(items):
+                return
             body = types.Metadata(fingerprint=fingerprint,
                                   items=[types.Items(key=k, value=v) for k, v in items.items()])
             try:
@@ -84,21 +85,22 @@ class ProjectKeys:
                              "use a lowercase login name (letters, digits, '_', '-')")
         wanted = fingerprint(public_key)
 
-        def change(items: dict[str, str]) -> None:
+        def change(items: dict[str, str]) -> bool:
             lines = self._key_lines(items)
             same = [self._to_key(line) for line in lines if line.split(":", 1)[0] == name]
             if any(k["fingerprint"] == wanted for k in same):
-                return
+                return False  # already there
             if same:
                 raise CloudError(f"cloud '{self.cloud}': the project already has a key "
-                                 f"'{name}' with another fingerprint",
+                                 f"'{name}' ({same[0]['fingerprint']}), not {wanted}",
                                  "delete it first or use another name")
             items["ssh-keys"] = "\n".join(lines + [f"{name}:{public_key.strip()}"])
+            return True
         self._write_project_metadata(change)
         return next(k for k in self.keys() if k["name"] == name and k["fingerprint"] == wanted)
 
     def key_delete(self, name: str) -> None:
-        def change(items: dict[str, str]) -> None:
+        def change(items: dict[str, str]) -> bool:
             lines = self._key_lines(items)
             kept = [line for line in lines if line.split(":", 1)[0] != name]
             if len(kept) == len(lines):
@@ -107,8 +109,8 @@ class ProjectKeys:
                 items["ssh-keys"] = "\n".join(kept)
             else:
                 items.pop("ssh-keys", None)
+            return True
         self._write_project_metadata(change)
-
 
 
 class FirewallGroups:
@@ -195,7 +197,8 @@ class FirewallGroups:
             protocol = rule["protocol"]
             allowed = types.Allowed(I_p_protocol=protocol)
             if protocol in ("tcp", "udp") and rule.get("from_port") is not None:
-                low, high = rule["from_port"], rule.get("to_port") or rule["from_port"]
+                low = rule["from_port"]
+                high = low if rule.get("to_port") is None else rule["to_port"]
                 allowed.ports = [str(low) if low == high else f"{low}-{high}"]
             ingress = rule.get("direction", "ingress") == "ingress"
             firewall = types.Firewall(
@@ -219,14 +222,15 @@ class FirewallGroups:
             self._wait(operation, None, f"adding a rule to {name}")
 
     def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        from cloudmesh.compute.secgroups import difference
+        from cloudmesh.compute.secgroups import rule_key
 
         firewalls = self._groups().get(name)
         if firewalls is None:
             raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
+        going = {rule_key(r) for r in rules}
         for firewall in firewalls:
             held = self._firewall_rules(firewall)
-            _, kept = difference(rules, held)  # the rules of ``held`` not in ``rules``
+            kept = [r for r in held if rule_key(r) not in going]
             if len(kept) == len(held):
                 continue
             if kept:
