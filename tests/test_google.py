@@ -521,16 +521,23 @@ def test_no_request_leaves_the_machine(gce: str, fake: GoogleFake) -> None:
     assert result.code == 0 and "network guard" not in result.err, result
 
 
-def test_listing_imports_only_the_services_it_needs(gce: str, fake: GoogleFake) -> None:
-    code = ("import sys; from cloudmesh.compute import Provider; Provider('gce').list(); "
-            "names = [m for m in sys.modules if m.startswith('google.cloud.compute_v1.services.')"
-            " and m.count('.') == 4]; print(sorted(names))")
+@pytest.mark.parametrize("verb, services", [
+    # a service's client module imports the operations service of its own polling
+    ("list", ["instances", "zone_operations"]),
+    ("images", ["global_operations", "images"]),
+    ("flavors", ["machine_types"]),
+])
+def test_a_verb_imports_only_the_services_it_needs(gce: str, fake: GoogleFake, verb: str,
+                                                  services: list[str]) -> None:
+    code = ("import sys; from cloudmesh.compute import Provider; "
+            f"Provider('gce').provider.{verb}(); "
+            "names = [m.rsplit('.', 1)[1] for m in sys.modules if m.startswith("
+            "'google.cloud.compute_v1.services.') and m.count('.') == 4]; "
+            "print(sorted(names))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 0, completed.stderr
-    # the instances client itself imports zone_operations (for its own polling)
-    assert eval(completed.stdout) == ["google.cloud.compute_v1.services.instances",
-                                      "google.cloud.compute_v1.services.zone_operations"]
+    assert eval(completed.stdout) == services
 
 
 # ---- error mapping and metadata -------------------------------------------------------
