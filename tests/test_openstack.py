@@ -212,6 +212,18 @@ def test_network_choice(os_cloud: str, openstack_fake: FakeOpenStack):
     assert not openstack_fake.server_by_name("n1") and not openstack_fake.server_by_name("n3")
 
 
+def test_a_network_without_a_router_gets_no_floating_ip(os_cloud: str,
+                                                        openstack_fake: FakeOpenStack):
+    openstack_fake.add_network("isolated", "127.0.4.0/24", routed=False)
+    provider = Provider(os_cloud)
+    (outcome,) = provider.boot(names="iso", image=IMAGE, flavor=FLAVOR, network="isolated")
+    assert isinstance(outcome.error, CloudError)
+    assert "got no floating IP" in str(outcome.error) and "not reachable" in str(outcome.error)
+    assert not openstack_fake.floatingips
+    (vm,) = boot(provider, "iso2", network="isolated", public_ip=False)
+    assert vm["private_ips"][0].startswith("127.0.4.")
+
+
 def test_images_by_name_or_id(os_cloud: str, openstack_fake: FakeOpenStack):
     openstack_fake.image_page = 2  # Glance pages with its "next" link
     provider = Provider(os_cloud)

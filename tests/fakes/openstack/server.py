@@ -185,7 +185,10 @@ class FakeOpenStack:
             self.images[image_id] = image
             return image
 
-    def add_network(self, name: str, cidr: str, external: bool = False) -> dict:
+    def add_network(self, name: str, cidr: str, external: bool = False,
+                    routed: bool = True) -> dict:
+        """A network with one subnet; a tenant one is ``routed`` to the external network
+        (a router with its gateway there), so floating IPs can reach its ports."""
         with self.lock:
             stamp = now_iso()
             network_id, subnet_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -210,7 +213,7 @@ class FakeOpenStack:
                 "ipv6_ra_mode": None, "ipv6_address_mode": None, "subnetpool_id": None,
                 "description": "", "created_at": stamp, "updated_at": stamp,
                 "revision_number": 0, "tags": [], "service_types": [],
-                "_serial": next(self._serial), "_next": 2}
+                "_serial": next(self._serial), "_next": 2, "_routed": routed or external}
             return self.networks[network_id]
 
     def add_floating_ip(self, description: str = "") -> dict:
@@ -1110,9 +1113,9 @@ class FakeOpenStack:
                "port_details": None, "qos_policy_id": None, "port_forwardings": [],
                "tags": [], "created_at": stamp, "updated_at": stamp, "revision_number": 0,
                "_serial": next(self._serial)}
-        self.floatingips[fip["id"]] = fip
-        if request.get("port_id"):
+        if request.get("port_id"):  # a failed association allocates nothing
             self._update_floatingip(fip, {"port_id": request["port_id"]})
+        self.floatingips[fip["id"]] = fip
         return fip
 
     def _update_floatingip(self, fip: dict, changes: dict) -> dict:
@@ -1126,6 +1129,13 @@ class FakeOpenStack:
                 if port is None:
                     raise neutron_error(404, "PortNotFound",
                                         f"Port {port_id} could not be found.")
+                subnet = self.subnets[port["fixed_ips"][0]["subnet_id"]]
+                if not subnet["_routed"]:
+                    raise neutron_error(404, "ExternalGatewayForFloatingIPNotFound",
+                                        f"External network {fip['floating_network_id']} is "
+                                        f"not reachable from subnet {subnet['id']}.  "
+                                        f"Therefore, cannot associate Port {port_id} with a "
+                                        "Floating IP.")
                 if fip["port_id"] not in (None, port_id):
                     raise neutron_error(409, "FloatingIPPortAlreadyAssociated",
                                         f"Cannot associate floating IP "
