@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cloudmesh.compute import Provider
 from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, NotFound,
@@ -588,3 +590,37 @@ def test_metadata_set(gce: str, fake: GoogleFake) -> None:
         provider.metadata_set("meta1", {"ssh-keys": "root:ssh-rsa AAAA"})
     with pytest.raises(UsageError):
         provider.metadata_set("meta1", {"bad key": "x"})
+
+
+# ---- the mapper over untrusted answers ------------------------------------------------
+_text = st.text(max_size=40)
+_instances = st.fixed_dictionaries({}, optional={
+    "name": _text, "id": st.integers(0, 2 ** 64 - 1), "status": _text, "zone": _text,
+    "machine_type": _text, "creation_timestamp": _text,
+    "network_interfaces": st.lists(st.fixed_dictionaries({}, optional={
+        "network_i_p": _text, "access_configs": st.lists(st.fixed_dictionaries(
+            {}, optional={"nat_i_p": _text}), max_size=2)}), max_size=2),
+    "metadata": st.fixed_dictionaries({}, optional={"items": st.lists(
+        st.fixed_dictionaries({"key": st.sampled_from(["ssh-keys", "cms-key", "cms-image",
+                                                       "user-data", "a", "username"]),
+                               "value": _text}), max_size=4)}),
+    "tags": st.fixed_dictionaries({}, optional={"items": st.lists(_text, max_size=3)}),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_instances)
+def test_any_instance_maps_to_a_record_or_a_cloud_error(fields: dict) -> None:
+    from google.cloud.compute_v1.types import compute
+
+    from cloudmesh.google.compute import Provider as GoogleProvider
+
+    provider = GoogleProvider("gce", {"credentials": {"project": "p", "access_token": "t"}})
+    try:
+        record = provider._to_vm(compute.Instance(**fields))
+    except CloudError:
+        assert not fields.get("name")  # only a nameless instance is refused
+        return
+    assert_vm_record(record, "gce", "google")
+    assert record["name"] == fields["name"]
+    assert not {"ssh-keys", "cms-key", "cms-image", "user-data"} & set(record["metadata"])
