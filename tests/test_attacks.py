@@ -79,39 +79,31 @@ needs_ssh = pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH c
 
 
 # ---- 1. terminal escapes: cloud text is shown escaped ------------------------------------
-@pytest.mark.parametrize("output", ["table", "csv"])
-def test_escape_sequences_and_newlines_in_a_name_are_shown_escaped(
-        booted: list[str], moto: str, output: str) -> None:
+def test_escape_sequences_and_newlines_in_a_name_are_shown_escaped(booted: list[str],
+                                                                   moto: str) -> None:
     # (moto speaks XML, which cannot carry ESC or BEL: those come from the Multipass fake
     # below; C1's CSI, \x9b, is ESC [ in one byte)
     evil = {"web1": "web1\x9b2J\x9b31m\u202eevil", "web2": "web2\nweb9    running  fake"}
     for name, text in evil.items():
         tag(moto, vm_id(name), Name=text)
-    for cached in ([], ["--cached"]):
+    for output, cached in [("table", []), ("csv", []), ("table", ["--cached"]),
+                           ("csv", ["--cached"])]:
         result = run_cms("vm", "list", f"--output={output}", *cached)
         assert result.code == 0, result.err[:1500]
         assert raw_controls(result.out) == []
         lines = result.out.splitlines()
         assert len(lines) == (4 if output == "table" else 3), result.out  # no fake row
         assert "\\x9b2J\\x9b31m\\u202eevil" in result.out and "web2\\nweb9" in result.out
-
-
-def test_json_and_yaml_keep_the_text_but_escape_it(booted: list[str], moto: str) -> None:
-    name = "a\x9b[31m\u202eb\u2028c\n\td"
-    tag(moto, vm_id("web1"), Name=name)
-    for output in ("json", "yaml"):
-        result = run_cms("vm", "list", f"--output={output}")
-        assert result.code == 0 and raw_controls(result.out) == [], result
+    # JSON and YAML keep the exact text, escaped in their own way; YAML on one line
+    listed = run_cms("vm", "list", "--output=json")
+    assert raw_controls(listed.out) == [] and set(evil.values()) <= {
+        r["name"] for r in listed.json()}
     import yaml
 
-    assert name in [r["name"] for r in run_cms("vm", "list", "--output=json").json()]
-    assert name in [r["name"] for r in yaml.safe_load(run_cms("vm", "list", "--output=yaml").out)]
-
-
-def test_tags_and_addresses_in_info_are_escaped(booted: list[str], moto: str) -> None:
-    tag(moto, vm_id("web1"), owner="x\x85\x9b1;1H", note="line\r\nbreak\u2028")
-    result = run_cms("vm", "info", "web1", "--output=table")
-    assert result.code == 0 and raw_controls(result.out) == [], result
+    listed = run_cms("vm", "list", "--output=yaml")
+    assert raw_controls(listed.out) == []
+    assert not [line for line in listed.out.splitlines() if line.lstrip().startswith("web9")]
+    assert set(evil.values()) <= {r["name"] for r in yaml.safe_load(listed.out)}
 
 
 def test_one_line_errors_escape_what_they_quote(aws_cloud: str) -> None:
@@ -148,7 +140,8 @@ def ssh_config() -> Path:
 USERNAMES = ["ubuntu\n    ProxyCommand touch /tmp/cms-owned", "root ProxyCommand=sh",
              "-oProxyCommand=sh", "\u0440oot"]
 NAMES = ["*", "!web1", "web1\nHost *", "-oFoo"]
-ADDRESSES = ["10.0.0.1\n  ProxyCommand sh", "%h", "-oProxyCommand=sh", "[::1]"]
+ADDRESSES = ["10.0.0.1\n  ProxyCommand sh", "%h", "-oProxyCommand=sh", "[::1]",
+             "127.1"]  # (hypothesis found "0": resolvers read it as 0.0.0.0)
 
 
 @needs_ssh
@@ -259,16 +252,18 @@ def secret_config(cms_home: Path, moto: str, **credentials) -> None:
 CANARY = "CANARYtok3n-zq81"
 
 
-@pytest.mark.parametrize("form", ["trailing newline", "inner newline", "quote and space"])
-def test_a_token_that_breaks_a_header_is_not_shown(cms_home: Path, moto: str,
-                                                   form: str) -> None:
-    token = {"trailing newline": CANARY + "\n", "inner newline": CANARY + "\nX-Evil: 1",
-             "quote and space": CANARY + "' \"x"}[form]
-    secret_config(cms_home, moto, session_token=token)
-    for argv in (["vm", "list"], ["check"], ["--debug", "vm", "list"]):
-        result = run_cms(*argv)
-        assert CANARY not in result.out + result.err, (argv, result)
-        assert "Traceback" not in result.err or argv[0] == "--debug"
+def test_a_token_that_breaks_a_header_is_not_shown(cms_home: Path, moto: str) -> None:
+    """A token with a newline makes the HTTP library refuse the header, quoting the value
+    (repr-escaped) in its error: the one-line error, cms check and --debug scrub it."""
+    for token, commands in ((CANARY + "\n", (["vm", "list"], ["check"],
+                                              ["--debug", "vm", "list"])),
+                            (CANARY + "\nX-Evil: 1", (["vm", "list"],)),
+                            (CANARY + "' \"x", (["vm", "list"],))):
+        secret_config(cms_home, moto, session_token=token)
+        for argv in commands:
+            result = run_cms(*argv)
+            assert CANARY not in result.out + result.err, (argv, result)
+            assert "Traceback" not in result.err or argv[0] == "--debug"
 
 
 def test_check_masks_values_from_the_environment(cms_home: Path, moto: str) -> None:
@@ -385,16 +380,19 @@ class MultipassHost:
         return harness.fake_state(self.state_file)["instances"]
 
 
-@pytest.mark.parametrize("verb", ["delete", "stop", "suspend", "restart"])
-def test_multipass_many_names_need_yes(tmp_path: Path, verb: str) -> None:
+def test_multipass_many_names_need_yes(tmp_path: Path) -> None:
     host = MultipassHost(tmp_path)
     names = [f"vm{i:02d}" for i in range(1, 13)]
     harness.seed_instances(host.state_file, {n: {} for n in names})
-    done = host.cms("multipass", verb, "vm[01-12]")
-    assert done.returncode == 2 and "refused without confirmation" in done.stderr, done.stderr
+    for verb in ("delete", "stop", "suspend", "restart"):
+        done = host.cms("multipass", verb, "vm[01-12]")
+        assert done.returncode == 2, (verb, done.stderr)
+        assert "refused without confirmation" in done.stderr
     assert all(i["state"] == "Running" and not i["deleted"] for i in host.instances().values())
-    assert host.cms("multipass", verb, "vm[01-12]", "--yes").returncode == 0
-    assert host.cms("multipass", verb, "vm[01-02]").returncode == 0  # few: no question
+    assert host.cms("multipass", "delete", "vm[01-12]", "--yes").returncode == 0
+    assert all(i["deleted"] for i in host.instances().values())
+    assert host.cms("multipass", "recover", "vm[01-02]").returncode == 0
+    assert host.cms("multipass", "stop", "vm[01-02]").returncode == 0  # few: no question
 
 
 def test_multipass_purge_needs_yes(tmp_path: Path) -> None:
@@ -432,13 +430,12 @@ def interrupt(argv: list[str], after: float, twice: bool = False) -> tuple[int, 
     return process.returncode, time.monotonic() - sent, err
 
 
-@pytest.mark.parametrize("twice", [False, True])
-def test_ctrl_c_stops_a_wait_on_several_vms_within_a_second(booted: list[str],
-                                                            twice: bool) -> None:
-    code, seconds, err = interrupt(["vm", "wait", "web1,web2", "--state=stopped",
-                                    "--timeout=60"], after=2.5, twice=twice)
-    assert code == 130 and seconds < 1.0, (code, seconds, err)
-    assert "Traceback" not in err and "interrupted" in err
+def test_ctrl_c_stops_a_wait_on_several_vms_within_a_second(booted: list[str]) -> None:
+    for twice in (False, True):
+        code, seconds, err = interrupt(["vm", "wait", "web1,web2", "--state=stopped",
+                                        "--timeout=60"], after=2.5, twice=twice)
+        assert code == 130 and seconds < 1.0, (twice, code, seconds, err)
+        assert "Traceback" not in err and "interrupted" in err
 
 
 @pytest.fixture
@@ -468,14 +465,14 @@ def silent_sshd() -> int:
     server.close()
 
 
-@pytest.mark.parametrize("twice", [False, True])
-def test_ctrl_c_stops_ssh_to_several_vms_within_a_second(booted: list[str], silent_sshd: int,
-                                                         twice: bool) -> None:
+def test_ctrl_c_stops_ssh_to_several_vms_within_a_second(booted: list[str],
+                                                         silent_sshd: int) -> None:
     assert run_cms("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={silent_sshd}").code == 0
-    code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true"], after=2.5,
-                                   twice=twice)
-    assert code == 130 and seconds < 1.0, (code, seconds, err)
-    assert "Traceback" not in err
+    for twice in (False, True):
+        code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true"],
+                                       after=2.5, twice=twice)
+        assert code == 130 and seconds < 1.0, (twice, code, seconds, err)
+        assert "Traceback" not in err
 
 
 # ---- 6. concurrency: config set ------------------------------------------------------------
@@ -522,8 +519,10 @@ def test_database_and_its_wal_files_are_private(cms_home: Path) -> None:
     from cloudmesh.compute.state import State
 
     assert run_cms("init", "--user=ada").code == 0
+    for path in cms_home.glob("cloudmesh.db*"):
+        path.unlink()
     os.umask(0o022)
-    state = State(cms_home / "cloudmesh.db")
+    state = State(cms_home / "cloudmesh.db")  # a new database, made by this process
     state.set("cloud", "x")
     state.cache_put("x", "vm", {"name": "a"})
     files = [p for p in cms_home.iterdir() if p.name.startswith("cloudmesh.db")]

@@ -51,9 +51,22 @@ def check_hostname(host: str) -> str:
     except ValueError:
         pass
     labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
-    if len(text) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+    if len(text) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels) \
+            or labels[-1].isdigit() or _looks_like_an_address(text):
+        # (a last label of digits is no DNS name, RFC 1123; "0", "127.1" or "0x7f000001"
+        # are IP addresses in disguise, which resolvers read as 0.0.0.0 or 127.0.0.1)
         raise _refuse("the address", host, "an IP address or a DNS name")
     return text
+
+
+def _looks_like_an_address(text: str) -> bool:
+    import socket
+
+    try:
+        socket.inet_aton(text)
+        return True
+    except OSError:
+        return False
 
 
 def check_user(user: str) -> str:
