@@ -24,16 +24,9 @@ from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.fixtures import write_config
 from conftest import run_cms
 from fakes.google import GoogleFake
+from fakes.google.harness import FLAVOR, IMAGE, cloud_spec
 
-IMAGE = "family/debian-12"
-FLAVOR = "e2-micro"
-
-
-def google_spec(endpoint: str, token: str, **default: Any) -> dict[str, Any]:
-    return {"cm": {"kind": "google", "label": "fake GCE", "timeout": 10, "retries": 3},
-            "credentials": {"project": "cms-test", "zone": "us-central1-a",
-                            "access_token": token, "api_endpoint": endpoint},
-            "default": {"image": IMAGE, "flavor": FLAVOR, **default}}
+google_spec = cloud_spec
 
 
 @pytest.fixture
