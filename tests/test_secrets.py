@@ -25,7 +25,7 @@ SECRET_FIELDS = {
     "openstack": ["password", "application_credential_secret"],
     "azure": ["client_secret", "access_token"],
     "google": ["access_token"],
-    "oracle": ["fingerprint_passphrase", "pass_phrase"],
+    "oracle": ["pass_phrase"],
 }
 
 

@@ -275,6 +275,13 @@ class ComputeNodeABC(abc.ABC):
                              "use letters, digits, '.', '_' and '-', starting with a letter "
                              "or digit")
 
+    def default_username_for(self, image: str) -> str:
+        """The login of an image when neither --username nor default.username says: the
+        kind's ``default_username``, unless the provider knows better for that image
+        (e.g. ``ubuntu`` on OCI's Ubuntu images, ``opc`` on Oracle Linux). May ask the
+        cloud; called only for a real boot, once per VM."""
+        return self.default_username
+
     def resolve_image(self, ref: str) -> dict[str, Any]:
         """The image a user's reference means, in any of the kind's notations (name, id,
         family, URN, ...); NotFound if there is none. The default looks in images()."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from cloudmesh.compute import names as name_expr
@@ -43,8 +43,8 @@ class BootSpec:
     #: None, or {"name", "public_key", "fingerprint"} from the local key registry
     #: (public_key and fingerprint are None for a key pair known only to the cloud)
     key: dict[str, Any] | None = None
-    #: the login the key is for
-    username: str = "ubuntu"
+    #: the login the key is for (never None when a provider's create sees the spec)
+    username: str | None = None
     secgroups: list[str] = field(default_factory=list)
     network: str | None = None
     subnet: str | None = None
@@ -136,10 +136,11 @@ class Booter:
         if public_ip is not None and not provider.supports("public_ip"):
             facade.warn(f"{provider.kind} cannot choose a public IP: "
                         f"{provider.unsupported['public_ip']}")
-        login = (facade.default("username", username) or provider.default_username
-                 or "ubuntu")
+        # None: the image's own login, asked of the provider at boot (default_username_for)
+        login = facade.default("username", username)
         return [BootSpec(name=vm_name, image=str(image), flavor=str(flavor),
-                         key=self.key(facade.default("key", key)), username=str(login),
+                         key=self.key(facade.default("key", key)),
+                         username=str(login) if login else None,
                          secgroups=list(groups), public_ip=wants_ip, **options)
                 for vm_name in vm_names]
 
@@ -196,6 +197,9 @@ class Booter:
             if existing:
                 raise UsageError(f"a VM named '{spec.name}' already exists on '{cloud}' "
                                  f"(status {existing['status']})", "pick another name")
+            if spec.username is None:
+                spec = replace(spec, username=self.facade.call("default_username_for",
+                                                               spec.image))
             record = self.create_checked(spec)
             created = True
         finally:

@@ -339,10 +339,17 @@ class Provider:
         if group is None:
             raise NotFound(f"security group '{name}' is not defined locally",
                            f"define it with 'cms secgroup add {name}' and 'cms secgroup rule add'")
+        from cloudmesh.compute.boot import cloud_group_name
+
+        # the local group 'default' is the cms-owned 'cms-default' on the cloud
+        group = {**group, "name": cloud_group_name(name)}
         return self.call("secgroup_upload", group, prune=prune, dryrun=dryrun)
 
     def delete_secgroups(self, names: str | list[str]) -> list[Outcome]:
-        return fan_out(lambda n: self.call("secgroup_delete", n), name_expr.expand(names))
+        from cloudmesh.compute.boot import cloud_group_name
+
+        return fan_out(lambda n: self.call("secgroup_delete", cloud_group_name(n)),
+                       name_expr.expand(names))
 
     # ---- ssh ---------------------------------------------------------------------------
     def ssh_target(self, name: str, username: str | None = None, key: str | None = None,
