@@ -224,6 +224,17 @@ def test_a_network_without_a_router_gets_no_floating_ip(os_cloud: str,
     assert vm["private_ips"][0].startswith("127.0.4.")
 
 
+def test_an_older_nova_negotiates_its_microversion(os_cloud: str,
+                                                   openstack_fake: FakeOpenStack):
+    openstack_fake.max_microversion = (2, 38)   # Newton: no embedded flavor before 2.47
+    provider = Provider(os_cloud)
+    (vm,) = boot(provider, "old", public_ip=False, wait=True, timeout=30)
+    assert vm["flavor"] == FLAVOR and "flavor_id" not in vm["native"]
+    assert provider.list()[0]["flavor"] == FLAVOR
+    versions = {h for _, h in openstack_fake.seen_microversions}
+    assert versions and max(versions, key=lambda v: tuple(map(int, v.split(".")))) == "2.38"
+
+
 def test_images_by_name_or_id(os_cloud: str, openstack_fake: FakeOpenStack):
     openstack_fake.image_page = 2  # Glance pages with its "next" link
     provider = Provider(os_cloud)

@@ -311,6 +311,8 @@ class Provider(ComputeNodeABC):
         flavor_name = (flavor.original_name or flavor.name or flavor.id) if flavor else None
         native = {"vm_state": server.vm_state, "task_state": task,
                   "power_state": server.power_state}
+        if flavor is not None and not (flavor.original_name or flavor.name):
+            native["flavor_id"] = flavor.id  # named by list/info
         if server.fault:
             native["fault"] = server.fault.get("message")
         return self.vm_record(
@@ -374,10 +376,21 @@ class Provider(ComputeNodeABC):
         return live[0]
 
     def list(self) -> list[dict[str, Any]]:
-        return [self._to_vm(s) for s in self._servers()]
+        return self._named_flavors([self._to_vm(s) for s in self._servers()])
 
     def info(self, name: str) -> dict[str, Any]:
-        return self._to_vm(self._find(name))
+        return self._named_flavors([self._to_vm(self._find(name))])[0]
+
+    def _named_flavors(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Before microversion 2.47 Nova names a server's flavor by id only: look the
+        names up once (a cloud from before 2017 is rare, but not gone)."""
+        if any(r["native"].get("flavor_id") for r in records):
+            names = {f["id"]: f["name"] for f in self.flavors()}
+            for record in records:
+                flavor_id = record["native"].pop("flavor_id", None)
+                if flavor_id:
+                    record["flavor"] = names.get(flavor_id, flavor_id)
+        return records
 
     # ---- booting ----------------------------------------------------------------------
     def _networks(self) -> list:

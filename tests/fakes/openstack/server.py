@@ -120,6 +120,9 @@ class FakeOpenStack:
         self.build_seconds, self.delete_seconds = build_seconds, delete_seconds
         self.action_seconds = action_seconds
         self.max_limit, self.image_page = max_limit, image_page
+        #: the newest compute microversion (an older cloud: e.g. (2, 38) for Newton)
+        self.max_microversion = MAX_MICROVERSION
+        self.seen_microversions: list[tuple[str, str]] = []
         self.region = region
         self.user = {"id": uuid.uuid4().hex, "name": "demo",
                      "domain": {"id": "default", "name": "Default"}}
@@ -470,17 +473,18 @@ class FakeOpenStack:
         if not text:
             version = (2, 1)
         elif text == "latest":
-            version = MAX_MICROVERSION
+            version = self.max_microversion
         else:
             match = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
             if not match:
                 raise nova_error(400, f"API Version String {text} is of invalid format. "
                                  "Must be of format MajorNum.MinorNum.")
             version = (int(match[1]), int(match[2]))
-            if not (2, 1) <= version <= MAX_MICROVERSION:
+            if not (2, 1) <= version <= self.max_microversion:
                 raise nova_error(406, f"Version {text} is not supported by the API. Minimum "
-                                 "is 2.1 and maximum is %d.%d." % MAX_MICROVERSION)
+                                 "is 2.1 and maximum is %d.%d." % self.max_microversion)
         shown = "%d.%d" % version
+        self.seen_microversions.append(("compute", shown))
         out["OpenStack-API-Version"] = f"compute {shown}"
         out["X-OpenStack-Nova-API-Version"] = shown
         out["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
@@ -488,7 +492,7 @@ class FakeOpenStack:
 
     def _compute(self, method, path, query, body, headers, out):
         base = f"{self.public_url}/compute"
-        v21 = {"id": "v2.1", "status": "CURRENT", "version": "%d.%d" % MAX_MICROVERSION,
+        v21 = {"id": "v2.1", "status": "CURRENT", "version": "%d.%d" % self.max_microversion,
                "min_version": "2.1", "updated": "2013-07-23T11:33:21Z",
                "links": [{"rel": "self", "href": f"{base}/v2.1/"},
                          {"rel": "describedby", "type": "text/html",
