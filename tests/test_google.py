@@ -617,3 +617,40 @@ def test_any_instance_maps_to_a_record_or_a_cloud_error(fields: dict) -> None:
     assert_vm_record(record, "gce", "google")
     assert record["name"] == fields["name"]
     assert not {"ssh-keys", "cms-key", "cms-image", "user-data"} & set(record["metadata"])
+
+
+# ---- boot options ---------------------------------------------------------------------
+def test_boot_options_reach_the_insert(gce: str, fake: GoogleFake) -> None:
+    vm = boot(Provider(gce), "opts1", zone="us-central1-b", disk_gb=30,
+              userdata="#cloud-config\npackages: [nginx]\n", network="default",
+              subnet="default")
+    assert vm["zone"] == "us-central1-b"
+    raw = fake.instance("opts1")
+    assert raw["disks"][0]["diskSizeGb"] == "30"
+    assert raw["networkInterfaces"][0]["network"].endswith("/global/networks/default")
+    items = {i["key"]: i["value"] for i in raw["metadata"]["items"]}
+    assert items["user-data"].startswith("#cloud-config")
+    assert "user-data" not in vm["metadata"]
+    (outcome,) = Provider(gce).act("stop", "opts1")  # found outside the configured zone
+    assert outcome.ok, outcome.error
+
+
+def test_network_choice(gce: str, fake: GoogleFake) -> None:
+    with fake.state.lock:
+        fake.state.networks = {"lab": fake.state._network("lab")}
+    boot(Provider(gce), "only1")  # the only network, though not named 'default'
+    assert fake.instance("only1")["networkInterfaces"][0]["network"].endswith("/lab")
+    with fake.state.lock:
+        fake.state.networks["prod"] = fake.state._network("prod")
+    (outcome,) = Provider(gce).boot(names="which1", image=IMAGE, flavor=FLAVOR)
+    assert isinstance(outcome.error, UsageError)
+    assert "lab, prod" in str(outcome.error)
+    assert fake.instance("which1") is None
+
+
+def test_unknown_zone_or_flavor_is_not_found(gce: str, fake: GoogleFake) -> None:
+    (outcome,) = Provider(gce).boot(names="nozone1", image=IMAGE, flavor=FLAVOR,
+                                    zone="mars-central1-a")
+    assert isinstance(outcome.error, NotFound)
+    (outcome,) = Provider(gce).boot(names="noflavor1", image=IMAGE, flavor="m9-huge")
+    assert isinstance(outcome.error, NotFound) and "m9-huge" in str(outcome.error)
