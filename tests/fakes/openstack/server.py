@@ -28,7 +28,12 @@ openstack/nova, openstack/glance and openstack/neutron-lib, as published for 202
   field, error bodies ``{"NeutronError": {"type", "message", "detail"}}``.
 
 Addresses are in 127.0.0.0/8 so tests can run an sshd on them: fixed IPs from the tenant
-subnet 127.0.1.0/24, floating IPs from the external subnet 127.0.2.0/24.
+subnet 127.0.1.0/24, floating IPs from the external subnet 127.0.2.0/24. A tenant network
+added with ``routed=False`` has no router to the external network: associating a floating
+IP with one of its ports is Neutron's 404 ``ExternalGatewayForFloatingIPNotFound``.
+``max_microversion`` plays an older Nova; ``catalog_base`` a catalog pointing elsewhere.
+``serve.py`` runs the fake as a process with N servers (benchmarks); ``bare_list.py`` is
+the bare openstacksdk listing cms is compared with.
 """
 
 from __future__ import annotations
