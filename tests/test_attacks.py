@@ -362,6 +362,22 @@ def test_a_huge_config_is_refused(cms_home: Path) -> None:
     assert "over the limit" in one_line_error(run_cms("config", "cat"), 4)
 
 
+def test_a_secret_is_scrubbed_in_every_printed_form() -> None:
+    """In-process: the forms an SDK or a traceback prints a secret in."""
+    from urllib.parse import quote, quote_plus
+
+    from cloudmesh.compute import errors
+
+    secret = "p@ss w/rd+\u00e9\n"
+    errors.register_secret(secret)
+    for form in (secret, secret.strip(), repr(secret), repr(secret.encode()),
+                 json.dumps(secret), quote(secret), quote(secret, safe=""),
+                 quote_plus(secret), quote(secret).lower(), errors.escape_control(secret)):
+        printed = errors.printable_line(f"error: at {form} end")
+        assert "ss w" not in printed and "ss%20w" not in printed and "ss+w" not in printed, \
+            (form, printed)
+
+
 # ---- 4. confirmation for destructive verbs ------------------------------------------------
 class MultipassHost:
     def __init__(self, tmp: Path) -> None:

@@ -77,12 +77,16 @@ def secret_forms(value: str) -> set[str]:
     """The ways a secret can appear in text: as it is, without surrounding whitespace,
     escaped by repr or by JSON or by escape_control, and URL-encoded (as in a query string
     or a URL an SDK puts into its error)."""
+    import json  # (already loaded by the state database on every path that gets here)
+
     forms = {value, value.strip()}
     for form in list(forms):
         forms.add(repr(form)[1:-1])
+        forms.add(repr(form.encode("utf-8"))[2:-1])  # b'...': as an HTTP library shows it
         forms.add(escape_control(form))
         forms.add(form.encode("unicode_escape").decode("ascii"))
-        forms.add(form.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
         for safe, plus in (("", False), ("/", False), ("", True), ("/", True)):
             forms.add(_percent_encoded(form, safe, plus, upper=True))
             forms.add(_percent_encoded(form, safe, plus, upper=False))
