@@ -654,3 +654,10 @@ def test_unknown_zone_or_flavor_is_not_found(gce: str, fake: GoogleFake) -> None
     assert isinstance(outcome.error, NotFound)
     (outcome,) = Provider(gce).boot(names="noflavor1", image=IMAGE, flavor="m9-huge")
     assert isinstance(outcome.error, NotFound) and "m9-huge" in str(outcome.error)
+
+
+def test_unknown_subnet_is_gces_not_found(gce: str, fake: GoogleFake) -> None:
+    (outcome,) = Provider(gce).boot(names="nosub1", image=IMAGE, flavor=FLAVOR,
+                                    subnet="nowhere")
+    assert isinstance(outcome.error, NotFound)
+    assert "subnetworks/nowhere" in str(outcome.error)

@@ -468,6 +468,11 @@ class ComputeState:
             network = (interface.get("network") or "global/networks/default").rsplit("/", 1)[-1]
             if network not in self.networks:
                 raise not_found(f"projects/{project}/global/networks/{network}")
+            # auto-mode networks: one subnetwork per region, named after the network
+            subnet = (interface.get("subnetwork") or network).rsplit("/", 1)[-1]
+            if subnet != network:
+                raise not_found(f"projects/{project}/regions/{self.region(zone)}/"
+                                f"subnetworks/{subnet}")
         for tag in (body.get("tags") or {}).get("items") or ():
             if not NAME_RE.fullmatch(tag):
                 raise invalid("resource.tags.items[0]", tag, "Must be a match of regex "
