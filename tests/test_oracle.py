@@ -199,6 +199,19 @@ def test_key_goes_into_metadata_for_the_image_login(oracle: str, fake: OciFake,
     assert "user_data" not in fake.instances[ubuntu["id"]]["metadata"]
 
 
+def test_without_username_the_image_decides_the_login(oracle: str, fake: OciFake,
+                                                      tmp_path: Path) -> None:
+    """No --username: ubuntu on an Ubuntu image, opc on Oracle Linux, and ssh uses it."""
+    provider = Provider(oracle)
+    add_key(provider, tmp_path)
+    ubuntu = boot(provider, "plainu", key="k1", image=UBUNTU)
+    assert "user_data" not in fake.instances[ubuntu["id"]]["metadata"]
+    assert provider.ssh_target("plainu").username == "ubuntu"
+    oracle_linux = boot(provider, "plaino", key="k1")
+    assert "user_data" not in fake.instances[oracle_linux["id"]]["metadata"]
+    assert provider.ssh_target("plaino").username == "opc"
+
+
 def test_another_username_is_made_by_cloud_init(oracle: str, fake: OciFake,
                                                 tmp_path: Path) -> None:
     import yaml

@@ -500,6 +500,15 @@ class Provider(ComputeNodeABC):
                              "see the instance's work requests in the console")
         return self._records([instance])[0]
 
+    @staticmethod
+    def _image_login(image: dict[str, Any]) -> str:
+        """The login OCI gives ``ssh_authorized_keys`` to: ubuntu on Ubuntu images, opc on
+        Oracle Linux and the others."""
+        return "ubuntu" if "ubuntu" in str(image.get("os") or "").lower() else "opc"
+
+    def default_username_for(self, image: str) -> str:
+        return self._image_login(self.resolve_image(image))
+
     def _boot_metadata(self, spec, image: dict[str, Any]) -> dict[str, str]:
         """The instance metadata: the key as ``ssh_authorized_keys`` (OCI gives it to the
         image's own login), and cloud-init ``user_data`` that makes another --username
@@ -511,7 +520,7 @@ class Provider(ComputeNodeABC):
         if public_key:
             metadata["ssh_authorized_keys"] = public_key.strip()
             metadata["cms_key"] = str(key.get("name") or "")
-        login = "ubuntu" if "ubuntu" in str(image.get("os") or "").lower() else "opc"
+        login = self._image_login(image)
         user = None
         if public_key and spec.username and spec.username != login:
             user = {"name": spec.username, "sudo": "ALL=(ALL) NOPASSWD:ALL",
