@@ -542,3 +542,9 @@ def test_a_hanging_endpoint_is_bounded_by_cm_timeout(fake: AzureFake, cms_home: 
         assert time.monotonic() - started < 6
     finally:
         proxy.stop()
+
+
+def test_list_imports_only_its_own_sdk(azure_cloud: str) -> None:
+    from test_laziness import assert_list_imports_only
+
+    assert_list_imports_only(azure_cloud, {"azure"})

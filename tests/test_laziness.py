@@ -49,3 +49,13 @@ def test_aws_list_imports_only_boto(cms_home: Path, moto: str) -> None:
     assert {"boto3", "botocore"} <= modules
     assert not modules & (VENDOR_SDKS - {"boto3", "botocore"}), modules & VENDOR_SDKS
     assert "tabulate" not in modules  # json output needs no table library
+
+
+def assert_list_imports_only(cloud: str, own: set[str]) -> set[str]:
+    """`cms vm list` on ``cloud`` succeeds, imports its own SDK (``own``, top-level names)
+    and no other vendor's; returns every module it imported."""
+    modules = imported_modules("vm", "list", f"--cloud={cloud}", "--output=json")
+    top = top_level(modules)
+    assert own <= top, own - top
+    assert not top & (VENDOR_SDKS - own), top & (VENDOR_SDKS - own)
+    return modules

@@ -415,3 +415,9 @@ def test_destroy_names_what_it_could_not_remove(cms_home: Path, openstack_fake: 
     assert "internal server error" in str(outcome.error)
     assert not openstack_fake.server_by_name("stuck")  # the server itself is gone
     assert len(openstack_fake.floatingips) == 1
+
+
+def test_list_imports_only_its_own_sdk(os_cloud: str) -> None:
+    from test_laziness import assert_list_imports_only
+
+    assert_list_imports_only(os_cloud, {"openstack", "keystoneauth1"})

@@ -444,3 +444,10 @@ def test_security_rules_round_trip(oracle: str) -> None:
     provider.call("secgroup_remove_rules", "round", rules[:2])
     (group,) = [g for g in provider.secgroups() if g["name"] == "round"]
     assert sorted(map(rule_key, group["rules"])) == sorted(map(rule_key, rules[2:]))
+
+
+def test_list_imports_only_its_own_sdk(oracle: str) -> None:
+    from test_laziness import assert_list_imports_only
+
+    # (oci's own __init__ imports every service package: 'oci.core' alone is not possible)
+    assert_list_imports_only(oracle, {"oci"})
