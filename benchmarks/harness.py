@@ -147,19 +147,22 @@ def run_once(argv: Sequence[str], env: dict[str, str] | None = None,
 
 def measure(commands: dict[str, Sequence[str]], runs: int, env: dict[str, str] | None = None,
             expect: dict[str, Sequence[int]] | None = None, warmup: int = 1,
-            progress=None, probe=None) -> dict[str, Measure]:
+            progress=None, probe=None,
+            envs: dict[str, dict[str, str]] | None = None) -> dict[str, Measure]:
     """Run each command ``runs`` times, round robin, after ``warmup`` unmeasured runs.
     ``probe()``, if given, returns a server's CPU seconds so far; each sample records how
-    much it grew during the run."""
+    much it grew during the run. ``envs`` gives a command its own environment instead of
+    ``env`` (a bare script that reads its credentials from the environment)."""
     expect = expect or {}
+    envs = envs or {}
     results = {label: Measure(label, list(argv)) for label, argv in commands.items()}
     for _ in range(warmup):
         for label, argv in commands.items():
-            run_once(argv, env, expect.get(label, (0,)))
+            run_once(argv, envs.get(label, env), expect.get(label, (0,)))
     for round_number in range(runs):
         for label, argv in commands.items():
             before = probe() if probe else None
-            sample = run_once(argv, env, expect.get(label, (0,)))
+            sample = run_once(argv, envs.get(label, env), expect.get(label, (0,)))
             if probe:
                 sample.server_cpu = probe() - before
             results[label].samples.append(sample)

@@ -5,13 +5,18 @@ ratio of two things measured here (see benchmarks/README.md for what each row me
 The table is printed and written as JSON to benchmarks/results/latest.json.
 
 Usage: python benchmarks/run.py [--quick] [--strict] [--readme] [--json=PATH]
+                                [--only=SECTION,...]
 
   --quick    fewer repetitions and a smaller fleet (a smoke test of the suite itself)
   --strict   exit 1 when a target is missed (by default misses are reported, exit 0)
   --readme   also write the table into benchmarks/README.md (between its markers)
+  --only     run only these sections: startup, list, cached, fanout, provider, kinds
+             (comma-separated; cached needs startup)
+  --kinds    the REST kinds of the kinds section (default: openstack,azure,google,oracle)
 
-Nothing leaves 127.0.0.1: moto's server binds there, every client is pointed at it with
-fake credentials, and HOME is a throwaway directory (no ~/.aws is read).
+Nothing leaves 127.0.0.1: moto's server and the REST fakes bind there, every client is
+pointed at them with fake credentials, and HOME is a throwaway directory (no ~/.aws is
+read).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
+import kinds as kind_clouds  # noqa: E402
 from harness import Measure, measure  # noqa: E402
 from moto_fixture import FAKE_KEY_ID, FAKE_SECRET, MotoServer, populate  # noqa: E402
 
@@ -53,6 +59,11 @@ FANOUT = {100: ["us-west-1", "us-west-2", "eu-west-1", "eu-central-1"],
           1: ["ap-south-1", "ap-northeast-1", "sa-east-1", "eu-north-1"]}
 EMPTY_REGION = "eu-west-3"
 CACHED_VMS = 10_000
+SECTIONS = ("startup", "list", "cached", "fanout", "provider", "kinds")
+#: DESIGN 9: cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
+KIND_CPU_LIMIT = 1.15
+#: DESIGN 9: first use of a kind, `cms vm list` wall time over the bare script's (google)
+FIRST_USE_KINDS = {"google": 1.25}
 
 
 @dataclass
@@ -108,7 +119,8 @@ def ratio_row(section: str, name: str, value: float, base: float, what: str,
 # ---- the environment -------------------------------------------------------------------
 def child_env(home: Path, config_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "CMS_", "MOTO_")) and k.lower() not in (
+           if not k.startswith(("AWS_", "CMS_", "MOTO_", "OS_", "AZURE_", "GOOGLE_",
+                                "CLOUDSDK_", "OCI_")) and k.lower() not in (
                "http_proxy", "https_proxy", "all_proxy", "no_proxy")}
     env.update(HOME=str(home), CLOUDMESH_CONFIG_DIR=str(config_dir),
                AWS_ACCESS_KEY_ID=FAKE_KEY_ID, AWS_SECRET_ACCESS_KEY=FAKE_SECRET,
@@ -244,6 +256,72 @@ def bench_listing(env: dict[str, str], url: str, runs: dict[int, int], fleet: di
                         "<= +0.15 s" if big else "-", (extra <= 0.15) if big else None,
                         {"value": round(ct.cpu, 4), "base": round(cj.cpu, 4),
                          "delta": round(extra, 4)}))
+    return rows, everything
+
+
+# ---- 2b. the REST kinds, each on its fake --------------------------------------------------
+def bench_kinds(env: dict[str, str], workdir: Path, runs: dict[str, int], fleet: int,
+                wanted: list[str]) -> tuple[list[Row], dict[str, Measure]]:
+    """For each kind: its fake as a process with ``fleet`` VMs, then ``cms vm list
+    --output=json`` and the bare SDK script round robin (client CPU; the fake's CPU from
+    /proc). Kinds in FIRST_USE_KINDS also get a fake with 1 VM, where the process's import
+    and set-up cost dominates: wall time of the two. A kind whose fake does not start
+    becomes a failed row; the other kinds still run."""
+    rows: list[Row] = []
+    everything: dict[str, Measure] = {}
+    for kind in wanted:
+        sizes = [(fleet, runs["big"], KIND_CPU_LIMIT, "cpu")]
+        if kind in FIRST_USE_KINDS:
+            sizes.append((1, runs["small"], FIRST_USE_KINDS[kind], "wall"))
+        for count, rounds, limit, metric in sizes:
+            section = f"{kind} {count}" if metric == "cpu" else f"{kind} first use"
+            say(f"2b. {kind}: listing {count} VM{'s' * (count != 1)} on its fake "
+                f"({rounds} rounds)")
+            cloud = None
+            try:
+                name = f"{kind}{count}"
+                cloud = kind_clouds.start(kind, name, count, env, workdir, PYTHON)
+                config_dir = workdir / f"kind-{name}"
+                kind_clouds.write_config(config_dir, [cloud])
+                cms_env = dict(env, CLOUDMESH_CONFIG_DIR=str(config_dir))
+                cms_label, bare_label = f"cms {name}", f"bare {name}"
+                commands = {cms_label: [CMS, "vm", "list", f"--cloud={name}", "--output=json"],
+                            bare_label: cloud.bare}
+                m = measure(commands, rounds, cms_env, progress=progress(f"{kind} {count}"),
+                            probe=cloud.fake.cpu_seconds,
+                            envs={bare_label: dict(cms_env, **cloud.bare_env)})
+            except Exception as error:  # noqa: BLE001 - one kind's failure is its row
+                first = (str(error).strip().splitlines() or [type(error).__name__])
+                say(f"{kind} failed: {error}")
+                rows.append(Row(section, "failed", first[0][:80], " ".join(first[1:])[-80:],
+                                "-", "-", False))
+                continue
+            finally:
+                if cloud is not None:
+                    cloud.fake.stop()
+            everything.update(m)
+            a, b = m[cms_label], m[bare_label]
+            numbers = {"cpu": round(a.cpu, 4), "base_cpu": round(b.cpu, 4),
+                       "wall": round(a.wall, 4), "base_wall": round(b.wall, 4),
+                       "cpu_ratio": round(a.cpu / b.cpu, 3),
+                       "wall_ratio": round(a.wall / b.wall, 3),
+                       "fake_cpu": a.server_cpu, "base_fake_cpu": b.server_cpu,
+                       "rss_mb": round(a.rss_mb, 1), "base_rss_mb": round(b.rss_mb, 1)}
+            if metric == "cpu":
+                row = ratio_row(section, "cms --output=json vs bare SDK script (client CPU)",
+                                a.cpu, b.cpu, "", cloud.bare_label, limit, numbers=numbers)
+                row.measured = (f"{ms(a.cpu)} CPU ({ms(a.wall)} wall, fake "
+                                f"{ms(a.server_cpu or 0)})")
+                row.compared = (f"{cloud.bare_label}: {ms(b.cpu)} CPU ({ms(b.wall)} wall, "
+                                f"fake {ms(b.server_cpu or 0)})")
+            else:
+                row = ratio_row(section, "cms vm list --output=json (1 VM) vs bare SDK "
+                                "script: wall", a.wall, b.wall, "", cloud.bare_label, limit,
+                                numbers=numbers)
+                row.measured = f"{ms(a.wall)} wall ({ms(a.cpu)} CPU, {a.rss_mb:.0f} MB)"
+                row.compared = (f"{cloud.bare_label}: {ms(b.wall)} wall ({ms(b.cpu)} CPU, "
+                                f"{b.rss_mb:.0f} MB)")
+            rows.append(row)
     return rows, everything
 
 
@@ -475,7 +553,18 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--readme", action="store_true")
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--kinds", default=",".join(kind_clouds.KINDS))
     options = parser.parse_args()
+    only = [x.strip() for x in options.only.split(",") if x.strip()]
+    wanted_kinds = [x.strip() for x in options.kinds.split(",") if x.strip()]
+    for name in only:
+        if name not in SECTIONS:
+            parser.error(f"--only: no section '{name}' (sections: {', '.join(SECTIONS)})")
+    for name in wanted_kinds:
+        if name not in kind_clouds.KINDS:
+            parser.error(f"--kinds: no test cloud for '{name}' "
+                         f"(kinds: {', '.join(kind_clouds.KINDS)})")
     for tool in (CMS, AWS):
         if not os.access(tool, os.X_OK):
             sys.exit(f"bench: {tool} not found; run 'make bench' (it installs "
@@ -483,8 +572,10 @@ def main() -> int:
     quick = options.quick
     reps = {"startup": 5 if quick else 21, "cached": 3 if quick else 11,
             "fanout": 2 if quick else 7, "first_use": 2 if quick else 7,
-            "list": {1: 2, 100: 2, 1000: 1} if quick else {1: 11, 100: 9, 1000: 5}}
+            "list": {1: 2, 100: 2, 1000: 1} if quick else {1: 11, 100: 9, 1000: 5},
+            "kinds": {"big": 1, "small": 2} if quick else {"big": 5, "small": 11}}
     fleet = {1: 1, 100: 20, 1000: 50} if quick else {1: 1, 100: 100, 1000: 1000}
+    kinds_fleet = 50 if quick else 1000
 
     # a SIGTERM (make interrupted, CI timeout) unwinds through the finally below, which
     # stops moto's server
@@ -527,43 +618,58 @@ def main() -> int:
                 "127.0.0.1 are avoided by configuration only, not refused")
         # 1. startup: no configuration at all (the configuration error row)
         startup_env = child_env(home, workdir / "no-config")
-        measures.update(guarded("startup", bench_startup, startup_env, reps["startup"]))
-
-        url = server.start()
-        say(f"moto_server on {url}; filling regions")
-        filled = time.perf_counter()
-        clouds: dict[str, tuple[str, str]] = {}
-        for size, (cloud, region) in LIST_CLOUDS.items():
-            populate(url, region, fleet[size], f"vm{size}")
-            clouds[cloud] = (region, url)
-        for size, regions in FANOUT.items():
-            count = fleet[100] if size == 100 else 1
-            for letter, region in zip("abcd", regions):
-                populate(url, region, count, f"fan{size}{letter}")
-                clouds[f"f{size}{letter}"] = (region, url)
-        extra["fill_seconds"] = round(time.perf_counter() - filled, 1)
-        say(f"  filled in {extra['fill_seconds']} s")
+        if "startup" in only:
+            measures.update(guarded("startup", bench_startup, startup_env, reps["startup"]))
         list_env = guard_network(child_env(home, workdir / "list"))
-        write_config(workdir / "list", clouds, LIST_CLOUDS[1000][0])
 
-        measures.update(guarded("list", bench_listing, list_env, url, reps["list"], fleet,
-                                server.cpu_seconds))
+        def kinds_section() -> None:
+            # 2b. the REST kinds, each on its own fake (started and stopped one by one)
+            if "kinds" in only:
+                measures.update(guarded("kinds", bench_kinds, list_env, workdir,
+                                        reps["kinds"], kinds_fleet, wanted_kinds))
 
-        cached_env = child_env(home, workdir / "cached")
-        write_config(workdir / "cached", {"big": ("eu-west-2", url), "small": ("eu-west-2", url)},
-                     "big")
+        if not {"list", "cached", "fanout", "provider"} & set(only):
+            kinds_section()
+        else:   # moto's server, for the aws sections
+            url = server.start()
+            say(f"moto_server on {url}; filling regions")
+            filled = time.perf_counter()
+            clouds: dict[str, tuple[str, str]] = {}
+            for size, (cloud, region) in LIST_CLOUDS.items():
+                populate(url, region, fleet[size], f"vm{size}")
+                clouds[cloud] = (region, url)
+            for size, regions in FANOUT.items():
+                count = fleet[100] if size == 100 else 1
+                for letter, region in zip("abcd", regions):
+                    populate(url, region, count, f"fan{size}{letter}")
+                    clouds[f"f{size}{letter}"] = (region, url)
+            extra["fill_seconds"] = round(time.perf_counter() - filled, 1)
+            say(f"  filled in {extra['fill_seconds']} s")
+            write_config(workdir / "list", clouds, LIST_CLOUDS[1000][0])
 
-        def cached() -> tuple[list[Row], dict[str, Measure]]:
-            extra["cached_vms"] = fill_cache(list_env, workdir / "cached")
-            return bench_cached(cached_env, measures["python -c pass"],
-                                measures["python -c 'import yaml, docopt, tabulate'"],
-                                reps["cached"])
+            if "list" in only:
+                measures.update(guarded("list", bench_listing, list_env, url, reps["list"],
+                                        fleet, server.cpu_seconds))
+            kinds_section()
 
-        measures.update(guarded("cached", cached))
-        measures.update(guarded("fan-out", bench_fanout, list_env, reps["fanout"], fleet,
-                                server.cpu_seconds))
-        extra["first_use"] = guarded("provider", bench_first_use, list_env, url, workdir,
-                                     reps["first_use"])
+            cached_env = child_env(home, workdir / "cached")
+            write_config(workdir / "cached", {"big": ("eu-west-2", url),
+                                              "small": ("eu-west-2", url)}, "big")
+
+            def cached() -> tuple[list[Row], dict[str, Measure]]:
+                extra["cached_vms"] = fill_cache(list_env, workdir / "cached")
+                return bench_cached(cached_env, measures["python -c pass"],
+                                    measures["python -c 'import yaml, docopt, tabulate'"],
+                                    reps["cached"])
+
+            if "cached" in only:
+                measures.update(guarded("cached", cached))
+            if "fanout" in only:
+                measures.update(guarded("fan-out", bench_fanout, list_env, reps["fanout"],
+                                        fleet, server.cpu_seconds))
+            if "provider" in only:
+                extra["first_use"] = guarded("provider", bench_first_use, list_env, url,
+                                             workdir, reps["first_use"])
     finally:
         server.stop()
         harness.close()
@@ -581,16 +687,20 @@ def main() -> int:
           f"{sum(1 for r in rows if r.ok is None)} rows for information; "
           f"suite ran {elapsed:.0f} s{' (--quick)' if quick else ''}; other processes used "
           f"{others_share:.0%} of the CPUs meanwhile")
+    load_after = os.getloadavg()
+    print("load average (1, 5, 15 min): before "
+          f"{', '.join(f'{x:.2f}' for x in load_before)}; after "
+          f"{', '.join(f'{x:.2f}' for x in load_after)}")
     if others_share > 0.05:
         print("warning: other processes competed for the CPUs: figures are noisier than on "
               "a quiet machine (ratios less so)")
-    load_after = os.getloadavg()
     result = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
               "suite_seconds": round(elapsed, 1), "machine": machine(),
               "load_average": {"before": [round(x, 2) for x in load_before],
                                "after": [round(x, 2) for x in load_after]},
               "other_processes_cpu_share": round(others_share, 3),
-              "repetitions": reps, "fleet": fleet,
+              "sections": only, "kinds": wanted_kinds if "kinds" in only else [],
+              "repetitions": reps, "fleet": fleet, "kinds_fleet": kinds_fleet,
               "rows": [dict(asdict(r), result=r.verdict) for r in rows],
               "measures": {k: v.as_dict() for k, v in measures.items()},
               "extra": extra, "markdown": markdown(rows)}
