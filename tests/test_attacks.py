@@ -378,6 +378,15 @@ def test_a_secret_is_scrubbed_in_every_printed_form() -> None:
             (form, printed)
 
 
+def test_deep_nesting_is_refused_not_a_recursion_error(cms_home: Path) -> None:
+    cms_home.mkdir()
+    path = cms_home / "cloudmesh.yaml"
+    path.write_text("cloudmesh:\n  profile: {user: a}\n  deep: " + "[" * 700 + "]" * 700 + "\n")
+    path.chmod(0o600)
+    for argv in (["config", "cat"], ["config", "get", "cloudmesh"]):
+        assert "nested more than" in one_line_error(run_cms(*argv), 4)
+
+
 # ---- 4. confirmation for destructive verbs ------------------------------------------------
 class MultipassHost:
     def __init__(self, tmp: Path) -> None:

@@ -40,6 +40,9 @@ _warned_permissions: set[str] = set()
 #: nodes than this (a "billion laughs"), is refused before anything walks it
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_NODES = 100_000
+#: cloudmesh.yaml nests 6 levels deep; far deeper nesting would overflow the recursion of
+#: everything that walks the tree (masking, ${ENV} expansion, the round-trip writer)
+MAX_CONFIG_DEPTH = 64
 
 
 def _secret_name(name: str) -> bool:
@@ -101,31 +104,37 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    pass
+
+
 def _check_expansion(root) -> None:
     """Raise _TooLarge if the document, with every alias expanded, has more nodes than
     MAX_CONFIG_NODES. Each distinct node is sized once (memoized), so the check itself
     is linear in the file, not in the expansion."""
     sizes: dict[int, int] = {}
 
-    def size(node) -> int:
+    def size(node, depth: int) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
+        if depth > MAX_CONFIG_DEPTH:
+            raise _TooDeep()
         sizes[id(node)] = 1  # a node that contains itself counts once
         total = 1
         value = node.value
         if isinstance(value, list):
             for child in value:
                 if isinstance(child, tuple):
-                    total += size(child[0]) + size(child[1])
+                    total += size(child[0], depth + 1) + size(child[1], depth + 1)
                 else:
-                    total += size(child)
+                    total += size(child, depth + 1)
                 if total > MAX_CONFIG_NODES:
                     raise _TooLarge()
         sizes[id(node)] = total
         return total
 
-    size(root)
+    size(root, 0)
 
 
 def _load_yaml(text: str, path: Path) -> Any:
@@ -145,8 +154,9 @@ def _load_yaml(text: str, path: Path) -> Any:
     except _TooLarge:
         raise ConfigError(f"{path}: its aliases (*name) expand to more than "
                           f"{MAX_CONFIG_NODES:,} values", "write the values out instead") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply", "flatten the file") from None
+    except (_TooDeep, RecursionError):
+        raise ConfigError(f"{path}: nested more than {MAX_CONFIG_DEPTH} levels deep",
+                          "flatten the file") from None
 
 
 class Config:
