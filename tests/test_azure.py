@@ -146,11 +146,13 @@ def test_deleting_a_vm_cms_did_not_make_leaves_its_nic_ip_and_disk(
 # ---- boot and destroy ------------------------------------------------------------------
 def test_boot_makes_what_a_vm_needs_and_delete_removes_it(
         fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
-    provider = Provider(azure_cloud)
+    said: list[str] = []
+    provider = Provider(azure_cloud, warn=said.append)
     public = register_key(provider, tmp_path)
     vm = boot(provider, "web1", key="k1")
     assert vm["status"] == "running" and vm["public_ips"][0].startswith("127.0.0.")
-    assert vm["native"]["resource_group_created"] == RG  # said so: the group was made
+    assert vm["native"]["resource_group_created"] == RG
+    assert [s for s in said if f"created the resource group '{RG}'" in s], said  # said so
     (theirs,) = fake.seed_vms(RG, 1, prefix="theirs", location=LOCATION)
     body = fake.vm(RG, "web1")["properties"]
     linux = body["osProfile"]["linuxConfiguration"]

@@ -41,8 +41,28 @@ def planted(cms_home: Path, moto: str, monkeypatch) -> dict[str, str]:
         credentials = {}
         for field in fields:
             credentials[field] = canaries[f"{kind}.{field}"] = canary(kind, field)
-        clouds[kind] = {"cm": {"kind": kind}, "credentials": credentials}
+        clouds[kind] = {"cm": {"kind": kind, "retries": 1, "timeout": 5},
+                        "credentials": credentials}
     clouds["aws"]["credentials"].update(region="us-east-1", endpoint_url=moto)
+    # the other kinds get everything they need to send their secrets on the wire, to an
+    # endpoint where nothing listens: the SDKs' connection errors must not show them
+    nowhere = "http://127.0.0.1:9"
+    clouds["openstack"]["credentials"].update(
+        auth_url=f"{nowhere}/identity/v3", username="demo", project_name="demo",
+        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne")
+    clouds["azure"]["credentials"].update(
+        subscription_id="00000000-0000-0000-0000-000000000000", resource_group="cms",
+        location="eastus", base_url=nowhere)
+    clouds["google"]["credentials"].update(project="canary-project", zone="us-east1-b",
+                                           api_endpoint=nowhere)
+    from fakes.oracle.harness import make_api_key
+
+    key_file, fingerprint = make_api_key(cms_home.parent / "oci",
+                                         passphrase=canaries["oracle.pass_phrase"])
+    clouds["oracle"]["credentials"].update(
+        user="ocid1.user.oc1..canary", tenancy="ocid1.tenancy.oc1..canary",
+        region="us-ashburn-1", key_file=str(key_file), fingerprint=fingerprint,
+        compartment_id="ocid1.compartment.oc1..canary", service_endpoint=nowhere)
     clouds["aws"]["default"] = {"image": MOTO_UBUNTU_AMI, "flavor": "t3.micro"}
     # the same secrets reaching an endpoint where nothing listens, and one from ${ENV}
     env_secret = canaries["env"] = canary("env", "token")

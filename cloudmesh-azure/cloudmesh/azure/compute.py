@@ -447,6 +447,8 @@ class Provider(ComputeNodeABC):
             self._call(self.resources.resource_groups.create_or_update, self.group,
                        {"location": self.location, "tags": {TAG_CREATED: "true"}})
             self.group_created = True
+            self.notice(f"cloud '{self.cloud}': created the resource group '{self.group}' "
+                        f"in {self.location}")
 
     def _subnet_id(self, network: str | None, subnet: str | None) -> str:
         """The subnet a new NIC goes into: the one named, or the group's only one; a

@@ -121,6 +121,10 @@ class ComputeNodeABC(abc.ABC):
         self.cloud = cloud
         self.spec = spec or {}
         self.credentials: dict[str, Any] = dict(self.spec.get("credentials") or {})
+        #: how a provider says something the user should know that is not an error (a
+        #: resource group it created ...): the facade points it at stderr; a provider
+        #: never prints
+        self.notice: Callable[[str], None] = lambda text: None
         self.defaults: dict[str, Any] = dict(
             self.spec.get("default") or self.spec.get("defaults") or {})
         cm = self.spec.get("cm") or {}

@@ -135,6 +135,7 @@ class Provider:
         self.kind = str(kind)
         provider_class = load_provider_class(self.kind, self.name)
         self.provider: ComputeNodeABC = provider_class(self.name, self.spec)
+        self.provider.notice = self.warn
 
     def __repr__(self) -> str:
         return f"Provider({self.name!r}, kind={self.kind!r})"
