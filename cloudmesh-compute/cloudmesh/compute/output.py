@@ -45,9 +45,9 @@ def table_cells(records: list[dict], columns: list[str]) -> list[list]:
 
 def simple_table(headers: list[str], rows: list[list]) -> str | None:
     """tabulate's "simple" format, byte for byte, for the common case where every cell is
-    one line of printable ASCII text; None otherwise (then tabulate does it, with
-    control characters escaped). tabulate infers a type
-    for every cell, which costs 0.3 s for 10,000 VMs."""
+    one line of printable ASCII text; None otherwise (then tabulate does it, with control
+    characters escaped). tabulate infers a type for every cell, which costs 0.3 s for
+    10,000 VMs."""
     if not all(isinstance(h, str) and h.isascii() for h in headers):
         return None
     columns = list(zip(*rows)) if rows else [() for _ in headers]
