@@ -274,7 +274,7 @@ def bench_kinds(env: dict[str, str], workdir: Path, runs: dict[str, int], fleet:
         if kind in FIRST_USE_KINDS:
             sizes.append((1, runs["small"], FIRST_USE_KINDS[kind], "wall"))
         for count, rounds, limit, metric in sizes:
-            section = f"{kind} {count}" if metric == "cpu" else f"{kind} first use"
+            section = f"list {count} {kind}"
             say(f"2b. {kind}: listing {count} VM{'s' * (count != 1)} on its fake "
                 f"({rounds} rounds)")
             cloud = None
@@ -315,8 +315,8 @@ def bench_kinds(env: dict[str, str], workdir: Path, runs: dict[str, int], fleet:
                 row.compared = (f"{cloud.bare_label}: {ms(b.cpu)} CPU ({ms(b.wall)} wall, "
                                 f"fake {ms(b.server_cpu or 0)})")
             else:
-                row = ratio_row(section, "cms vm list --output=json (1 VM) vs bare SDK "
-                                "script: wall", a.wall, b.wall, "", cloud.bare_label, limit,
+                row = ratio_row(section, "first use: cms --output=json vs bare SDK script "
+                                "(wall)", a.wall, b.wall, "", cloud.bare_label, limit,
                                 numbers=numbers)
                 row.measured = f"{ms(a.wall)} wall ({ms(a.cpu)} CPU, {a.rss_mb:.0f} MB)"
                 row.compared = (f"{cloud.bare_label}: {ms(b.wall)} wall ({ms(b.cpu)} CPU, "
@@ -539,7 +539,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     for name in ("cloudmesh-compute", "cloudmesh-aws", "boto3", "botocore", "awscli", "moto",
-                 "tabulate", "PyYAML", "docopt-ng"):
+                 "tabulate", "PyYAML", "docopt-ng", "openstacksdk", "azure-mgmt-compute",
+                 "azure-mgmt-network", "google-cloud-compute", "oci"):
         try:
             info[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -730,9 +731,14 @@ def update_readme(result: dict, rows: list[Row]) -> None:
         BEGIN,
         f"Run of {result['generated']}{' (--quick)' if result['quick'] else ''}: "
         f"{info.get('cpus')} CPUs ({info.get('cpu', '?')}), Python {info['python']}, "
-        f"boto3 {info.get('boto3')}, awscli {info.get('awscli')}, moto {info.get('moto')}; "
+        f"boto3 {info.get('boto3')}, awscli {info.get('awscli')}, moto {info.get('moto')}, "
+        f"openstacksdk {info.get('openstacksdk')}, azure-mgmt-compute "
+        f"{info.get('azure-mgmt-compute')}, google-cloud-compute "
+        f"{info.get('google-cloud-compute')}, oci {info.get('oci')}; "
         f"other processes used {result['other_processes_cpu_share']:.0%} of the CPUs "
-        "meanwhile. "
+        "meanwhile (load average "
+        f"{', '.join(f'{x:.1f}' for x in result['load_average']['before'])} before, "
+        f"{', '.join(f'{x:.1f}' for x in result['load_average']['after'])} after). "
         f"The suite ran {result['suite_seconds']:.0f} s: {met} targets met, {misses} missed.",
         "",
         result["markdown"],
