@@ -16,6 +16,11 @@ _EXPORTS = {
     "State": "cloudmesh.compute.state",
     "wait_for": "cloudmesh.compute.wait",
     "CmsError": "cloudmesh.compute.errors",
+    "CloudError": "cloudmesh.compute.errors",
+    "NotFound": "cloudmesh.compute.errors",
+    "UsageError": "cloudmesh.compute.errors",
+    "ConfigError": "cloudmesh.compute.errors",
+    "CredentialError": "cloudmesh.compute.errors",
 }
 
 __all__ = list(_EXPORTS)
@@ -24,10 +29,16 @@ TYPE_CHECKING = False  # typing costs ~7 ms at start-up; type checkers see True
 if TYPE_CHECKING:  # pragma: no cover
     from cloudmesh.compute.abc import ComputeNodeABC
     from cloudmesh.compute.config import Config
-    from cloudmesh.compute.errors import CmsError
+    from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError,
+                                          CredentialError, NotFound, UsageError)
     from cloudmesh.compute.provider import Provider
     from cloudmesh.compute.state import State
     from cloudmesh.compute.wait import wait_for
+
+
+def __dir__() -> list[str]:
+    # the lazy names too (dir(), completion and help() list them), still without imports
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 def __getattr__(name: str) -> object:
