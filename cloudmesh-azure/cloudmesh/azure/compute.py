@@ -22,7 +22,6 @@ local endpoints. The cloud's ``default:`` block also takes:
 from __future__ import annotations
 
 import base64
-import ipaddress
 import re
 import sys
 import threading
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
+from cloudmesh.compute.endpoints import is_loopback_host
 from cloudmesh.compute.lazy import require
 
 if TYPE_CHECKING:  # the facade builds it; we only read it
@@ -79,15 +79,7 @@ _PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*"}
 
 def _is_loopback_http(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme.lower() == "http" and is_loopback_host(parts.hostname or "")
 
 
 class _StaticToken:
@@ -283,15 +275,7 @@ class Provider(ComputeNodeABC):
 
     def _call(self, function, *args: Any, **kwargs: Any):
         """Call the SDK, with its errors as CmsErrors."""
-        try:
-            return function(*args, **kwargs)
-        except CmsError:
-            raise
-        except Exception as error:
-            translated = self.translate_error(error)
-            if translated is None:
-                raise
-            raise translated from error
+        return self.translated(function, *args, **kwargs)
 
     def _lro(self, begin, *args: Any, **kwargs: Any) -> Any:
         """Start a long-running operation and return its result once it is done (the

@@ -398,7 +398,20 @@ class ComputeNodeABC(abc.ABC):
         raise self.not_supported("metadata_set")
 
     # ---- ssh and health ------------------------------------------------------------
-    # ---- retries -------------------------------------------------------------------
+    # ---- calling the SDK -------------------------------------------------------------
+    def translated(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``function`` once; an SDK exception comes out as the CmsError that
+        ``translate_error`` makes of it (one it does not know stays as it is: a bug)."""
+        try:
+            return function(*args, **kwargs)
+        except CmsError:
+            raise
+        except Exception as error:
+            translated = self.translate_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+
     def retry(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``function``; an error is translated (``translate_error``), and one that
         is retryable is tried again with backoff, at most ``self.retries`` times and not

@@ -133,16 +133,8 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     def _call_once(self, service: str, method: str, **kwargs: Any) -> Any:
         """One request, translated, never repeated here: for inserts, which the facade
         tries again itself (with the same requestId) after looking for the VM."""
-        try:
-            return getattr(self._client(service), method)(retry=None, timeout=self.timeout,
-                                                          **kwargs)
-        except CmsError:
-            raise
-        except Exception as error:
-            translated = self.translate_error(error)
-            if translated is None:
-                raise
-            raise translated from error
+        return self.translated(getattr(self._client(service), method), retry=None,
+                               timeout=self.timeout, **kwargs)
 
     def _pages(self, service: str, method: str, request: Any):
         """Every page of a list, each page fetched (and retried) alone."""

@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
-from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
+from cloudmesh.compute.errors import (CloudError, CmsError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.lazy import require
 
