@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import CMS, TEST_SECRET, aws_cloud_spec, ec2_client, run_cms, write_config
 from fakes.multipass import harness
@@ -596,8 +597,6 @@ def test_a_database_that_is_not_one_is_a_config_error(cms_home: Path) -> None:
 
 
 # ---- 8. hypothesis: arbitrary text from a "cloud" -----------------------------------------
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 # text weighted toward what attacks use: controls, escapes, separators, quotes, patterns
 cloud_text = st.text(alphabet=st.one_of(

@@ -79,8 +79,9 @@ def secret_forms(value: str) -> set[str]:
     or a URL an SDK puts into its error)."""
     import json  # (already loaded by the state database on every path that gets here)
 
-    forms = {value, value.strip()}
-    for form in list(forms):
+    bare = {value, value.strip()}
+    forms = set(bare)
+    for form in bare:
         forms.add(repr(form)[1:-1])
         forms.add(repr(form.encode("utf-8"))[2:-1])  # b'...': as an HTTP library shows it
         forms.add(escape_control(form))

@@ -79,7 +79,7 @@ class FileLock:
         self.path = path.with_name(f".{path.name}.lock")
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         import fcntl
 
         ensure_dir(self.path.parent)
