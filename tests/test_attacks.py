@@ -527,6 +527,11 @@ def test_config_set_through_a_symlinked_config_writes_the_target(cms_home: Path,
     assert (cms_home / "cloudmesh.yaml").is_symlink()
     assert "user: bob" in kept.read_text()
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # a link to nothing: cms init would write wherever it points, so it refuses
+    (cms_home / "cloudmesh.yaml").unlink()
+    (cms_home / "cloudmesh.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    assert "symbolic link" in one_line_error(run_cms("init", "--user=ada"), 4)
+    assert not (tmp_path / "elsewhere.yaml").exists()
 
 
 @pytest.mark.parametrize("planted", ["lab", "lab.pub"])
