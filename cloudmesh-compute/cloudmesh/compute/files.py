@@ -84,7 +84,14 @@ class FileLock:
 
         ensure_dir(self.path.parent)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        self._fd = os.open(self.path, flags, 0o600)
+        try:
+            self._fd = os.open(self.path, flags, 0o600)
+        except OSError as error:  # a symbolic link planted there, a read-only directory
+            from cloudmesh.compute.errors import ConfigError
+
+            raise ConfigError(f"cannot lock {self.path}: {error.strerror}",
+                              "remove it if it is not a plain file; check the directory's "
+                              "owner and mode") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
