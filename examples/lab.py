@@ -10,6 +10,7 @@ image, a flavor and a key of ``cms key list``; without an argument, the default 
 import sys
 
 from cloudmesh.compute import CmsError, Provider
+from cloudmesh.compute.errors import print_error
 
 
 def main(cloud: str | None) -> int:
@@ -42,6 +43,6 @@ def main(cloud: str | None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))
-    except CmsError as error:  # one line, and the exit code cms itself would give
-        print(f"error: {error}", file=sys.stderr)
+    except CmsError as error:  # one line (secrets scrubbed) and cms's own exit code
+        print_error(error)
         sys.exit(error.exit_code)
