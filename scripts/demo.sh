@@ -83,4 +83,30 @@ printf '\nAnd the errors, each one line with its exit code:\n'
 run cms vm info web99 || echo "(exit code $?)"
 run cms vm list --cloud=elsewhere || echo "(exit code $?)"
 run cms vm boot --name=bad --image=ami-00000000 || echo "(exit code $?)"
+printf '\nThe same from Python: examples/lab.py (README, "Use from Python") lists, boots a VM,\n'
+printf 'runs a command on it over SSH and deletes it. Moto runs no VMs, so an SSH server on\n'
+printf '127.0.0.1 plays the VM, reached through ssh_host/ssh_port as through a tunnel:\n'
+python - "$workdir/sshd" "$CLOUDMESH_CONFIG_DIR/keys/demo-key.pub" \
+    >"$workdir/sshd.port" 2>"$workdir/sshd.log" <<'PY' &
+import signal, sys
+from pathlib import Path
+from cloudmesh.compute.testing.sshd import start_ssh_server
+server = start_ssh_server(Path(sys.argv[1]),
+                          authorized_keys=[Path(sys.argv[2]).read_text().strip()])
+def stop(*_):
+    server.stop()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print(server.port, server.user, flush=True)
+while True:
+    signal.pause()
+PY
+sshd_pid=$!
+trap 'kill "$sshd_pid" 2>/dev/null || true; wait "$sshd_pid" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 300); do [ -s "$workdir/sshd.port" ] && break; sleep 0.1; done
+[ -s "$workdir/sshd.port" ] || { cat "$workdir/sshd.log" >&2; echo "the demo's SSH server did not start" >&2; exit 1; }
+read -r sshd_port sshd_user <"$workdir/sshd.port"
+run cms set demo.ssh_host=127.0.0.1 "demo.ssh_port=$sshd_port" demo.key=demo-key \
+    "demo.username=$sshd_user"
+run python "$(dirname "$0")/../examples/lab.py" demo
 printf '\nDemo done: moto stopped, throwaway config removed.\n'
