@@ -247,7 +247,8 @@ def interactive(target: SshTarget, timeout: float = 30) -> int:
     sys.stdout.flush()
     import signal
 
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C belongs to the session
+    # ^C belongs to the session; a no-op handler, not SIG_IGN, which ssh would inherit
+    previous = signal.signal(signal.SIGINT, lambda number, frame: None)
     try:
         return subprocess.call(argv)
     finally:

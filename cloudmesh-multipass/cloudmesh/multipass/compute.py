@@ -317,11 +317,18 @@ class Provider(ComputeNodeABC):
     def run_interactive(self, *args: str) -> int:
         """Run multipass with this terminal's stdin/stdout/stderr (shell, exec, streaming
         transfer) and return its exit status unchanged."""
+        import signal
+
         argv = [self.executable, *map(str, args)]
+        # ^C belongs to the session inside (multipass passes it on), not to cms; a no-op
+        # handler, not SIG_IGN, which the child would inherit
+        previous = signal.signal(signal.SIGINT, lambda number, frame: None)
         try:
             return subprocess.run(argv).returncode
         except FileNotFoundError:
             raise self._not_installed(argv[0]) from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def error_for(self, verb: str, code: int, text: str) -> CmsError:
         """Multipass's error text and exit code as one cms error line."""

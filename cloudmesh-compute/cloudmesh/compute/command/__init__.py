@@ -149,6 +149,27 @@ def confirm(question: str, yes: bool, verb: str) -> None:
         raise UsageError(f"{verb} cancelled; nothing was changed")
 
 
+#: verbs that change or end running VMs: naming many at once needs confirmation
+DESTRUCTIVE = ("stop", "reboot", "suspend", "delete", "restart")
+CONFIRM_ABOVE = 10
+
+
+def confirm_many(facade, verb: str, names: list[str], yes: bool, dryrun: bool = False) -> None:
+    """More than 'cms set confirm_above=' (default 10) VMs named at once with a destructive
+    verb (a wide expression) needs --yes, or a 'y' typed at a terminal."""
+    from cloudmesh.compute.errors import ConfigError
+
+    try:
+        threshold = int(facade.state.get("confirm_above") or CONFIRM_ABOVE)
+    except ValueError:
+        raise ConfigError("the variable confirm_above must be a whole number",
+                          "cms set confirm_above=10") from None
+    if verb not in DESTRUCTIVE or len(names) <= threshold or dryrun:
+        return
+    shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
+    confirm(f"{verb} {len(names)} VMs on {facade.name} ({shown})?", yes, verb)
+
+
 def open_provider(cloud: str | None, state=None):
     """The Provider facade for a cloud (imports only that cloud's SDK)."""
     from cloudmesh.compute.provider import Provider

@@ -66,8 +66,8 @@ from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute.command import (positive_int, positive_seconds, progress_printer,
-                                       report_errors, run_command)
+from cloudmesh.compute.command import (confirm_many, positive_int, positive_seconds,
+                                       progress_printer, report_errors, run_command)
 from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
 from cloudmesh.compute.output import VM_COLUMNS, check_format, emit
 
@@ -245,38 +245,13 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
     return report_errors(outcomes)
 
 
-DESTRUCTIVE = ("stop", "reboot", "suspend", "delete")
-CONFIRM_ABOVE = 10
-
-
-def _confirm(provider, verb: str, names: list[str], arguments: dict) -> None:
-    """More than a threshold of VMs named at once (a wide expression) needs --yes, or a
-    'y' typed at a terminal."""
-    try:
-        threshold = int(provider.state.get("confirm_above") or CONFIRM_ABOVE)
-    except ValueError:
-        raise ConfigError("the variable confirm_above must be a whole number",
-                          "cms set confirm_above=10") from None
-    if verb not in DESTRUCTIVE or len(names) <= threshold or arguments["--yes"] \
-            or arguments["--dryrun"]:
-        return
-    shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
-    question = f"{verb} {len(names)} VMs on {provider.name} ({shown})?"
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question} refused without confirmation",
-                         "add --yes to confirm, or name fewer VMs")
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-        raise UsageError(f"{verb} cancelled; nothing was changed")
-
-
 def _act(arguments: dict, verb: str, method: str, target: str, timeout: float) -> int:
     from cloudmesh.compute.names import expand
 
     names = expand(arguments["NAMES"])
     provider = _provider(arguments["--cloud"])
     dryrun = arguments["--dryrun"]
-    _confirm(provider, verb, names, arguments)
+    confirm_many(provider, verb, names, arguments["--yes"], dryrun)
     outcomes = provider.act(method, names, dryrun=dryrun)
     for outcome in outcomes:
         if outcome.ok:

@@ -125,9 +125,9 @@ def _names(expression: str) -> list[str]:
 def _confirm_many(facade, verb: str, names: list[str], arguments: dict) -> None:
     """The rule of 'cms vm': more than 'cms set confirm_above=' names at once with a
     destructive verb needs --yes, or a 'y' typed at a terminal."""
-    from cloudmesh.compute.command.vm import _confirm
+    from cloudmesh.compute.command import confirm_many
 
-    _confirm(facade, verb, names, arguments)
+    confirm_many(facade, verb, names, arguments["--yes"], arguments.get("--dryrun") or False)
 
 
 def _would(argv: list[str]) -> None:
