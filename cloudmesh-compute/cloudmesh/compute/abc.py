@@ -247,7 +247,8 @@ class ComputeNodeABC(abc.ABC):
     # ---- errors --------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
         """Map an SDK exception to a CmsError (CloudError, NotFound, CredentialError...).
-        Return None for exceptions the provider does not know; they stay bugs."""
+        Return None for exceptions the provider does not know: the facade reports those as
+        a CloudError "failed unexpectedly", keeping the original as __cause__."""
         return None
 
     # ---- the contract: VMs ---------------------------------------------------------
