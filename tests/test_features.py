@@ -1,0 +1,117 @@
+"""`cms provider list --features`: the feature matrix from each installed provider's own
+declarations (table with numbered reasons, and one record per kind and operation), the
+README's copy of it, a broken third-party kind that does not hide the others, and plain
+`cms provider list` that stays free of provider modules."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from cloudmesh.compute.abc import FEATURES
+from conftest import run_cms
+
+README = Path(__file__).parents[1] / "README.md"
+OPERATIONS = list(FEATURES)
+
+
+def test_features_json_has_every_kind_and_operation(cms_home: Path) -> None:
+    result = run_cms("provider", "list", "--features", "--output=json")
+    assert result.code == 0, result
+    records = result.json()
+    kinds = {r["kind"] for r in records}
+    assert {"aws", "openstack", "azure", "google", "oracle", "multipass"} <= kinds
+    for kind in kinds:
+        assert [r["operation"] for r in records if r["kind"] == kind] == OPERATIONS
+    for record in records:
+        assert set(record) == {"kind", "operation", "supported", "reason"}
+        # every "no" says why; every "yes" has no reason
+        assert (record["reason"] is None) == record["supported"], record
+    row = {r["operation"]: r for r in records if r["kind"] == "multipass"}
+    assert not row["secgroups"]["supported"]
+    assert "security groups" in row["secgroups"]["reason"]
+    assert row["key injection"]["supported"]
+    aws = {r["operation"]: r for r in records if r["kind"] == "aws"}
+    assert aws["key injection"]["reason"] == "keys are the cloud's key pairs"
+    assert not aws["suspend"]["supported"] and "hibernat" in aws["suspend"]["reason"]
+
+
+def test_features_table_numbers_each_reason(cms_home: Path) -> None:
+    result = run_cms("provider", "list", "--features")
+    assert result.code == 0, result
+    table, _, notes = result.out.partition("\n\n")
+    lines = table.splitlines()
+    assert lines[0].split()[0] == "operation"
+    assert [line.split()[0] for line in lines[2:]] == [op.split()[0] for op in OPERATIONS]
+    used = set(re.findall(r"no \((\d+)\)", table))
+    noted = dict(re.findall(r"^\((\d+)\) (.+)$", notes, re.M))
+    assert used and used == set(noted), (used, noted)
+    # the same format switch as every list: -o
+    short = run_cms("provider", "list", "--features", "-o", "csv")
+    assert short.code == 0 and short.out.startswith("kind,operation,supported,reason\n")
+
+
+def test_readme_shows_the_matrix_of_every_kind_in_the_repository(cms_home: Path) -> None:
+    """The README's matrix is what the providers declare today."""
+    result = run_cms("provider", "list", "--features", "--output=json")
+    records = [r for r in result.json()
+               if (README.parent / f"cloudmesh-{r['kind']}").is_dir()]
+    text = README.read_text()
+    section = text.split("## What each kind can do", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| operation"))
+    kinds = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    assert sorted(kinds) == sorted({r["kind"] for r in records})
+    notes = dict((int(n), reason) for n, reason in re.findall(r"^(\d+)\. (.+)$", section, re.M))
+    for line in section.splitlines():
+        if not line.startswith("| ") or line.startswith("| operation"):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        operation = cells[0]
+        for kind, cell in zip(kinds, cells[1:]):
+            record = next(r for r in records if r["kind"] == kind and r["operation"] == operation)
+            if record["supported"]:
+                assert cell == "yes", (kind, operation)
+            else:
+                number = int(re.fullmatch(r"no \((\d+)\)", cell).group(1))
+                assert notes[number] == record["reason"], (kind, operation)
+
+
+@pytest.fixture
+def broken_kind(tmp_path: Path, monkeypatch) -> str:
+    """A third-party kind whose module cannot be imported (its SDK is missing)."""
+    package = tmp_path / "src" / "cloudmesh" / "brokenkind"
+    package.mkdir(parents=True)
+    (package / "compute.py").write_text(
+        "from cloudmesh.compute.lazy import require\n"
+        "require('no_such_sdk_module', 'cloudmesh-brokenkind', 'no-such-sdk')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(tmp_path / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    return "brokenkind"
+
+
+def test_a_kind_that_cannot_load_does_not_hide_the_others(cms_home: Path,
+                                                           broken_kind: str) -> None:
+    result = run_cms("provider", "list", "--features", "--output=json")
+    assert result.code == 0, result
+    broken = [r for r in result.json() if r["kind"] == broken_kind]
+    assert len(broken) == len(OPERATIONS)
+    assert all(not r["supported"] and "no_such_sdk_module" in r["reason"] and
+               "pip install no-such-sdk" in r["reason"] for r in broken)
+    assert any(r["kind"] == "aws" and r["supported"] for r in result.json())
+    table = run_cms("provider", "list", "--features")
+    assert table.code == 0 and "brokenkind" in table.out.splitlines()[0]
+    # plain 'provider list' only looks at the file system: the broken module is not run
+    plain = run_cms("provider", "list", "--output=json")
+    assert plain.code == 0 and broken_kind in {r["kind"] for r in plain.json()}
+
+
+def test_plain_provider_list_imports_no_provider_module(cms_home: Path) -> None:
+    from test_laziness import imported_modules
+
+    modules = imported_modules("provider", "list")
+    assert not [m for m in modules if m.endswith(".compute") and m != "cloudmesh.compute"]
+    assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "openstack",
+                                                      "azure", "google", "oci"}
