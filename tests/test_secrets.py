@@ -98,22 +98,28 @@ FORMATTED = [["vm", "list"], ["vm", "info", "s1"], ["image", "list"], ["check"],
              ["flavor", "list", "--cloud=awsenv"]]
 
 
-def all_invocations() -> list[list[str]]:
-    runs = []
+def all_invocations() -> tuple[list[list[str]], list[list[str]]]:
+    """The runs that change state, in order, and the runs that only read (run at once)."""
+    ordered, reads = [], []
     for command in COMMANDS:
-        runs += [command, ["--debug", *command]]
+        ordered += [command, ["--debug", *command]]
     for command, fmt in itertools.product(FORMATTED, ("table", "json", "yaml", "csv")):
-        runs += [[*command, f"--output={fmt}"], ["--debug", *command, f"--output={fmt}"]]
-    runs += [["config", "get", f"cloudmesh.compute.{kind}.credentials.{field}"]
-             for kind, fields in SECRET_FIELDS.items() for field in fields]
-    return runs
+        reads += [[*command, f"--output={fmt}"], ["--debug", *command, f"--output={fmt}"]]
+    reads += [["config", "get", f"cloudmesh.compute.{kind}.credentials.{field}"]
+              for kind, fields in SECRET_FIELDS.items() for field in fields]
+    return ordered, reads
 
 
 def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path) -> None:
-    invocations = all_invocations()
+    from concurrent.futures import ThreadPoolExecutor
+
+    ordered, reads = all_invocations()
+    invocations = ordered + reads
+    results = [(argv, run_cms(*argv, timeout=180)) for argv in ordered]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results += list(zip(reads, pool.map(lambda argv: run_cms(*argv, timeout=180), reads)))
     leaks = []
-    for argv in invocations:
-        result = run_cms(*argv, timeout=180)
+    for argv, result in results:
         for name, value in planted.items():
             for stream, text in (("stdout", result.out), ("stderr", result.err)):
                 if value in text:
