@@ -5,6 +5,7 @@ README's copy of it, a broken third-party kind that does not hide the others, an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -115,3 +116,64 @@ def test_plain_provider_list_imports_no_provider_module(cms_home: Path) -> None:
     assert not [m for m in modules if m.endswith(".compute") and m != "cloudmesh.compute"]
     assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "openstack",
                                                       "azure", "google", "oci"}
+
+
+# ---- cms provider new ---------------------------------------------------------------
+def test_provider_new_installs_is_listed_and_passes_the_suite(cms_home: Path,
+                                                              tmp_path: Path) -> None:
+    """The generated distribution pip-installs (editable) into a throwaway venv, cms there
+    lists its kind and its features at once, and its generated tests pass the suite."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    made = run_cms("provider", "new", "tinycloud", f"--dir={tmp_path / 'dist'}")
+    assert made.code == 0, made
+    source = tmp_path / "dist"
+    assert (source / "cloudmesh" / "tinycloud" / "compute.py").is_file()
+    assert (source / "tests" / "test_tinycloud.py").is_file()
+    assert not (source / "cloudmesh" / "__init__.py").exists()
+    assert "only-include = [\"cloudmesh/tinycloud\"]" in (source / "pyproject.toml").read_text()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path("
+                                "'purelib'))"], check=True, capture_output=True,
+                               text=True).stdout.strip())
+    (site / "_cloudmesh_parent.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_path('purelib')!r})\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
+                    "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check", "-e", str(source)], check=True)
+    # the core's 'cms' script, as installing cloudmesh-compute into the venv would make it
+    script = venv / "bin" / "cms"
+    script.write_text(f"#!{python}\nimport sys\nfrom cloudmesh.compute.shell import main\n"
+                      "sys.exit(main())\n")
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    listed = subprocess.run([str(script), "provider", "list", "--output=json"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert "tinycloud" in {r["kind"] for r in json.loads(listed.stdout)}, listed.stderr
+    features = subprocess.run([str(script), "provider", "list", "--features", "-o", "json"],
+                              capture_output=True, text=True, env=env, timeout=60)
+    row = {r["operation"]: r for r in json.loads(features.stdout) if r["kind"] == "tinycloud"}
+    assert row["boot"]["supported"] and row["key injection"]["supported"]
+    assert row["suspend"]["reason"].startswith("to do:")
+    tests = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(source / "tests")], capture_output=True, text=True,
+                           env=env, cwd=source, timeout=300)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and "failed" not in tests.stdout
+
+
+def test_provider_new_refuses_bad_names_and_existing_folders(cms_home: Path,
+                                                             tmp_path: Path) -> None:
+    for kind in ("Bad", "1x", "compute", "class", "aws"):
+        result = run_cms("provider", "new", kind, f"--dir={tmp_path / kind}")
+        assert result.code == 2 and result.err.count("\n") == 1, (kind, result)
+        assert not (tmp_path / kind).exists()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("mine")
+    result = run_cms("provider", "new", "okcloud", f"--dir={tmp_path / 'taken'}")
+    assert result.code == 2 and "already exists" in result.err
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["file"]

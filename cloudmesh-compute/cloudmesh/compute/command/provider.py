@@ -1,21 +1,32 @@
-"""List the installed provider kinds and what each can do.
+"""List the installed provider kinds and what each can do; start a new one.
 
 Usage:
   cms provider list [--features] [--output=FORMAT]
+  cms provider new KIND [--dir=DIR]
+
+Arguments:
+  KIND    the new kind's name: lowercase letters, digits and _, e.g. mycloud
 
 Options:
   --features          what each kind can do: boot, list, start, ... ssh, each "yes" or
                       the reason it cannot (imports each kind's provider module)
   -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --dir=DIR           where 'new' writes the distribution [default: ./cloudmesh-KIND]
 
 A kind K is any installed cloudmesh/K/compute.py; installing its distribution adds one.
 Without --features the kinds are read from the file system and no provider or SDK is
 imported. With --features and a format other than table, there is one record per kind
 and operation: {kind, operation, supported, reason}.
+
+'cms provider new KIND' writes a provider distribution that works from the start against
+a small fake cloud: pyproject.toml, cloudmesh/KIND/compute.py (what is left to do says
+"to do"), cloudmesh/KIND/fakecloud.py and tests/test_KIND.py (the conformance suite).
+'pip install -e DIR' adds the kind; 'pytest DIR/tests' runs the suite.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from cloudmesh.compute.command import run_command
@@ -29,6 +40,8 @@ def run(argv: list[str]) -> int:
 def _provider(arguments: dict) -> int:
     from cloudmesh.compute import discovery, registry
 
+    if arguments["new"]:
+        return _new(arguments["KIND"], arguments["--dir"])
     output = check_format(arguments["--output"])
     if arguments["--features"]:
         return _features(output)
@@ -99,4 +112,71 @@ def _features(output: str) -> int:
             sys.stdout.write(scrub(feature_table(records)) + "\n")
         return 0
     emit(records, output, ["kind", "operation", "supported", "reason"])
+    return 0
+
+
+#: the files of a new distribution: template -> path ({kind} replaced)
+TEMPLATE_FILES = {"pyproject.toml.tmpl": "pyproject.toml", "README.md.tmpl": "README.md",
+                  "compute.py.tmpl": "cloudmesh/{kind}/compute.py",
+                  "fakecloud.py.tmpl": "cloudmesh/{kind}/fakecloud.py",
+                  "test.py.tmpl": "tests/test_{kind}.py"}
+
+
+def new_distribution(kind: str, directory: str | None = None) -> list[str]:
+    """Write the distribution cloudmesh-KIND into ``directory`` (default ./cloudmesh-KIND,
+    which must not exist or be empty); returns the paths written."""
+    import keyword
+    import os
+    import re
+
+    from cloudmesh.compute import registry
+    from cloudmesh.compute.errors import ConfigError, UsageError
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", kind or "") or keyword.iskeyword(kind) \
+            or kind in ("compute", "testing"):
+        raise UsageError(f"'{kind}' cannot be a kind's name",
+                         "use lowercase letters, digits and _ starting with a letter, "
+                         "e.g. mycloud")
+    if kind in registry.kinds():
+        raise UsageError(f"a kind '{kind}' is already installed "
+                         f"({registry.kinds()[kind]})", "choose another name")
+    if directory in (None, "", "./cloudmesh-KIND"):
+        directory = f"cloudmesh-{kind}"
+    if os.path.lexists(directory) and not (os.path.isdir(directory) and
+                                           not os.listdir(directory)):
+        raise UsageError(f"{directory} already exists and is not an empty folder",
+                         "choose another --dir")
+    template_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "templates", "provider")
+    written = []
+    try:
+        for template, target in TEMPLATE_FILES.items():
+            with open(os.path.join(template_dir, template), encoding="utf-8") as handle:
+                text = handle.read()
+            text = text.replace("{{kind}}", kind).replace(
+                "{{Kind}}", "".join(part.capitalize() for part in kind.split("_")))
+            path = os.path.join(directory, target.format(kind=kind))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(text)
+            written.append(path)
+        path = os.path.join(directory, "cloudmesh", kind, "__init__.py")
+        with open(path, "x", encoding="utf-8"):
+            pass  # no cloudmesh/__init__.py: cloudmesh is a PEP 420 namespace
+        written.append(path)
+    except OSError as error:
+        raise ConfigError(f"cannot write {error.filename or directory}: "
+                          f"{error.strerror or error}") from None
+    return written
+
+
+def _new(kind: str, directory: str | None) -> int:
+    import shlex
+
+    written = new_distribution(kind, directory)
+    root = os.path.dirname(written[0]) or "."
+    for path in written:
+        print(path)
+    print(f"next: pip install -e {shlex.quote(root)}; cms provider list; "
+          f"pytest {shlex.quote(os.path.join(root, 'tests'))}", file=sys.stderr)
     return 0
