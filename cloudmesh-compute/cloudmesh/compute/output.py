@@ -137,3 +137,17 @@ def emit(records: list[dict] | dict, output: str = "table", columns: list[str] |
     stream = stream or sys.stdout
     if text:
         stream.write(text + "\n")
+
+
+def emit_record(record: dict, output: str = "table", stream=None) -> None:
+    """One record (``vm info`` of one VM, ``image show``, ``flavor show``): a field/value
+    table, one object in JSON and YAML, a header and one row in CSV. The same on every
+    kind; ``native`` (the cloud's own extras) only in JSON and YAML."""
+    output = check_format(output)
+    if output == "table":
+        emit([{"field": k, "value": v} for k, v in record.items() if k != "native"],
+             output, ["field", "value"], stream)
+    elif output == "csv":
+        emit([record], output, [k for k in record if k != "native"], stream)
+    else:
+        emit(record, output, stream=stream)

@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _on_interrupt)
     try:
-        return run(argv)
+        code = run(argv)
+        sys.stdout.flush()  # a full disk is found here, not at the interpreter's exit
+        return code
     except CmsError as error:
         errors.print_error(error)
         return error.exit_code
@@ -103,19 +105,44 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 0
-    except Exception as error:  # a bug, or an SDK error a provider does not translate
-        damaged = _database_error(error)
-        if damaged is not None:
-            errors.print_error(damaged)
-            return damaged.exit_code
-        if debug:
-            errors.print_error(error, "internal error: ")
-        else:
-            first_line = str(error).splitlines()[0] if str(error) else ""
-            errors.print_error(RuntimeError(
-                f"internal error: {type(error).__name__}: {first_line} "
-                "(run 'cms --debug ...' for the traceback and report it)"))
+    except OSError as error:
+        import errno
+
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            return _internal_error(error, debug)
+        # a full disk, a file too large, an I/O error: one line, exit 1
+        _quiet_stdout()
+        where = f"write {error.filename}" if error.filename else "write the output"
+        errors.print_error(CmsError(f"cannot {where}: {error.strerror or error}",
+                                    "free some space, or send the output elsewhere"))
         return EXIT_CLOUD
+    except Exception as error:  # a bug, or an SDK error a provider does not translate
+        return _internal_error(error, debug)
+
+
+def _quiet_stdout() -> None:
+    """stdout to /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _internal_error(error: Exception, debug: bool) -> int:
+    damaged = _database_error(error)
+    if damaged is not None:
+        errors.print_error(damaged)
+        return damaged.exit_code
+    if debug:
+        errors.print_error(error, "internal error: ")
+    else:
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        errors.print_error(RuntimeError(
+            f"internal error: {type(error).__name__}: {first_line} "
+            "(run 'cms --debug ...' for the traceback and report it)"))
+    return EXIT_CLOUD
 
 
 if __name__ == "__main__":  # pragma: no cover

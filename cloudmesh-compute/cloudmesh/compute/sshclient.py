@@ -117,7 +117,6 @@ def connect(target: SshTarget, timeout: float = 30):
     for key_type, key in _known_keys(target.host_key_name).items():
         client.get_host_keys().add(target.host_key_name, key_type, key)
     client.set_missing_host_key_policy(RecordOnFirstContact())
-    where = f"{target.username}@{target.host}:{target.port}"
     try:
         client.connect(target.host, port=target.port, username=target.username,
                        key_filename=target.key_path, timeout=timeout, banner_timeout=timeout,
@@ -128,18 +127,50 @@ def connect(target: SshTarget, timeout: float = 30):
         raise _changed_key_error(target, error.expected_key, error.key) from None
     except paramiko.AuthenticationException:
         client.close()
-        raise CredentialError(f"{target.name}: {where} refused the key "
-                              f"{target.key_path or '(ssh agent and default keys)'}",
-                              "check --username and --key") from None
-    except (socket.timeout, TimeoutError):
-        client.close()
-        raise CloudError(f"{target.name}: no answer from {target.host}:{target.port} "
-                         f"within {timeout:g}s") from None
+        raise CredentialError(f"{target.name}: ssh to {target.host} port {target.port}: "
+                              f"authentication failed for user '{target.username}' with "
+                              f"{'the key ' + target.key_path if target.key_path else 'the ssh agent and the default keys'}"
+                              " (the server refused the key)",
+                              "check --username and --key (cms key list)") from None
     except (paramiko.SSHException, OSError, EOFError) as error:
         client.close()
-        raise CloudError(f"{target.name}: cannot connect to {where}: "
-                         f"{error or type(error).__name__}") from None
+        raise connect_error(target, error, timeout) from None
     return client
+
+
+def _reason(error: BaseException, timeout: float) -> str:
+    """What went wrong connecting, in plain words."""
+    import errno
+
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g}s (timed out)"
+    if isinstance(error, socket.gaierror):
+        return "the host name cannot be resolved"
+    code = getattr(error, "errno", None)
+    if code == errno.ECONNREFUSED:
+        return "connection refused (nothing listens on that port: is sshd running?)"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "no route to the host (is the address right, the VM up, a firewall open?)"
+    if code == errno.ETIMEDOUT:
+        return f"no answer within {timeout:g}s (timed out)"
+    if code == errno.ECONNRESET:
+        return "the connection was reset"
+    if isinstance(error, EOFError) or "banner" in str(error).lower():
+        return "something answered, but not an SSH server (or it closed the connection)"
+    if getattr(error, "strerror", None):
+        return str(error.strerror).lower()
+    return str(error) or type(error).__name__
+
+
+def connect_error(target: SshTarget, error: BaseException, timeout: float) -> CloudError:
+    """A connection failure in cms's words: which host and port, and what happened."""
+    reasons = getattr(error, "errors", None)  # paramiko's NoValidConnectionsError
+    if isinstance(reasons, dict) and reasons:
+        error = next(iter(reasons.values()))
+    return CloudError(f"{target.name}: cannot reach ssh on {target.host} port {target.port}: "
+                      f"{_reason(error, timeout)}",
+                      "see 'cms vm status NAME'; wait for it with 'cms vm wait NAME "
+                      "--state=ssh'")
 
 
 class LineWriter:
@@ -205,8 +236,7 @@ def check_host_key(target: SshTarget, timeout: float = 30) -> None:
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as error:
-        raise CloudError(f"{target.name}: cannot connect to {target.host}:{target.port}: "
-                         f"{error.strerror or error}") from None
+        raise connect_error(target, error, timeout) from None
     transport = paramiko.Transport(sock)
     try:
         transport.banner_timeout = timeout
@@ -217,8 +247,7 @@ def check_host_key(target: SshTarget, timeout: float = 30) -> None:
         transport.start_client(timeout=timeout)
         offered = transport.get_remote_server_key()
     except (paramiko.SSHException, OSError, EOFError) as error:
-        raise CloudError(f"{target.name}: no SSH server answered at {target.host}:"
-                         f"{target.port}: {error or type(error).__name__}") from None
+        raise connect_error(target, error, timeout) from None
     finally:
         transport.close()
     expected = known.get(offered.get_name())

@@ -303,6 +303,17 @@ class State:
             return [[]] * len(rows)  # some records have no cells: the caller falls back
         return json.loads("[" + ",".join(r[0] for r in rows) + "]")
 
+    def cache_age(self, cloud: str, kind: str = "vm") -> tuple[int, float | None]:
+        """How many records of a kind are cached for a cloud, and when the oldest of them
+        was stored (a time.time() value; None when there are none)."""
+        if not self.path.exists():
+            return 0, None
+        with self._lock:
+            count, oldest = self.db.execute(
+                "SELECT COUNT(*), MIN(updated) FROM cache WHERE cloud = ? AND kind = ?",
+                (cloud, kind)).fetchone()
+        return int(count), oldest
+
     def cache_remove(self, cloud: str, kind: str, name: str) -> None:
         self._write([("DELETE FROM cache WHERE cloud = ? AND kind = ? AND name = ?",
                       (cloud, kind, name))])

@@ -34,12 +34,15 @@ def parse(doc: str, argv: list[str]) -> dict:
         unknown = [a.split("=", 1)[0] for a in argv[1:]
                    if a.startswith("-") and a != "--" and a.split("=", 1)[0] not in known]
         if unknown:
-            detail = f"unknown option {unknown[0]}"
+            detail = f"unknown option {unknown[0]}{_did_you_mean(unknown[0], known)}"
         elif message and not message.startswith(("Warning", "Usage")):
             detail = message
         else:
             detail = f"invalid arguments '{' '.join(argv[1:])}'"
-        raise UsageError(f"cms {command}: {detail}", f"see 'cms {command} --help'") from None
+        hint = None if unknown else _usage_hint(doc, argv)
+        raise UsageError(f"cms {command}: {detail}",
+                         hint or f"see 'cms {command} --help'") from None
+    _refuse_empty(arguments, argv)
     if usage is not doc:  # the other verbs' words, arguments and options: absent
         import re
 
@@ -58,6 +61,72 @@ def parse(doc: str, argv: list[str]) -> dict:
         if "[--]" in section:
             arguments.setdefault("--", False)
     return arguments
+
+
+def _closest(word: str, choices) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = _closest(word, choices)
+    return f" (did you mean {close}?)" if close else ""
+
+
+def _usage_hint(doc: str, argv: list[str]) -> str | None:
+    """What to write instead of a command line docopt refused: a verb that is close to
+    one of the command's verbs, or several names given as separate words (the usage takes
+    one argument, comma separated: 'cms vm stop a b' is 'cms vm stop a,b')."""
+    from docopt import DocoptExit, docopt
+
+    command = argv[0]
+    section = doc.partition("Usage:")[2].partition("\n\n")[0]
+    verbs = {line.split()[2] for line in section.splitlines()
+             if line.strip().startswith("cms ") and len(line.split()) > 2
+             and line.split()[2].isalpha() and line.split()[2].islower()}
+    if len(argv) > 1 and verbs and argv[1] not in verbs and not argv[1].startswith("-"):
+        close = _closest(argv[1], verbs)
+        if close:
+            return f"did you mean 'cms {command} {close}'?"
+    index = 2
+    while index < len(argv):
+        if argv[index] == "--":
+            break
+        if argv[index].startswith("-"):
+            # '--cloud x': x is the option's value (a flag's next word may be a name too,
+            # which only costs a hint)
+            index += 2 if "=" not in argv[index] and argv[index].startswith("--") else 1
+            continue
+        end = index
+        while end + 1 < len(argv) and not argv[end + 1].startswith("-"):
+            end += 1
+        if end > index:
+            names = ",".join(argv[index:end + 1])
+            joined = [*argv[:index], names, *argv[end + 1:]]
+            try:
+                docopt(_usage_for(doc, joined), argv=joined, default_help=False)
+            except (DocoptExit, SystemExit):
+                pass
+            else:
+                return f"several names are one argument, comma separated: '{names}'"
+        index = end + 1
+    return None
+
+
+def _refuse_empty(arguments: dict, argv: list[str]) -> None:
+    """An empty value (--name=, --cloud= or '' from an unset shell variable) is a usage
+    error, never a silent fallback to a default."""
+    for key, value in arguments.items():
+        if value != "" or key == "--":
+            continue
+        if key.startswith("-"):
+            raise UsageError(f"cms {argv[0]}: {key} is empty",
+                             f"give it a value, or leave {key} out for the default "
+                             "(an unset shell variable?)")
+        raise UsageError(f"cms {argv[0]}: {key} is empty",
+                         "give a value (an unset shell variable?)")
 
 
 def _usage_for(doc: str, argv: list[str]) -> str:
@@ -184,3 +253,109 @@ def progress_printer(action: str = ""):
         print(f"{name}: {status}{' ' + action if action else ''} ({elapsed:.0f}s)",
               file=sys.stderr, flush=True)
     return show
+
+
+#: seconds between two "still waiting" reports while no status changes
+TICK = 5.0
+
+
+class WaitProgress:
+    """Progress of a wait on stderr: every status change as a line, and in between the
+    elapsed time at least every TICK seconds, as one updating line at a terminal (plain
+    lines when stderr is a file or a pipe). ``with WaitProgress() as progress:`` and pass
+    ``progress`` as the facade's progress callback."""
+
+    def __init__(self, action: str = "", target: str = "") -> None:
+        import threading
+
+        self.action, self.target = action, target
+        self.statuses: dict[str, str] = {}
+        self.started = 0.0
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.tty = sys.stderr.isatty()
+        self.pending = False  # an updating line is on the terminal
+
+    def __call__(self, name: str, record: dict, elapsed: float) -> None:
+        status = str(record.get("status"))
+        with self.lock:
+            self.statuses[name] = status
+            self._clear()
+            print(f"{name}: {status}{' ' + self.action if self.action else ''} "
+                  f"({elapsed:.0f}s)", file=sys.stderr, flush=True)
+
+    def _clear(self) -> None:
+        if self.pending:
+            sys.stderr.write("\r\x1b[K")
+            self.pending = False
+
+    def _tick(self) -> None:
+        import time
+
+        while not self.done.wait(TICK):
+            elapsed = time.monotonic() - self.started
+            seen = ", ".join(f"{n} {s}" for n, s in sorted(self.statuses.items())) or \
+                "no answer yet"
+            goal = f" for {self.target}" if self.target else ""
+            text = f"waiting{goal}: {elapsed:.0f}s ({seen})"
+            with self.lock:
+                try:
+                    if self.tty:
+                        sys.stderr.write("\r\x1b[K" + text[:200])
+                        self.pending = True
+                    else:
+                        sys.stderr.write(text + "\n")
+                    sys.stderr.flush()
+                except (OSError, ValueError):  # stderr closed: nothing to show it on
+                    return
+
+    def __enter__(self) -> WaitProgress:
+        import threading
+        import time
+
+        self.started = time.monotonic()
+        threading.Thread(target=self._tick, name="cms-progress", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        with self.lock:
+            self._clear()
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+
+#: what 'cms vm wait --state' takes: the normalised statuses (DESIGN section 6) and 'ssh'
+WAIT_STATES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
+               "deleting", "terminated", "error", "unknown", "ssh")
+
+
+def check_choice(value: str | None, option: str, choices) -> str | None:
+    """An enumerated option's value, checked before any request."""
+    if value is None or value in choices:
+        return value
+    hint = f"use one of {', '.join(choices)}"
+    close = _closest(str(value), choices)
+    raise UsageError(f"{option}={value} is not one of the choices"
+                     f"{f' (did you mean {close}?)' if close else ''}", hint)
+
+
+def cache_note(state, clouds: list[str], kind: str = "vm", what: str = "VMs") -> None:
+    """On stderr, how old the cached rows of each cloud are (``--cached`` answers from
+    the last live list, without asking the cloud)."""
+    import time
+
+    for cloud in clouds:
+        count, oldest = state.cache_age(cloud, kind)
+        if oldest is None:
+            print(f"cached: no {what} of {cloud} (none seen yet; a live list fills the "
+                  "cache)", file=sys.stderr)
+            continue
+        age = max(0.0, time.time() - oldest)
+        ago = (f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min" if age < 7200
+               else f"{age / 3600:.0f} h" if age < 172800 else f"{age / 86400:.0f} days")
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(oldest))
+        print(f"cached: {count} {what} of {cloud}, as seen {ago} ago (since {stamp}); "
+              "without --cached the cloud is asked", file=sys.stderr)

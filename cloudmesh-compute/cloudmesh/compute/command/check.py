@@ -9,8 +9,11 @@ Arguments:
 Options:
   --output=FORMAT  table, json, yaml or csv [default: table]
 
-Every cloud is checked at once; one row per cloud, with a hint for each failure. The exit
-code is 0 when all pass, otherwise that of the failure (4 for credentials).
+Every cloud is checked at once; one row per cloud, with a hint for each failure: a cloud
+that is not configured, misconfigured or refuses the credentials is a failed row, never
+an abort of the others. The exit code is 0 when all pass, otherwise that of the failures
+(4 for configuration and credentials, 1 for a cloud that cannot be reached; 1 when they
+differ).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import time
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.errors import worst_exit_code
+from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, worst_exit_code
 from cloudmesh.compute.output import check_format, emit
 
 
@@ -34,21 +37,32 @@ def _check(arguments: dict) -> int:
 
     output = check_format(arguments["--output"])
     config, state = Config(), State()
-    clouds = expand(arguments["CLOUDS"]) if arguments["CLOUDS"] else list(config.clouds())
-    for cloud in clouds:
-        config.cloud(cloud)  # unknown names are a configuration error up front
+    # no file (unless clouds such as multipass are named), or a broken one: one error line
+    configured = config.clouds() if config.exists or not arguments["CLOUDS"] else {}
+    clouds = expand(arguments["CLOUDS"]) if arguments["CLOUDS"] else list(configured)
+    if not clouds:
+        raise ConfigError(f"{config.path} has no clouds under cloudmesh.compute",
+                          "add one (see 'cms init --force' for a template)")
 
     def check_one(cloud: str) -> dict:
         started = time.monotonic()
-        kind = (config.clouds()[cloud].get("cm") or {}).get("kind", "?")
+        spec = configured.get(cloud)
+        cm = spec.get("cm") if isinstance(spec, dict) else None
+        kind = str(cm.get("kind") or "?") if isinstance(cm, dict) else "?"
         try:
-            detail = Provider(cloud, config=config, state=state).check()
+            config.check_cloud(cloud)  # unknown, misshapen, an unset ${VAR}: this row
+            provider = Provider(cloud, config=config, state=state)
+            kind = provider.kind
+            detail = provider.check()
             return {"cloud": cloud, "kind": kind, "status": "ok", "detail": detail,
                     "seconds": round(time.monotonic() - started, 2), "exit_code": 0}
         except Exception as error:  # each failure becomes that cloud's row
+            if not isinstance(error, CmsError):
+                error = CloudError(f"cloud '{cloud}': {type(error).__name__}: {error}",
+                                   "run 'cms --debug check' for the traceback and report it")
             return {"cloud": cloud, "kind": kind, "status": "failed", "detail": str(error),
                     "seconds": round(time.monotonic() - started, 2),
-                    "exit_code": getattr(error, "exit_code", 1), "_error": error}
+                    "exit_code": error.exit_code, "_error": error}
 
     rows = [o.result for o in fan_out(check_one, clouds)]
     errors = [row.pop("_error") for row in rows if "_error" in row]

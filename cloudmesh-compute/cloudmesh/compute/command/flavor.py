@@ -16,7 +16,7 @@ Options:
 from __future__ import annotations
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.output import FLAVOR_COLUMNS, check_format, emit
+from cloudmesh.compute.output import FLAVOR_COLUMNS, check_format, emit, emit_record
 
 
 def run(argv: list[str]) -> int:
@@ -35,16 +35,14 @@ def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> in
     if arguments["list"] and arguments["--cached"]:
         cloud = resolve_cloud(arguments["--cloud"], config, state)
         config.cloud(cloud)  # an unknown cloud is an error even offline
+        from cloudmesh.compute.command import cache_note
+
+        cache_note(state, [cloud], one, many)
         emit(state.cached(cloud, one), output, columns)
         return 0
     provider = Provider(arguments["--cloud"], config=config, state=state)
     if arguments["list"]:
         emit(getattr(provider, many)(), output, columns)
     else:
-        record = getattr(provider, one)(arguments["NAME"])
-        if output == "table":  # one record reads best as field/value rows
-            emit([{"field": k, "value": v} for k, v in record.items() if k != "native"],
-                 output, ["field", "value"])
-        else:
-            emit(record if output in ("json", "yaml") else [record], output)
+        emit_record(getattr(provider, one)(arguments["NAME"]), output)
     return 0

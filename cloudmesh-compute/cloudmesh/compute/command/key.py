@@ -4,7 +4,7 @@ Usage:
   cms key list [--cloud=CLOUD] [--output=FORMAT]
   cms key add NAME [--source=FILE]
   cms key gen NAME
-  cms key upload NAMES --cloud=CLOUD
+  cms key upload NAMES [--cloud=CLOUD]
   cms key delete NAMES [--cloud=CLOUD]
 
 Arguments:
@@ -12,7 +12,9 @@ Arguments:
   NAMES   key names; expressions expand: a,b or k[1-2]
 
 Options:
-  --cloud=CLOUD    list or delete the keys on this cloud instead of the local registry
+  --cloud=CLOUD    list or delete the keys on this cloud instead of the local registry;
+                   upload to this cloud (default: 'cms set cloud=', then
+                   cloudmesh.default.cloud)
   --source=FILE    the public key file (default: ~/.ssh/id_ed25519.pub, then id_rsa.pub)
   --output=FORMAT  table, json, yaml or csv [default: table]
 
@@ -55,9 +57,10 @@ def _key(arguments: dict) -> int:
     if arguments["gen"]:
         return _gen(state, arguments["NAME"])
     if arguments["upload"]:
-        outcomes = open_provider(arguments["--cloud"], state).upload_keys(arguments["NAMES"])
+        provider = open_provider(arguments["--cloud"], state)
+        outcomes = provider.upload_keys(arguments["NAMES"])
         return report_outcomes(outcomes, lambda key: f"{key['action']} on "
-                               f"{arguments['--cloud']} ({key['fingerprint']})")
+                               f"{provider.name} ({key['fingerprint']})")
     if arguments["delete"]:
         if arguments["--cloud"]:
             outcomes = open_provider(arguments["--cloud"], state).delete_keys(arguments["NAMES"])

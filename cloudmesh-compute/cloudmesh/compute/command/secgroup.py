@@ -5,7 +5,7 @@ Usage:
   cms secgroup add GROUP [--description=TEXT]
   cms secgroup rule add GROUP PROTOCOL PORTS CIDR
   cms secgroup rule delete GROUP PROTOCOL PORTS CIDR
-  cms secgroup upload GROUP --cloud=CLOUD [--prune] [--dryrun]
+  cms secgroup upload GROUPS [--cloud=CLOUD] [--prune] [--dryrun]
   cms secgroup delete GROUPS [--cloud=CLOUD]
 
 Arguments:
@@ -16,7 +16,9 @@ Arguments:
   CIDR       who may connect, e.g. 0.0.0.0/0 or 10.1.0.0/16
 
 Options:
-  --cloud=CLOUD       list or delete the groups on this cloud instead of the local ones
+  --cloud=CLOUD       list or delete the groups on this cloud instead of the local ones;
+                      upload to this cloud (default: 'cms set cloud=', then
+                      cloudmesh.default.cloud)
   --description=TEXT  what the group is for
   --prune             with upload: also remove ingress rules the local group does not have
   --dryrun            with upload: say what would change; change nothing
@@ -96,11 +98,18 @@ def _secgroup(arguments: dict) -> int:
         print(f"{group}: {'updated' if existing else 'defined'}", file=sys.stderr)
         return 0
     if arguments["upload"]:
+        from cloudmesh.compute.command import report_errors
+        from cloudmesh.compute.names import expand
+        from cloudmesh.compute.provider import fan_out
+
+        names = expand(arguments["GROUPS"])
         provider = open_provider(arguments["--cloud"], state)
-        report = provider.upload_secgroup(arguments["GROUP"], prune=arguments["--prune"],
-                                          dryrun=arguments["--dryrun"])
-        _print_report(report, arguments["--dryrun"], arguments["--prune"])
-        return 0
+        outcomes = fan_out(lambda name: provider.upload_secgroup(
+            name, prune=arguments["--prune"], dryrun=arguments["--dryrun"]), names)
+        for outcome in outcomes:
+            if outcome.ok:
+                _print_report(outcome.result, arguments["--dryrun"], arguments["--prune"])
+        return report_errors(outcomes)
     if arguments["delete"]:
         if arguments["--cloud"]:
             outcomes = open_provider(arguments["--cloud"], state).delete_secgroups(

@@ -66,10 +66,11 @@ from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute.command import (confirm_many, positive_int, positive_seconds,
-                                       progress_printer, report_errors, run_command)
+from cloudmesh.compute.command import (WAIT_STATES, WaitProgress, check_choice, confirm_many,
+                                       positive_int, positive_seconds, report_errors,
+                                       run_command)
 from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
-from cloudmesh.compute.output import VM_COLUMNS, check_format, emit
+from cloudmesh.compute.output import VM_COLUMNS, check_format, emit, emit_record
 
 _ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
             "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
@@ -109,10 +110,14 @@ def _vm(arguments: dict) -> int:
         provider = _provider(arguments["--cloud"])
         outcomes = provider.infos(arguments["NAMES"])
         records = [o.result for o in outcomes if o.ok]
-        columns = STATUS_COLUMNS if arguments["status"] else None
-        if arguments["info"] and output == "table":
-            columns = VM_COLUMNS + ["id", "key", "secgroups", "region", "state"]
-        if records:
+        if arguments["info"] and (len(outcomes) == 1 or output == "table"):
+            # one VM reads best as field/value rows (a table of one 16-column row wraps)
+            for index, record in enumerate(records):
+                if index:
+                    sys.stdout.write("\n")
+                emit_record(record, output)
+        elif records:
+            columns = STATUS_COLUMNS if arguments["status"] else None
             single = len(outcomes) == 1 and output in ("json", "yaml")
             emit(records[0] if single else records, output, columns)
         return report_errors(outcomes)
@@ -124,15 +129,15 @@ def _vm(arguments: dict) -> int:
                            arguments["--username"], arguments["--key"], arguments["--port"],
                            ssh_timeout)
     if arguments["wait"]:
-        provider = _provider(arguments["--cloud"])
+        state = check_choice(arguments["--state"] or "running", "--state", WAIT_STATES)
         interval = positive_seconds(arguments["--interval"], "--interval", 2)
-        if arguments["--state"] == "ssh":
-            return report_errors(provider.wait_ssh(arguments["NAMES"], timeout=timeout,
-                                                   interval=interval,
-                                                   progress=progress_printer()))
-        outcomes = provider.wait(arguments["NAMES"], arguments["--state"] or "running",
-                                 timeout=timeout, interval=interval,
-                                 progress=progress_printer())
+        provider = _provider(arguments["--cloud"])
+        with WaitProgress(target=state) as progress:
+            if state == "ssh":
+                return report_errors(provider.wait_ssh(arguments["NAMES"], timeout=timeout,
+                                                       interval=interval, progress=progress))
+            outcomes = provider.wait(arguments["NAMES"], state, timeout=timeout,
+                                     interval=interval, progress=progress)
         return report_errors(outcomes)
     for verb, (method, target) in _ACTIONS.items():
         if arguments[verb]:
@@ -185,6 +190,9 @@ def _list_cached(clouds: list[str], names: list[str] | None, config, state,
             valid.append(cloud)
         except ConfigError as error:
             failed.append(error)
+    from cloudmesh.compute.command import cache_note
+
+    cache_note(state, valid)
     if valid and output == "table" and names is None:
         from cloudmesh.compute.output import simple_table, table_cells
 
@@ -213,6 +221,12 @@ def _list_cached(clouds: list[str], names: list[str] | None, config, state,
 
 
 def _boot(arguments: dict, output: str, timeout: float) -> int:
+    from cloudmesh.compute.names import MAX_NAMES
+
+    count = positive_int(arguments["--n"], "--n")
+    if count is not None and count > MAX_NAMES:  # the same limit with --dryrun
+        raise UsageError(f"--n={count} is above the limit of {MAX_NAMES}",
+                         f"boot at most {MAX_NAMES:,} VMs at once")
     provider = _provider(arguments["--cloud"])
     userdata = None
     if arguments["--userdata"]:
@@ -224,14 +238,12 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
                               f"{arguments['--userdata']}") from None
     public_ip = True if arguments["--public-ip"] else (
         False if arguments["--no-public-ip"] else None)
-    outcomes = provider.boot(
-        names=arguments["--name"], count=positive_int(arguments["--n"], "--n"),
-        image=arguments["--image"], flavor=arguments["--flavor"], key=arguments["--key"],
-        secgroups=arguments["--secgroup"], username=arguments["--username"],
-        network=arguments["--network"], subnet=arguments["--subnet"],
-        zone=arguments["--zone"], disk_gb=arguments["--disk"], public_ip=public_ip,
-        userdata=userdata, dryrun=arguments["--dryrun"], wait=arguments["--wait"],
-        timeout=timeout, progress=progress_printer())
+    if arguments["--wait"] and not arguments["--dryrun"]:
+        with WaitProgress(target="running") as progress:
+            outcomes = _boot_with(provider, arguments, count, userdata, public_ip, timeout,
+                                  progress)
+    else:
+        outcomes = _boot_with(provider, arguments, count, userdata, public_ip, timeout, None)
     if arguments["--dryrun"]:
         for outcome in outcomes:
             vm = outcome.result
@@ -243,6 +255,18 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
     if records:
         emit(records, output, VM_COLUMNS)
     return report_errors(outcomes)
+
+
+def _boot_with(provider, arguments: dict, count: int | None, userdata: str | None,
+               public_ip: bool | None, timeout: float, progress) -> list:
+    return provider.boot(
+        names=arguments["--name"], count=count,
+        image=arguments["--image"], flavor=arguments["--flavor"], key=arguments["--key"],
+        secgroups=arguments["--secgroup"], username=arguments["--username"],
+        network=arguments["--network"], subnet=arguments["--subnet"],
+        zone=arguments["--zone"], disk_gb=arguments["--disk"], public_ip=public_ip,
+        userdata=userdata, dryrun=arguments["--dryrun"], wait=arguments["--wait"],
+        timeout=timeout, progress=progress)
 
 
 def _act(arguments: dict, verb: str, method: str, target: str, timeout: float) -> int:
@@ -267,7 +291,8 @@ def _act(arguments: dict, verb: str, method: str, target: str, timeout: float) -
     code = report_errors(outcomes)
     started = [o.item for o in outcomes if o.ok]
     if arguments["--wait"] and not dryrun and started:
-        waited = provider.wait(started, target, timeout=timeout, progress=progress_printer())
+        with WaitProgress(target=target) as progress:
+            waited = provider.wait(started, target, timeout=timeout, progress=progress)
         wait_code = report_errors(waited)
         code = code or wait_code
     return code
