@@ -1,0 +1,143 @@
+"""Tab completion (`cms completion bash|zsh|fish`), exercised by bash itself: the script
+registers with `complete`, and its function, called with COMP_LINE/COMP_WORDS as bash sets
+them, offers commands, verbs, options, clouds from the config and names from the local
+cache, without any cloud (the aws cloud's endpoint is a closed port) and quickly.
+Then the interactive shell (`cms` with no arguments, `cms < script`, `cms --file=`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CMS, aws_cloud_spec, run_cms, write_config
+
+BASH = shutil.which("bash")
+CLOSED = "http://127.0.0.1:9"  # discard: nothing listens; completion must not ask
+
+
+@pytest.fixture
+def cached(cms_home: Path) -> Path:
+    """Two clouds in the config, VMs, images and flavors in the local cache, a key and a
+    group in the local registry: everything completion may read."""
+    write_config(cms_home, {"moto": aws_cloud_spec(CLOSED), "lab": aws_cloud_spec(CLOSED)},
+                 default="moto")
+    from cloudmesh.compute.state import State
+
+    state = State(cms_home / "cloudmesh.db")
+    state.cache_replace("moto", "vm", [{"name": n, "status": "running"}
+                                       for n in ("web01", "web02", "db01")])
+    state.cache_replace("lab", "vm", [{"name": "lab-vm-1", "status": "stopped"}])
+    state.cache_replace("moto", "image", [{"name": "ubuntu-24.04"}, {"name": "debian-12"}])
+    state.cache_replace("moto", "flavor", [{"name": "t3.micro"}, {"name": "t3.large"}])
+    state.secgroup_put("web", "web servers")
+    state.set("cloud", "moto")
+    state.close()
+    return cms_home
+
+
+def bash_complete(line: str, env: dict[str, str] | None = None) -> list[str]:
+    """What bash's completion function for cms offers for ``line`` (cursor at its end)."""
+    script = subprocess.run([CMS, "completion", "bash"], capture_output=True, text=True,
+                            check=True).stdout
+    driver = script + r'''
+COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}
+read -ra COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+_cms_complete
+printf '%s\n' "${COMPREPLY[@]}"
+'''
+    path = os.pathsep.join([str(Path(CMS).parent), os.environ["PATH"]])
+    completed = subprocess.run([BASH, "--norc", "--noprofile", "-c", driver, "bash", line],
+                               capture_output=True, text=True, timeout=30,
+                               env={**os.environ, "PATH": path, **(env or {})})
+    assert completed.returncode == 0, completed.stderr
+    return [w for w in completed.stdout.splitlines() if w]
+
+
+needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
+
+
+@needs_bash
+def test_bash_registers_the_completion_function(cms_home: Path) -> None:
+    script = run_cms("completion", "bash").out
+    completed = subprocess.run([BASH, "--norc", "-c", script + "\ncomplete -p cms"],
+                               capture_output=True, text=True)
+    assert "-F _cms_complete" in completed.stdout and completed.stdout.rstrip().endswith(" cms")
+
+
+@needs_bash
+def test_commands_verbs_and_options(cached: Path) -> None:
+    assert {"vm", "version"} == set(bash_complete("cms v"))
+    assert {"image", "init"} <= set(bash_complete("cms i"))
+    assert {"boot", "list", "start", "stop", "ssh", "wait"} <= set(bash_complete("cms vm "))
+    assert set(bash_complete("cms vm st")) == {"start", "stop", "status"}
+    assert {"add", "delete"} == set(bash_complete("cms secgroup rule "))
+    assert set(bash_complete("cms completion ")) == {"bash", "zsh", "fish"}
+    options = bash_complete("cms vm list --")
+    assert {"--cloud=", "--output=", "--cached", "--refresh"} <= set(options)
+    assert "--image=" not in options  # only the options of the verb typed
+    assert bash_complete("cms vm boot --public") == ["--public-ip"]
+    assert set(bash_complete("cms vm list --output=")) == {"table", "json", "yaml", "csv"}
+    assert bash_complete("cms provider list --fe") == ["--features"]
+    assert {"vm", "key"} <= set(bash_complete("cms help "))
+
+
+@needs_bash
+def test_clouds_from_the_config_and_names_from_the_cache(cached: Path) -> None:
+    # bash completes the part after '=': the value alone
+    assert bash_complete("cms vm list --cloud=") == ["lab", "moto"]
+    assert bash_complete("cms vm list --cloud=m") == ["moto"]
+    assert bash_complete("cms vm list --cloud ") == ["lab", "moto"]
+    assert bash_complete("cms vm stop w") == ["web01", "web02"]
+    assert bash_complete("cms vm stop --cloud=lab ") == ["lab-vm-1"]
+    assert set(bash_complete("cms vm delete ")) == {"db01", "lab-vm-1", "web01", "web02"}
+    assert bash_complete("cms vm boot --image=deb") == ["debian-12"]
+    assert bash_complete("cms vm boot --flavor=t3.l") == ["t3.large"]
+    assert bash_complete("cms image show u") == ["ubuntu-24.04"]
+    assert bash_complete("cms vm boot --secgroup=") == ["web"]
+    assert bash_complete("cms secgroup upload ") == ["web"]
+
+
+def test_completion_asks_no_cloud_and_answers_fast(cached: Path) -> None:
+    """The clouds' endpoints are a closed port and no SDK is imported; each answer comes
+    in well under 100 ms (the best of a few runs, on a shared machine)."""
+    from test_laziness import VENDOR_SDKS, imported_modules, top_level
+
+    line = "cms vm stop --cloud=moto w"
+    modules = top_level(imported_modules("completion", "--complete=bash", "--", line))
+    assert not modules & VENDOR_SDKS, modules & VENDOR_SDKS
+    for line, expected in ((line, "web01"), ("cms vm list --cloud=", "moto")):
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            result = run_cms("completion", "--complete=bash", "--", line)
+            best = min(best, time.perf_counter() - started)
+            assert expected in result.out.split(), result
+        assert best < 0.1, f"{line!r}: {best * 1000:.0f} ms"
+
+
+def test_zsh_and_fish_scripts_call_the_same_completer(cms_home: Path) -> None:
+    for shell in ("zsh", "fish"):
+        result = run_cms("completion", shell)
+        assert result.code == 0 and "cms completion --complete=" + shell in result.out
+    assert run_cms("completion", "tcsh").code == 2
+    # the completer takes the line as the scripts pass it: the words up to the cursor
+    zsh = run_cms("completion", "--complete=zsh", "--", "cms vm list --output=y")
+    assert zsh.out.split() == ["--output=yaml"]  # zsh completes the whole word
+
+
+def test_completion_without_config_or_state(cms_home: Path) -> None:
+    """No config, no database: commands still complete; nothing is created."""
+    assert "vm" in run_cms("completion", "--complete=bash", "--", "cms v").out.split()
+    result = run_cms("completion", "--complete=bash", "--", "cms vm list --cloud=")
+    assert result.code == 0 and result.out == ""
+    result = run_cms("completion", "--complete=bash", "--", "cms vm stop ")
+    assert result.code == 0 and result.out == ""
+    assert not (cms_home / "cloudmesh.db").exists()
