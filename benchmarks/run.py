@@ -118,10 +118,13 @@ def ratio_row(section: str, name: str, value: float, base: float, what: str,
 
 # ---- the environment -------------------------------------------------------------------
 def child_env(home: Path, config_dir: Path) -> dict[str, str]:
+    # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every run compile
+    # cms's sources again: users' machines keep the bytecode, so the runs do too
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "CMS_", "MOTO_", "OS_", "AZURE_", "GOOGLE_",
                                 "CLOUDSDK_", "OCI_")) and k.lower() not in (
-               "http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+               "http_proxy", "https_proxy", "all_proxy", "no_proxy",
+               "pythondontwritebytecode")}
     env.update(HOME=str(home), CLOUDMESH_CONFIG_DIR=str(config_dir),
                AWS_ACCESS_KEY_ID=FAKE_KEY_ID, AWS_SECRET_ACCESS_KEY=FAKE_SECRET,
                AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
