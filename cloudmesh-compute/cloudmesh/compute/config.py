@@ -147,7 +147,8 @@ def _load_yaml(text: str, path: Path) -> Any:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML: {problem}",
-                          "fix that line (see 'cms init' for the format)") from None
+                          "fix that line, or 'cms init --force' writes the template "
+                          "(keeping the old file as cloudmesh.yaml.bak)") from None
     except _DuplicateKey as error:
         raise ConfigError(f"{path}:{error.line}: the key '{error.key}' appears twice in one "
                           "mapping", "keep one of them") from None
@@ -207,10 +208,12 @@ class Config:
         self._warn_permissions()
         data = _load_yaml(text, path)
         if data is None:
-            raise ConfigError(f"{path} is empty", "run 'cms init' for a template")
+            raise ConfigError(f"{path} is empty",
+                              "run 'cms init' to write the template in its place")
         if not isinstance(data, dict) or not isinstance(data.get("cloudmesh"), dict):
             raise ConfigError(f"{path}: the top level must be a mapping with the key 'cloudmesh'",
-                              "see 'cms init' for the format")
+                              "fix it, or 'cms init --force' writes the template (keeping "
+                              "the old file as cloudmesh.yaml.bak)")
         return data
 
     def _warn_permissions(self) -> None:
