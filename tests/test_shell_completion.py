@@ -30,9 +30,12 @@ def cached(cms_home: Path) -> Path:
     from cloudmesh.compute.state import State
 
     state = State(cms_home / "cloudmesh.db")
-    state.cache_replace("moto", "vm", [{"name": n, "status": "running"}
-                                       for n in ("web01", "web02", "db01")])
-    state.cache_replace("lab", "vm", [{"name": "lab-vm-1", "status": "stopped"}])
+    state.cache_replace("moto", "vm", [{"name": n, "status": "running", "cloud": "moto",
+                                        "zone": z} for n, z in (("web01", "us-east-1a"),
+                                                                ("web02", "us-east-1b"),
+                                                                ("db01", "us-east-1a"))])
+    state.cache_replace("lab", "vm", [{"name": "lab-vm-1", "status": "stopped",
+                                       "cloud": "lab"}])
     state.cache_replace("moto", "image", [{"name": "ubuntu-24.04"}, {"name": "debian-12"}])
     state.cache_replace("moto", "flavor", [{"name": "t3.micro"}, {"name": "t3.large"}])
     state.secgroup_put("web", "web servers")
@@ -141,3 +144,118 @@ def test_completion_without_config_or_state(cms_home: Path) -> None:
     result = run_cms("completion", "--complete=bash", "--", "cms vm stop ")
     assert result.code == 0 and result.out == ""
     assert not (cms_home / "cloudmesh.db").exists()
+
+
+# ---- the cms> shell and scripts -----------------------------------------------------
+def test_script_from_stdin_runs_lines_variables_and_system_commands(cached: Path) -> None:
+    script = ("# a comment, then a blank line\n\n"
+              "cms set where=lab\n"
+              "vm list --cached --cloud=$where --output=json\n"
+              "!echo from-the-system-shell\n"
+              "vm list --cached --cloud=${cloud} --output=csv\n")
+    result = run_cms(stdin=script)
+    assert result.code == 0, result
+    assert '"name": "lab-vm-1"' in result.out, result
+    assert "from-the-system-shell" in result.out
+    assert "web01,running,moto" in result.out
+    assert result.out.index("lab-vm-1") < result.out.index("from-the-system") < \
+        result.out.index("web01")
+
+
+def test_script_stops_at_the_first_failure_with_its_exit_code(cached: Path,
+                                                              tmp_path: Path) -> None:
+    script = "version\nvm list --cached --cloud=nosuch\n!echo not-reached\n"
+    result = run_cms(stdin=script)
+    assert result.code == 4 and "nosuch" in result.err, result
+    assert "not-reached" not in result.out and "cloudmesh-compute" in result.out
+    path = tmp_path / "lab.cms"
+    path.write_text("vm stop\n!echo reached\n!exit 3\nversion\n")
+    stopped = run_cms(f"--file={path}")
+    assert stopped.code == 2 and "reached" not in stopped.out, stopped
+    kept = run_cms(f"--file={path}", "--continue")
+    assert kept.code == 3 and "reached" in kept.out and "cloudmesh-compute" in kept.out
+    unset = run_cms(stdin="vm list --cloud=$nothing\n")
+    assert unset.code == 2 and "$nothing is not set" in unset.err
+    assert run_cms("--file=/no/such/script").code == 4
+
+
+def test_interactive_shell_through_a_terminal(cached: Path) -> None:
+    """Driven through a pseudo-terminal as a person would: a prompt, help, a command, a
+    variable, a failing line that does not end the session, '!', then quit."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([CMS], stdin=follower, stdout=follower, stderr=follower,
+                               env=dict(os.environ, TERM="dumb"), close_fds=True)
+    os.close(follower)
+    output = b""
+
+    def read_until(marker: bytes, timeout: float = 30) -> bytes:
+        nonlocal output
+        deadline = time.monotonic() + timeout
+        while marker not in output and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    output += os.read(leader, 65536)
+                except OSError:
+                    break
+        assert marker in output, output[-2000:]
+        found = output
+        output = b""
+        return found
+
+    try:
+        read_until(b"cms> ")
+        for line, expected in (("help", b"completion"),
+                               ("vm list --cached --cloud=$cloud", b"web02"),
+                               ("vm list --cached --cloud=nosuch", b"not in"),
+                               ("!echo system-$((40+2))", b"system-42"),
+                               ("version", b"cloudmesh-compute")):
+            os.write(leader, line.encode() + b"\n")
+            assert expected in read_until(b"cms> "), line
+        os.write(leader, b"vm li\t")  # tab completes as in bash
+        read_until(b"vm list")
+        os.write(leader, b"\x15quit\n")  # ^U: clear the line
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    assert (cached / "history").is_file()
+    assert "vm list --cached --cloud=$cloud" in (cached / "history").read_text()
+
+
+def test_a_session_keeps_the_cloud_client(aws_cloud: str, monkeypatch) -> None:
+    """Two 'vm list' lines in one session make one boto3 client; a changed configuration
+    makes a new one."""
+    import botocore.session
+
+    from cloudmesh.compute import console, provider
+
+    made = []
+    real = botocore.session.Session.create_client
+
+    def counting(self, *args, **kwargs):
+        made.append(args[0] if args else kwargs.get("service_name"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    monkeypatch.setattr(provider, "load_provider_class", provider.load_provider_class)
+    session = console.Session()
+    assert session.execute("vm list --output=json") == 0
+    first = len(made)
+    assert first >= 1
+    assert session.execute("cms vm list --output=json") == 0
+    assert session.execute("image list --output=json") == 0
+    assert len(made) == first, made
+    assert len(session.providers.instances) == 1
+    assert session.execute("cms vm list --cloud=nosuch") == 4
+
+
+def test_help_does_not_load_the_shell(cms_home: Path) -> None:
+    from test_laziness import imported_modules
+
+    modules = imported_modules("help")
+    assert not {"cloudmesh.compute.console", "cmd", "readline", "shlex"} & modules

@@ -2,6 +2,7 @@
 line on stderr and a documented exit code.
 
 Usage: cms [--debug] COMMAND [ARGS...]      (cms help lists the commands)
+       cms [--file=SCRIPT] [--continue]      (the cms> shell; a script from the file or stdin)
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def run(argv: list[str]) -> int:
     """Run one cms command line (without the program name); returns the exit code."""
     from cloudmesh.compute import discovery
 
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or argv[0] == "--continue" or argv[0].startswith("--file"):
+        # the cms> shell, or a script: its imports only on this path
+        from cloudmesh.compute import console
+
+        return console.main(argv)
+    if argv[0] in ("-h", "--help"):
         argv = ["help"]
     elif argv[0] == "--version":
         argv = ["version"]
