@@ -116,7 +116,7 @@ def test_unreachable_vm_reported_within_the_timeout(vms: list[str]) -> None:
         port = closed.getsockname()[1]
         closed.close()
         refused = run_cms("vm", "ssh", "vm1", f"--port={port}", "--command=true", "--timeout=2")
-        assert_one_line_error(refused, 1, "cannot connect")
+        assert_one_line_error(refused, 1, f"127.0.0.1 port {port}", "connection refused")
     finally:
         stop.set()
         thread.join()
