@@ -177,3 +177,86 @@ def test_provider_new_refuses_bad_names_and_existing_folders(cms_home: Path,
     result = run_cms("provider", "new", "okcloud", f"--dir={tmp_path / 'taken'}")
     assert result.code == 2 and "already exists" in result.err
     assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["file"]
+
+
+# ---- -o, --filter=KEY=GLOB and --limit=N on every list verb ---------------------------
+def test_vm_list_filters_live_and_cached(aws_cloud: str) -> None:
+    boot = run_cms("vm", "boot", "--name=web[1-3]", "--output=json")
+    assert boot.code == 0, boot
+    assert run_cms("vm", "stop", "web2").code == 0
+    for cached in ((), ("--cached",)):
+        running = run_cms("vm", "list", *cached, "-o", "json", "--filter=status=running")
+        assert running.code == 0, running
+        assert sorted(vm["name"] for vm in running.json()) == ["web1", "web3"]
+        either = run_cms("vm", "list", *cached, "-o", "json", "--filter=status=running",
+                         "--filter=status=stop*", "--filter=name=web[23]")
+        assert sorted(vm["name"] for vm in either.json()) == ["web2", "web3"]
+        limited = run_cms("vm", "list", *cached, "-o", "csv", "--filter=zone=us-east-1*",
+                          "--limit=2")
+        assert limited.code == 0 and len(limited.out.splitlines()) == 3, limited
+        table = run_cms("vm", "list", *cached, "--filter=name=web1")
+        assert [line.split()[0] for line in table.out.splitlines()[2:]] == ["web1"]
+        none = run_cms("vm", "list", *cached, "-ojson", "--filter=name=nothing*")
+        assert none.code == 0 and none.json() == []
+
+
+def test_bad_filters_are_usage_errors_before_any_request(cms_home: Path) -> None:
+    # no cloud is configured: the option is refused before the configuration is read
+    for option in ("--filter=status", "--filter==x", "--limit=0", "--limit=ten"):
+        for argv in (("vm", "list"), ("image", "list"), ("flavor", "list"), ("key", "list"),
+                     ("secgroup", "list"), ("provider", "list")):
+            result = run_cms(*argv, option)
+            assert result.code == 2 and result.err.startswith("error: --"), (argv, result)
+
+
+def test_a_field_no_record_has_is_named(aws_cloud: str) -> None:
+    assert run_cms("vm", "boot", "--name=one").code == 0
+    result = run_cms("vm", "list", "--filter=stauts=running")
+    assert result.code == 2 and "no field 'stauts'" in result.err and "status" in result.err
+
+
+def test_image_flavor_key_secgroup_and_provider_lists_filter(aws_cloud: str) -> None:
+    flavors = run_cms("flavor", "list", "-o", "json", "--filter=name=t3.*", "--limit=2")
+    assert flavors.code == 0, flavors
+    assert len(flavors.json()) == 2 and all(f["name"].startswith("t3.") for f in flavors.json())
+    two_cpus = run_cms("flavor", "list", "--cached", "-o", "json", "--filter=vcpus=2",
+                       "--filter=name=t3.*")
+    assert two_cpus.json() and all(f["vcpus"] == 2 for f in two_cpus.json())
+    images = run_cms("image", "list", "-o", "json", "--limit=1")
+    assert images.code == 0 and len(images.json()) == 1
+    assert run_cms("key", "gen", "lab1").code == 0 and run_cms("key", "gen", "other").code == 0
+    keys = run_cms("key", "list", "-o", "json", "--filter=name=lab*")
+    assert [k["name"] for k in keys.json()] == ["lab1"]
+    assert run_cms("secgroup", "add", "web").code == 0
+    groups = run_cms("secgroup", "list", "-o", "json", "--filter=name=w*")
+    assert [g["name"] for g in groups.json()] == ["web"]
+    kinds = run_cms("provider", "list", "-o", "json", "--filter=kind=a*")
+    assert [k["kind"] for k in kinds.json()] == ["aws", "azure"]
+    noes = run_cms("provider", "list", "--features", "-o", "json", "--filter=kind=multipass",
+                   "--filter=supported=false")
+    assert {r["operation"] for r in noes.json()} == {"keys", "secgroups", "public IP",
+                                                     "metadata"}
+
+
+def test_multipass_list_filters(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from fakes.multipass import harness
+
+    harness.install_fake(tmp_path / "bin")
+    env = harness.environment(tmp_path, PATH=f"{tmp_path / 'bin'}:"
+                              f"{Path(sys.executable).parent}:/usr/bin:/bin")
+
+    def cms(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(Path(sys.executable).parent / "cms"), *args],
+                              capture_output=True, text=True, env=env, cwd=tmp_path,
+                              timeout=120)
+
+    for name in ("web1", "web2", "db1"):
+        assert cms("multipass", "launch", name).returncode == 0
+    listed = cms("multipass", "list", "-o", "json", "--filter=name=web*", "--limit=1")
+    assert listed.returncode == 0, listed.stderr
+    assert [vm["name"] for vm in json.loads(listed.stdout)] == ["web1"]
+    images = cms("multipass", "images", "-o", "json", "--limit=1")
+    assert images.returncode == 0 and len(json.loads(images.stdout)) == 1

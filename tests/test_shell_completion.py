@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -84,10 +83,12 @@ def test_commands_verbs_and_options(cached: Path) -> None:
     assert {"add", "delete"} == set(bash_complete("cms secgroup rule "))
     assert set(bash_complete("cms completion ")) == {"bash", "zsh", "fish"}
     options = bash_complete("cms vm list --")
-    assert {"--cloud=", "--output=", "--cached", "--refresh"} <= set(options)
+    assert {"--cloud=", "--output=", "--cached", "--refresh", "--filter=", "--limit="} <= \
+        set(options)
     assert "--image=" not in options  # only the options of the verb typed
     assert bash_complete("cms vm boot --public") == ["--public-ip"]
     assert set(bash_complete("cms vm list --output=")) == {"table", "json", "yaml", "csv"}
+    assert bash_complete("cms vm list -o j") == ["json"]
     assert bash_complete("cms provider list --fe") == ["--features"]
     assert {"vm", "key"} <= set(bash_complete("cms help "))
 
@@ -106,24 +107,21 @@ def test_clouds_from_the_config_and_names_from_the_cache(cached: Path) -> None:
     assert bash_complete("cms image show u") == ["ubuntu-24.04"]
     assert bash_complete("cms vm boot --secgroup=") == ["web"]
     assert bash_complete("cms secgroup upload ") == ["web"]
+    assert bash_complete("cms vm list --filter=st") == ["status=", "state="]
 
 
-def test_completion_asks_no_cloud_and_answers_fast(cached: Path) -> None:
-    """The clouds' endpoints are a closed port and no SDK is imported; each answer comes
-    in well under 100 ms (the best of a few runs, on a shared machine)."""
+def test_completion_asks_no_cloud_and_imports_no_sdk(cached: Path) -> None:
+    """The clouds' endpoints are a closed port and no SDK is imported (its speed, 40-60 ms,
+    is measured by hand and in the README, not by a timed test: DESIGN 9)."""
     from test_laziness import VENDOR_SDKS, imported_modules, top_level
 
-    line = "cms vm stop --cloud=moto w"
-    modules = top_level(imported_modules("completion", "--complete=bash", "--", line))
-    assert not modules & VENDOR_SDKS, modules & VENDOR_SDKS
-    for line, expected in ((line, "web01"), ("cms vm list --cloud=", "moto")):
-        best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
-            result = run_cms("completion", "--complete=bash", "--", line)
-            best = min(best, time.perf_counter() - started)
-            assert expected in result.out.split(), result
-        assert best < 0.1, f"{line!r}: {best * 1000:.0f} ms"
+    stop = "cms vm stop --cloud=moto w"
+    modules = imported_modules("completion", "--complete=bash", "--", stop)
+    assert not top_level(modules) & VENDOR_SDKS, top_level(modules) & VENDOR_SDKS
+    assert "cloudmesh.compute.provider" not in modules
+    for line, expected in ((stop, "web01"), ("cms vm list --cloud=", "moto")):
+        result = run_cms("completion", "--complete=bash", "--", line)
+        assert expected in result.out.split(), result
 
 
 def test_zsh_and_fish_scripts_call_the_same_completer(cms_home: Path) -> None:
@@ -149,6 +147,7 @@ def test_completion_without_config_or_state(cms_home: Path) -> None:
 # ---- the cms> shell and scripts -----------------------------------------------------
 def test_script_from_stdin_runs_lines_variables_and_system_commands(cached: Path) -> None:
     script = ("# a comment, then a blank line\n\n"
+              "vm list --cached -o json --filter=zone=*1a --filter=name=w* --limit=1\n"
               "cms set where=lab\n"
               "vm list --cached --cloud=$where --output=json\n"
               "!echo from-the-system-shell\n"
@@ -156,10 +155,12 @@ def test_script_from_stdin_runs_lines_variables_and_system_commands(cached: Path
     result = run_cms(stdin=script)
     assert result.code == 0, result
     assert '"name": "lab-vm-1"' in result.out, result
+    first = result.out.split("]\n", 1)[0]
+    assert first.startswith('[\n{"name": "web01"') and first.count('"name"') == 1
     assert "from-the-system-shell" in result.out
     assert "web01,running,moto" in result.out
     assert result.out.index("lab-vm-1") < result.out.index("from-the-system") < \
-        result.out.index("web01")
+        result.out.index("web01,running")
 
 
 def test_script_stops_at_the_first_failure_with_its_exit_code(cached: Path,

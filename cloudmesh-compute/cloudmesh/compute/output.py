@@ -151,3 +151,67 @@ def emit_record(record: dict, output: str = "table", stream=None) -> None:
         emit([record], output, [k for k in record if k != "native"], stream)
     else:
         emit(record, output, stream=stream)
+
+
+# ---- --filter=KEY=GLOB and --limit=N, the same on every list verb ---------------------
+def list_options(arguments: dict) -> tuple[dict[str, list[str]], int | None]:
+    """The list verbs' ``--filter=KEY=GLOB`` (repeatable) and ``--limit=N``, checked before
+    any request: {key: [globs]} and the limit (None: all)."""
+    filters: dict[str, list[str]] = {}
+    for text in arguments.get("--filter") or []:
+        key, sep, pattern = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--filter takes KEY=GLOB, not '{text}'",
+                             "e.g. --filter=status=running --filter=name=web*")
+        filters.setdefault(key.strip(), []).append(pattern)
+    limit = arguments.get("--limit")
+    if limit in (None, ""):
+        return filters, None
+    try:
+        number = int(limit)
+    except ValueError:
+        raise UsageError(f"--limit takes a whole number, not '{limit}'") from None
+    if number < 1:
+        raise UsageError(f"--limit must be at least 1, not '{limit}'")
+    return filters, number
+
+
+def _field(record: dict, key: str) -> object:
+    """A record's field; ``a.b`` reaches into a dict field (metadata.owner)."""
+    value: object = record
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+_MISSING = object()
+
+
+def select(records: list[dict], filters: dict[str, list[str]],
+           limit: int | None = None) -> list[dict]:
+    """The records whose every filtered field matches one of its globs (shell patterns,
+    case-sensitive; a list field matches when one element does; an empty value is ''),
+    then the first ``limit``. A key no record has is a usage error naming the fields."""
+    if filters:
+        from fnmatch import fnmatchcase
+
+        for key in filters:
+            if records and all(_field(r, key) is _MISSING for r in records):
+                fields = sorted({f for r in records for f in r if f != "native"})
+                raise UsageError(f"--filter: the records have no field '{key}'",
+                                 f"the fields are: {', '.join(fields)}")
+
+        def matches(record: dict) -> bool:
+            for key, patterns in filters.items():
+                value = _field(record, key)
+                values = value if isinstance(value, (list, tuple)) else [value]
+                texts = ["" if v is None or v is _MISSING else
+                         (str(v).lower() if isinstance(v, bool) else str(v)) for v in values]
+                if not any(fnmatchcase(t, p) for t in texts or [""] for p in patterns):
+                    return False
+            return True
+
+        records = [r for r in records if matches(r)]
+    return records if limit is None else records[:limit]

@@ -1,7 +1,8 @@
 """List and show the flavors (machine sizes, instance types, shapes) of a cloud.
 
 Usage:
-  cms flavor list [--cloud=CLOUD] [--output=FORMAT] [--cached]
+  cms flavor list [--cloud=CLOUD] [--output=FORMAT] [--cached] [--filter=KEY=GLOB]...
+                 [--limit=N]
   cms flavor show NAME [--cloud=CLOUD] [--output=FORMAT]
 
 Arguments:
@@ -9,14 +10,18 @@ Arguments:
 
 Options:
   --cloud=CLOUD    the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud)
-  --output=FORMAT  table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB  for list: only flavors whose field KEY matches the shell pattern
+                     GLOB (vcpus=2, name=t3.*); several keys: all must match
+  --limit=N          for list: at most N flavors (after --filter)
   --cached         list what the last live list saw, without asking the cloud
 """
 
 from __future__ import annotations
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.output import FLAVOR_COLUMNS, check_format, emit, emit_record
+from cloudmesh.compute.output import (FLAVOR_COLUMNS, check_format, emit, emit_record,
+                                      list_options, select)
 
 
 def run(argv: list[str]) -> int:
@@ -31,6 +36,7 @@ def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> in
     from cloudmesh.compute.state import State
 
     output = check_format(arguments["--output"])
+    selection = list_options(arguments)
     config, state = Config(), State()
     if arguments["list"] and arguments["--cached"]:
         cloud = resolve_cloud(arguments["--cloud"], config, state)
@@ -38,11 +44,11 @@ def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> in
         from cloudmesh.compute.command import cache_note
 
         cache_note(state, [cloud], one, many)
-        emit(state.cached(cloud, one), output, columns)
+        emit(select(state.cached(cloud, one), *selection), output, columns)
         return 0
     provider = Provider(arguments["--cloud"], config=config, state=state)
     if arguments["list"]:
-        emit(getattr(provider, many)(), output, columns)
+        emit(select(getattr(provider, many)(), *selection), output, columns)
     else:
         emit_record(getattr(provider, one)(arguments["NAME"]), output)
     return 0

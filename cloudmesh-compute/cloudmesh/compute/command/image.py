@@ -1,7 +1,8 @@
 """List and show the images of a cloud.
 
 Usage:
-  cms image list [--cloud=CLOUD] [--output=FORMAT] [--cached]
+  cms image list [--cloud=CLOUD] [--output=FORMAT] [--cached] [--filter=KEY=GLOB]...
+                 [--limit=N]
   cms image show NAME [--cloud=CLOUD] [--output=FORMAT]
 
 Arguments:
@@ -9,7 +10,10 @@ Arguments:
 
 Options:
   --cloud=CLOUD    the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud)
-  --output=FORMAT  table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB  for list: only images whose field KEY matches the shell pattern
+                     GLOB (name=ubuntu*, os=linux); several keys: all must match
+  --limit=N          for list: at most N images (after --filter)
   --cached         list what the last live list saw, without asking the cloud
 """
 

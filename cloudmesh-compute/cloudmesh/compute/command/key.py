@@ -1,7 +1,7 @@
 """Manage SSH keys: the local registry and the key pairs on clouds.
 
 Usage:
-  cms key list [--cloud=CLOUD] [--output=FORMAT]
+  cms key list [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
   cms key add NAME [--source=FILE]
   cms key gen NAME
   cms key upload NAMES [--cloud=CLOUD]
@@ -16,7 +16,10 @@ Options:
                    upload to this cloud (default: 'cms set cloud=', then
                    cloudmesh.default.cloud)
   --source=FILE    the public key file (default: ~/.ssh/id_ed25519.pub, then id_rsa.pub)
-  --output=FORMAT  table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB  for list: only keys whose field KEY matches the shell pattern GLOB
+                     (name=lab*, type=ssh-ed25519); several keys: all must match
+  --limit=N          for list: at most N keys (after --filter)
 
 'add' validates the key and records its name, type, fingerprint (SHA256, as ssh-keygen -l
 prints it) and path. 'gen' writes a new ed25519 pair under the config directory's keys/
@@ -31,7 +34,7 @@ import sys
 
 from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
-from cloudmesh.compute.output import check_format, emit
+from cloudmesh.compute.output import check_format, emit, list_options, select
 
 LOCAL_COLUMNS = ["name", "type", "fingerprint", "path"]
 CLOUD_COLUMNS = ["name", "fingerprint", "cloud", "kind"]
@@ -47,10 +50,12 @@ def _key(arguments: dict) -> int:
     state = State()
     if arguments["list"]:
         output = check_format(arguments["--output"])
+        selection = list_options(arguments)
         if arguments["--cloud"]:
-            emit(open_provider(arguments["--cloud"], state).keys(), output, CLOUD_COLUMNS)
+            emit(select(open_provider(arguments["--cloud"], state).keys(), *selection),
+                 output, CLOUD_COLUMNS)
         else:
-            emit(state.keys(), output, LOCAL_COLUMNS)
+            emit(select(state.keys(), *selection), output, LOCAL_COLUMNS)
         return 0
     if arguments["add"]:
         return _add(state, arguments["NAME"], arguments["--source"])

@@ -1,7 +1,7 @@
 """List the installed provider kinds and what each can do; start a new one.
 
 Usage:
-  cms provider list [--features] [--output=FORMAT]
+  cms provider list [--features] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
   cms provider new KIND [--dir=DIR]
 
 Arguments:
@@ -11,6 +11,9 @@ Options:
   --features          what each kind can do: boot, list, start, ... ssh, each "yes" or
                       the reason it cannot (imports each kind's provider module)
   -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB   only rows whose field KEY matches the shell pattern GLOB
+                      (kind=a*; with --features: supported=false, operation=s*)
+  --limit=N           at most N rows (after --filter)
   --dir=DIR           where 'new' writes the distribution [default: ./cloudmesh-KIND]
 
 A kind K is any installed cloudmesh/K/compute.py; installing its distribution adds one.
@@ -30,7 +33,7 @@ import os
 import sys
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.output import check_format, emit
+from cloudmesh.compute.output import check_format, emit, list_options, select
 
 
 def run(argv: list[str]) -> int:
@@ -43,13 +46,14 @@ def _provider(arguments: dict) -> int:
     if arguments["new"]:
         return _new(arguments["KIND"], arguments["--dir"])
     output = check_format(arguments["--output"])
+    selection = list_options(arguments)
     if arguments["--features"]:
-        return _features(output)
+        return _features(output, selection)
     versions = dict(discovery.distributions())
     rows = [{"kind": kind, "distribution": f"cloudmesh-{kind}",
              "version": versions.get(f"cloudmesh-{kind}", ""), "module": f"cloudmesh.{kind}.compute",
              "path": str(path)} for kind, path in registry.kinds().items()]
-    emit(rows, output, ["kind", "distribution", "version", "module", "path"])
+    emit(select(rows, *selection), output, ["kind", "distribution", "version", "module", "path"])
     return 0
 
 
@@ -103,10 +107,10 @@ def feature_table(records: list[dict]) -> str:
     return text
 
 
-def _features(output: str) -> int:
+def _features(output: str, selection: tuple = ({}, None)) -> int:
     from cloudmesh.compute.errors import scrub
 
-    records = feature_records()
+    records = select(feature_records(), *selection)
     if output == "table":
         if records:
             sys.stdout.write(scrub(feature_table(records)) + "\n")

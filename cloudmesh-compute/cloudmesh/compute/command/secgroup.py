@@ -1,7 +1,7 @@
 """Define security groups locally and upload them to clouds.
 
 Usage:
-  cms secgroup list [--cloud=CLOUD] [--output=FORMAT]
+  cms secgroup list [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
   cms secgroup add GROUP [--description=TEXT]
   cms secgroup rule add GROUP PROTOCOL PORTS CIDR
   cms secgroup rule delete GROUP PROTOCOL PORTS CIDR
@@ -22,7 +22,10 @@ Options:
   --description=TEXT  what the group is for
   --prune             with upload: also remove ingress rules the local group does not have
   --dryrun            with upload: say what would change; change nothing
-  --output=FORMAT     table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB   for list: only groups whose field KEY matches the shell pattern
+                      GLOB (name=web*, description=*ssh*); several keys: all must match
+  --limit=N           for list: at most N groups (after --filter)
 
 Rules are ingress rules. 'upload' creates the group on the cloud or reconciles it: it adds
 the missing rules and names the extra ones it found, leaving them unless --prune. 'cms
@@ -35,7 +38,7 @@ import sys
 
 from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
-from cloudmesh.compute.output import check_format, emit
+from cloudmesh.compute.output import check_format, emit, list_options, select
 
 
 def run(argv: list[str]) -> int:
@@ -61,10 +64,12 @@ def _secgroup(arguments: dict) -> int:
     state = State()
     if arguments["list"]:
         output = check_format(arguments["--output"])
+        selection = list_options(arguments)
         if arguments["--cloud"]:
             groups = open_provider(arguments["--cloud"], state).secgroups()
         else:
             groups = state.secgroups()
+        groups = select(groups, *selection)
         if output == "table":
             emit(_rows(groups), output, ["name", "description", "rule"])
         else:

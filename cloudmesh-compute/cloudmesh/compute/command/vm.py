@@ -7,6 +7,7 @@ Usage:
               [--public-ip | --no-public-ip]
               [--wait] [--timeout=SECONDS] [--dryrun] [--output=FORMAT]
   cms vm list [NAMES] [--cloud=CLOUD] [--output=FORMAT] [--refresh | --cached]
+              [--filter=KEY=GLOB]... [--limit=N]
   cms vm info NAMES [--cloud=CLOUD] [--output=FORMAT]
   cms vm status NAMES [--cloud=CLOUD] [--output=FORMAT]
   cms vm start NAMES [--cloud=CLOUD] [--dryrun] [--yes] [--wait] [--timeout=SECONDS]
@@ -57,7 +58,11 @@ Options:
                        stop, reboot, suspend or delete without asking
   --refresh            list live from the cloud (the default)
   --cached             list from the local cache, without asking the cloud
-  --output=FORMAT      table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB    for list: only VMs whose field KEY matches the shell pattern GLOB
+                       (status=running, name=web*, zone=us-east-1?, metadata.owner=al*);
+                       several keys: all must match; one key given twice: either
+  --limit=N            for list: at most N VMs (after --filter)
 
 Exit codes: 0 ok, 1 cloud error, 2 usage, 3 not found, 4 configuration, 130 interrupted.
 """
@@ -70,7 +75,8 @@ from cloudmesh.compute.command import (WAIT_STATES, WaitProgress, check_choice, 
                                        positive_int, positive_seconds, report_errors,
                                        run_command)
 from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
-from cloudmesh.compute.output import VM_COLUMNS, check_format, emit, emit_record
+from cloudmesh.compute.output import (VM_COLUMNS, check_format, emit, emit_record,
+                                      list_options, select)
 
 _ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
             "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
@@ -149,10 +155,11 @@ def _list(arguments: dict, output: str) -> int:
     from cloudmesh.compute.names import expand
 
     names = expand(arguments["NAMES"]) if arguments["NAMES"] else None  # bad input first
+    selection = list_options(arguments)
     config, state = _context()
     clouds = _cloud_names(arguments["--cloud"], config, state)
     if arguments["--cached"]:
-        return _list_cached(clouds, names, config, state, output)
+        return _list_cached(clouds, names, config, state, output, selection)
     if len(clouds) == 1:
         config.check_cloud(clouds[0])  # a wrong name is told before the facade loads
     from cloudmesh.compute.provider import fan_out, open_providers
@@ -162,8 +169,8 @@ def _list(arguments: dict, output: str) -> int:
     listed = fan_out(lambda cloud: providers[cloud].list(names),
                      list(providers))
     if any(o.ok for o in listed):
-        emit([r for outcome in listed if outcome.ok for r in outcome.result], output,
-             VM_COLUMNS)
+        emit(select([r for outcome in listed if outcome.ok for r in outcome.result],
+                    *selection), output, VM_COLUMNS)
     failed = [o for o in opened if not o.ok] + [o for o in listed if not o.ok]
     for outcome in failed:
         print_error(outcome.error)
@@ -179,7 +186,7 @@ def _cloud_names(option: str | None, config, state) -> list[str]:
 
 
 def _list_cached(clouds: list[str], names: list[str] | None, config, state,
-                 output: str) -> int:
+                 output: str, selection: tuple = ({}, None)) -> int:
     """The last seen VMs from the state database: no provider is opened, no SDK loaded.
     A table of all VMs comes from the cells stored beside each record (10,000 VMs in
     well under 0.1 s)."""
@@ -193,7 +200,8 @@ def _list_cached(clouds: list[str], names: list[str] | None, config, state,
     from cloudmesh.compute.command import cache_note
 
     cache_note(state, valid)
-    if valid and output == "table" and names is None:
+    whole = names is None and selection == ({}, None)  # every cached VM, as stored
+    if valid and output == "table" and whole:
         from cloudmesh.compute.output import simple_table, table_cells
 
         rows = [row for cloud in valid for row in state.cached_cells(cloud, "vm")]
@@ -207,14 +215,14 @@ def _list_cached(clouds: list[str], names: list[str] | None, config, state,
             emit(records, output, VM_COLUMNS)
         else:
             sys.stdout.write(text + "\n")
-    elif valid and output == "json" and names is None:
+    elif valid and output == "json" and whole:
         # the records are stored as JSON: print them as they are, one per line
         texts = [t for cloud in valid for t in state.cached_json(cloud, "vm")]
         sys.stdout.write("[\n" + ",\n".join(texts) + "\n]\n" if texts else "[]\n")
     elif valid:
         records = [r for cloud in valid for r in state.cached(cloud, "vm")
                    if names is None or r["name"] in names or r.get("id") in names]
-        emit(records, output, VM_COLUMNS)
+        emit(select(records, *selection), output, VM_COLUMNS)
     for error in failed:
         print_error(error)
     return worst_exit_code(failed)

@@ -1,8 +1,8 @@
 """Multipass: local Ubuntu VMs (images, launch, start/stop, exec, shell, mount, transfer).
 
 Usage:
-  cms multipass images [--cloud=CLOUD] [--output=FORMAT]
-  cms multipass list [--cloud=CLOUD] [--output=FORMAT]
+  cms multipass images [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
+  cms multipass list [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
   cms multipass info NAMES [--cloud=CLOUD] [--output=FORMAT]
   cms multipass launch NAMES [--image=IMAGE] [--flavor=FLAVOR] [--cpus=N] [--memory=SIZE]
                 [--disk=SIZE] [--cloud-init=FILE] [--network=SPEC]... [--bridged]
@@ -60,7 +60,10 @@ Options:
   --yes              stop, suspend, restart or delete more than 'cms set confirm_above='
                      (default 10) instances, or purge, without being asked; without a
                      terminal these are refused unless --yes is given
-  --output=FORMAT    table, json, yaml or csv [default: table]
+  -o, --output=FORMAT  table, json, yaml or csv [default: table]
+  --filter=KEY=GLOB  for images and list: only records whose field KEY matches the shell
+                     pattern GLOB (status=running, name=web*); several keys: all must match
+  --limit=N          for images and list: at most N records (after --filter)
 
 exec, shell and a transfer to or from - run multipass on this terminal and return its
 exit status. Multipass is installed with 'sudo snap install multipass' on Linux, or the
@@ -76,7 +79,7 @@ if TYPE_CHECKING:
 
 from cloudmesh.compute.command import report_errors, run_command
 from cloudmesh.compute.errors import UsageError
-from cloudmesh.compute.output import check_format, emit
+from cloudmesh.compute.output import check_format, emit, list_options, select
 
 VM_COLUMNS = ["name", "status", "state", "private_ips", "image", "flavor"]
 INFO_COLUMNS = ["name", "status", "state", "private_ips", "image", "flavor", "cpus", "memory",
@@ -94,6 +97,7 @@ def run(argv: list[str]) -> int:
 
 def _multipass(arguments: dict) -> int:
     output = check_format(arguments["--output"])
+    list_options(arguments)  # a bad --filter or --limit before anything runs
     facade = _open(arguments["--cloud"])
     for verb, handler in _HANDLERS.items():
         if arguments[verb]:
@@ -154,12 +158,12 @@ def _images(arguments: dict, facade, output: str) -> int:
     if output in ("table", "csv"):  # aliases are what people launch by
         records = [{**r, "aliases": (r.get("native") or {}).get("aliases", [])}
                    for r in records]
-    emit(records, output, IMAGE_COLUMNS)
+    emit(select(records, *list_options(arguments)), output, IMAGE_COLUMNS)
     return 0
 
 
 def _list(arguments: dict, facade, output: str) -> int:
-    emit(facade.list(), output, VM_COLUMNS)
+    emit(select(facade.list(), *list_options(arguments)), output, VM_COLUMNS)
     return 0
 
 
