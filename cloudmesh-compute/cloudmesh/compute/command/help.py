@@ -18,6 +18,8 @@ from cloudmesh.compute.errors import UsageError
 INTRO = """cms: one command line for virtual machines on many clouds.
 
 Usage: cms [--debug] COMMAND [ARGS...]     cms COMMAND --help for a command's usage
+       cms                                 the cms> shell (cms < FILE, cms --file=FILE:
+                                           a script, stopping at the first failure)
 """
 
 
