@@ -300,3 +300,37 @@ def test_readme_is_honest() -> None:
     assert "cms init --force" in text
     # the two commands first
     assert text.split("\n\n", 2)[1].strip().startswith("make demo")
+
+
+def test_at_a_terminal_the_wait_is_one_updating_line(aws_cloud: str) -> None:
+    import os
+    import pty
+
+    assert run_cms("vm", "boot", "--name=t1").code == 0
+    master, slave = pty.openpty()
+    process = subprocess.Popen([CMS, "vm", "wait", "t1", "--state=stopped", "--timeout=6",
+                                "--interval=1"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert process.wait(timeout=60) == 1
+    text = seen.decode()
+    assert "\r\x1b[Kwaiting for stopped: 5s (t1 running)" in text, text
+    assert "waiting for stopped: 5s (t1 running)\r\n" not in text  # not a line of its own
+    assert "timed out after 6s" in text
+
+
+def test_config_set_takes_an_empty_value(cms_home: Path) -> None:
+    assert run_cms("init").code == 0
+    assert run_cms("config", "set", "cloudmesh.profile.note", "").code == 0
+    assert yaml.safe_load((cms_home / "cloudmesh.yaml").read_text())["cloudmesh"][
+        "profile"]["note"] == ""

@@ -119,7 +119,7 @@ def _refuse_empty(arguments: dict, argv: list[str]) -> None:
     """An empty value (--name=, --cloud= or '' from an unset shell variable) is a usage
     error, never a silent fallback to a default."""
     for key, value in arguments.items():
-        if value != "" or key == "--":
+        if value != "" or key in ("--", "VALUE"):  # (cms config set KEY '' sets '')
             continue
         if key.startswith("-"):
             raise UsageError(f"cms {argv[0]}: {key} is empty",
