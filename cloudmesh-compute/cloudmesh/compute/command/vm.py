@@ -47,8 +47,9 @@ Options:
   --wait               wait until the VMs reach their target state
   --timeout=SECONDS    how long to wait (default: 600 s; for ssh 30 s to connect)
   --interval=SECONDS   how often to poll while waiting [default: 2]
-  --state=STATE        the status to wait for, or 'ssh': until a command runs over SSH
-                       [default: running]
+  --state=STATE        the status to wait for (booting, running, stopping, stopped,
+                       suspended, rebooting, deleting, terminated, error, unknown), or
+                       'ssh': until a command runs over SSH [default: running]
   --command=COMMAND    for ssh: run this command (on several VMs at once, each output line
                        prefixed with the VM name) and exit with its exit status; without
                        it, an interactive session (see 'cms ssh --help')
@@ -63,6 +64,10 @@ Options:
                        (status=running, name=web*, zone=us-east-1?, metadata.owner=al*);
                        several keys: all must match; one key given twice: either
   --limit=N            for list: at most N VMs (after --filter)
+
+'info' prints each VM as field/value rows (JSON and YAML: one object for one VM). Waits
+print each status change and, in between, the elapsed time every 5 s on stderr. An empty
+value (--name=, an unset shell variable) is a usage error, never the default.
 
 Exit codes: 0 ok, 1 cloud error, 2 usage, 3 not found, 4 configuration, 130 interrupted.
 """
@@ -135,7 +140,8 @@ def _vm(arguments: dict) -> int:
                            arguments["--username"], arguments["--key"], arguments["--port"],
                            ssh_timeout)
     if arguments["wait"]:
-        state = check_choice(arguments["--state"] or "running", "--state", WAIT_STATES)
+        state = check_choice((arguments["--state"] or "running").lower(), "--state",
+                             WAIT_STATES)
         interval = positive_seconds(arguments["--interval"], "--interval", 2)
         provider = _provider(arguments["--cloud"])
         with WaitProgress(target=state) as progress:
