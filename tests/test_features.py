@@ -122,7 +122,8 @@ def test_plain_provider_list_imports_no_provider_module(cms_home: Path) -> None:
 def test_provider_new_installs_is_listed_and_passes_the_suite(cms_home: Path,
                                                               tmp_path: Path) -> None:
     """The generated distribution pip-installs (editable) into a throwaway venv, cms there
-    lists its kind and its features at once, and its generated tests pass the suite."""
+    lists its kind and its features at once, and its generated tests pass the conformance
+    suite and the fault suite against its fake REST cloud."""
     import subprocess
     import sys
     import sysconfig
@@ -159,11 +160,16 @@ def test_provider_new_installs_is_listed_and_passes_the_suite(cms_home: Path,
     row = {r["operation"]: r for r in json.loads(features.stdout) if r["kind"] == "tinycloud"}
     assert row["boot"]["supported"] and row["key injection"]["supported"]
     assert row["suspend"]["reason"].startswith("to do:")
-    tests = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    tests = subprocess.run([python, "-m", "pytest", "-v", "-p", "no:cacheprovider",
                             str(source / "tests")], capture_output=True, text=True,
                            env=env, cwd=source, timeout=300)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout
+    # the conformance suite and the fault suite, against the generated fake REST cloud
+    assert "TestTinycloud::test_ssh_reaches_the_vm_with_the_delivered_key PASSED" in \
+        tests.stdout or "test_ssh_reaches_the_vm_with_the_delivered_key SKIPPED" in tests.stdout
+    assert "TestTinycloudFaults::test_create_with_a_lost_answer_boots_once PASSED" in \
+        tests.stdout
 
 
 def test_provider_new_refuses_bad_names_and_existing_folders(cms_home: Path,
