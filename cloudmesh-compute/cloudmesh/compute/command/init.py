@@ -241,4 +241,6 @@ def _init(arguments: dict) -> int:
     config.write_text(template(user, registry.kinds()))
     print(f"wrote {config.path}", file=sys.stderr)
     _seed_default_secgroup()
+    print("next: 'cms check' tries its clouds; add yours by editing the file (the commented "
+          "examples) or with 'cms config set'", file=sys.stderr)
     return 0
