@@ -208,14 +208,19 @@ def test_interactive_shell_through_a_terminal(cached: Path) -> None:
         return found
 
     try:
-        read_until(b"cms> ")
+        read_until(b"\ncms> ")
         for line, expected in (("help", b"completion"),
                                ("vm list --cached --cloud=$cloud", b"web02"),
                                ("vm list --cached --cloud=nosuch", b"not in"),
                                ("!echo system-$((40+2))", b"system-42"),
                                ("version", b"cloudmesh-compute")):
             os.write(leader, line.encode() + b"\n")
-            assert expected in read_until(b"cms> "), line
+            assert expected in read_until(b"\ncms> "), line
+        import signal
+
+        for _ in range(2):  # ^C at the prompt: a new prompt, however often
+            process.send_signal(signal.SIGINT)
+            assert b"^C" in read_until(b"\ncms> ")
         os.write(leader, b"vm li\t")  # tab completes as in bash
         read_until(b"vm list")
         os.write(leader, b"\x15quit\n")  # ^U: clear the line

@@ -179,7 +179,10 @@ def _interactive(session: Session) -> int:
             try:
                 shell.cmdloop()
                 break
-            except KeyboardInterrupt:  # ^C at the prompt: a new prompt
+            except KeyboardInterrupt:  # ^C at the prompt: a new prompt, and the next
+                from cloudmesh.compute import shell as cms_shell  # ^C is a first one again
+
+                cms_shell._interrupted = False
                 print("^C")
                 shell.intro = None
     finally:
