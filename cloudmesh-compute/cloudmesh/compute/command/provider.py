@@ -107,6 +107,25 @@ def feature_table(records: list[dict]) -> str:
     return text
 
 
+def feature_markdown(records: list[dict]) -> str:
+    """The matrix as the README shows it: a Markdown table and numbered reasons."""
+    kinds = list(dict.fromkeys(r["kind"] for r in records))
+    operations = list(dict.fromkeys(r["operation"] for r in records))
+    notes: dict[str, int] = {}
+    cells = {}
+    for record in records:
+        if record["supported"]:
+            cells[record["kind"], record["operation"]] = "yes"
+        else:
+            number = notes.setdefault(record["reason"], len(notes) + 1)
+            cells[record["kind"], record["operation"]] = f"no ({number})"
+    lines = ["| operation | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    lines += [f"| {op} | " + " | ".join(cells.get((k, op), "") for k in kinds) + " |"
+              for op in operations]
+    lines += [""] + [f"{number}. {reason}" for reason, number in notes.items()]
+    return "\n".join(lines)
+
+
 def _features(output: str, selection: tuple = ({}, None)) -> int:
     from cloudmesh.compute.errors import scrub
 
