@@ -202,7 +202,7 @@ def test_interactive_shell_through_a_terminal(cached: Path) -> None:
                     output += os.read(leader, 65536)
                 except OSError:
                     break
-        assert marker in output, output[-2000:]
+        assert marker in output, (marker, output[-2000:], process.poll())
         found = output
         output = b""
         return found
