@@ -382,3 +382,11 @@ def test_debug_shows_the_traceback(cms_home: Path) -> None:
     result = run_cms("--debug", "vm", "list", "--cloud=a")
     assert result.code == 4 and "Traceback" in result.err
     assert result.err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_unknown_command_suggests_the_closest(cms_home: Path) -> None:
+    assert_one_line_error(run_cms("vmm", "list"), 2, "unknown command 'vmm'",
+                          "did you mean 'cms vm'?")
+    plain = run_cms("zzzq")
+    assert_one_line_error(plain, 2, "unknown command 'zzzq'")
+    assert "did you mean" not in plain.err

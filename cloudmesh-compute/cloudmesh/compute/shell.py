@@ -38,7 +38,14 @@ def run(argv: list[str]) -> int:
     command = argv[0]
     module_name = discovery.find_command(command)
     if module_name is None:
-        print(f"error: unknown command '{command}'; see 'cms help'", file=sys.stderr)
+        import difflib
+
+        from cloudmesh.compute.errors import escape_control
+
+        close = difflib.get_close_matches(command, list(discovery.commands()), n=1)
+        hint = f"did you mean 'cms {close[0]}'? " if close else ""
+        print(f"error: unknown command '{escape_control(command)}'; {hint}see 'cms help'",
+              file=sys.stderr)
         return EXIT_USAGE
     import importlib
 
