@@ -193,13 +193,8 @@ class Provider(ComputeNodeABC):
 
     def _make(self, module: str, cls: str, package: str, retries: int):
         sdk = require(module, DIST, package)
-        try:
-            return getattr(sdk, cls)(self._get_credential(), self.subscription,
-                                     **self._client_options(retries))
-        except CmsError:
-            raise
-        except Exception as error:
-            raise self.translate_error(error) or error from None
+        return self.translated(lambda: getattr(sdk, cls)(
+            self._get_credential(), self.subscription, **self._client_options(retries)))
 
     @property
     def compute(self):

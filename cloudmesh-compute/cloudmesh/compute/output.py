@@ -153,29 +153,7 @@ def emit_record(record: dict, output: str = "table", stream=None) -> None:
         emit(record, output, stream=stream)
 
 
-# ---- --filter=KEY=GLOB and --limit=N, the same on every list verb ---------------------
-def list_options(arguments: dict) -> tuple[dict[str, list[str]], int | None]:
-    """The list verbs' ``--filter=KEY=GLOB`` (repeatable) and ``--limit=N``, checked before
-    any request: {key: [globs]} and the limit (None: all)."""
-    filters: dict[str, list[str]] = {}
-    for text in arguments.get("--filter") or []:
-        key, sep, pattern = text.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--filter takes KEY=GLOB, not '{text}'",
-                             "e.g. --filter=status=running --filter=name=web*")
-        filters.setdefault(key.strip(), []).append(pattern)
-    limit = arguments.get("--limit")
-    if limit in (None, ""):
-        return filters, None
-    try:
-        number = int(limit)
-    except ValueError:
-        raise UsageError(f"--limit takes a whole number, not '{limit}'") from None
-    if number < 1:
-        raise UsageError(f"--limit must be at least 1, not '{limit}'")
-    return filters, number
-
-
+# ---- --filter=KEY=GLOB, the same on every list verb (parsed by command.list_options)
 def _field(record: dict, key: str) -> object:
     """A record's field; ``a.b`` reaches into a dict field (metadata.owner)."""
     value: object = record

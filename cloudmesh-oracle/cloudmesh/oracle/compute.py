@@ -162,12 +162,7 @@ class Provider(ComputeNodeABC):
         return options
 
     def _make(self, factory):
-        try:
-            return factory(self.config, **self._client_options())
-        except CmsError:
-            raise
-        except Exception as error:
-            raise self.translate_error(error) or error from None
+        return self.translated(lambda: factory(self.config, **self._client_options()))
 
     @property
     def compute(self):

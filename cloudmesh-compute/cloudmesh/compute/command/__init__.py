@@ -186,6 +186,19 @@ def positive_int(value: str | None, option: str) -> int | None:
     return number
 
 
+def list_options(arguments: dict) -> tuple[dict[str, list[str]], int | None]:
+    """The list verbs' ``--filter=KEY=GLOB`` (repeatable) and ``--limit=N``, checked before
+    any request: {key: [globs]} and the limit (None: all); output.select applies them."""
+    filters: dict[str, list[str]] = {}
+    for text in arguments.get("--filter") or []:
+        key, sep, pattern = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--filter takes KEY=GLOB, not '{text}'",
+                             "e.g. --filter=status=running --filter=name=web*")
+        filters.setdefault(key.strip(), []).append(pattern)
+    return filters, positive_int(arguments.get("--limit"), "--limit")
+
+
 def report_errors(outcomes: list, prefix: str = "") -> int:
     """Print each failed outcome as one line on stderr; return the exit code."""
     errors = []

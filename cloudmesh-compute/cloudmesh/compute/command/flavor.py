@@ -20,8 +20,9 @@ Options:
 from __future__ import annotations
 
 from cloudmesh.compute.command import run_command
+from cloudmesh.compute.command import list_options
 from cloudmesh.compute.output import (FLAVOR_COLUMNS, check_format, emit, emit_record,
-                                      list_options, select)
+                                      select)
 
 
 def run(argv: list[str]) -> int:

@@ -34,7 +34,8 @@ import sys
 
 from cloudmesh.compute.command import open_provider, report_outcomes, run_command
 from cloudmesh.compute.errors import NotFound, UsageError
-from cloudmesh.compute.output import check_format, emit, list_options, select
+from cloudmesh.compute.command import list_options
+from cloudmesh.compute.output import check_format, emit, select
 
 LOCAL_COLUMNS = ["name", "type", "fingerprint", "path"]
 CLOUD_COLUMNS = ["name", "fingerprint", "cloud", "kind"]

@@ -33,7 +33,8 @@ import os
 import sys
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.output import check_format, emit, list_options, select
+from cloudmesh.compute.command import list_options
+from cloudmesh.compute.output import check_format, emit, select
 
 
 def run(argv: list[str]) -> int:

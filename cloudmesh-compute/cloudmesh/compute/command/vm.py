@@ -80,8 +80,9 @@ from cloudmesh.compute.command import (WAIT_STATES, WaitProgress, check_choice, 
                                        positive_int, positive_seconds, report_errors,
                                        run_command)
 from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
+from cloudmesh.compute.command import list_options
 from cloudmesh.compute.output import (VM_COLUMNS, check_format, emit, emit_record,
-                                      list_options, select)
+                                      select)
 
 _ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
             "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),

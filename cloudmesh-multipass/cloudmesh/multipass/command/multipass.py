@@ -79,7 +79,8 @@ if TYPE_CHECKING:
 
 from cloudmesh.compute.command import report_errors, run_command
 from cloudmesh.compute.errors import UsageError
-from cloudmesh.compute.output import check_format, emit, list_options, select
+from cloudmesh.compute.command import list_options
+from cloudmesh.compute.output import check_format, emit, select
 
 VM_COLUMNS = ["name", "status", "state", "private_ips", "image", "flavor"]
 INFO_COLUMNS = ["name", "status", "state", "private_ips", "image", "flavor", "cpus", "memory",
