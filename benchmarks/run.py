@@ -59,7 +59,7 @@ FANOUT = {100: ["us-west-1", "us-west-2", "eu-west-1", "eu-central-1"],
           1: ["ap-south-1", "ap-northeast-1", "sa-east-1", "eu-north-1"]}
 EMPTY_REGION = "eu-west-3"
 CACHED_VMS = 10_000
-SECTIONS = ("startup", "list", "cached", "fanout", "provider", "kinds")
+SECTIONS = ("startup", "list", "shell", "cached", "fanout", "provider", "kinds")
 #: DESIGN 9: cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
 KIND_CPU_LIMIT = 1.15
 #: DESIGN 9: first use of a kind, `cms vm list` wall time over the bare script's (google)
@@ -260,6 +260,28 @@ def bench_listing(env: dict[str, str], url: str, runs: dict[int, int], fleet: di
                         {"value": round(ct.cpu, 4), "base": round(cj.cpu, 4),
                          "delta": round(extra, 4)}))
     return rows, everything
+
+
+# ---- 2c. a cms> session keeps its provider: the second list costs no new client -----------
+def bench_shell(env: dict[str, str], workdir: Path, runs: int) -> tuple[list[Row], dict]:
+    """``cms --file=SCRIPT`` with one and with two ``vm list`` lines (100 VMs on moto): the
+    second line's cost (the difference) against a fresh ``cms vm list`` process."""
+    cloud = LIST_CLOUDS[100][0]
+    line = f"vm list --cloud={cloud} --output=json\n"
+    one, two = workdir / "one-list.cms", workdir / "two-lists.cms"
+    one.write_text(line)
+    two.write_text(line * 2)
+    say(f"2c. a second vm list inside one cms session ({runs} rounds)")
+    m = measure({"fresh": [CMS, "vm", "list", f"--cloud={cloud}", "--output=json"],
+                 "session 1": [CMS, f"--file={one}"], "session 2": [CMS, f"--file={two}"]},
+                runs, env, progress=progress("session"))
+    second = max(m["session 2"].wall - m["session 1"].wall, 0.0)
+    row = ratio_row("shell", "second vm list in one cms session (wall)", second,
+                    m["fresh"].wall, "", "a fresh cms vm list", 1.0, strict_below=True)
+    row.measured = f"{ms(second)} (session of 2: {ms(m['session 2'].wall)}, of 1: " \
+                   f"{ms(m['session 1'].wall)})"
+    row.compared = f"a fresh cms vm list: {ms(m['fresh'].wall)}"
+    return [row], m
 
 
 # ---- 2b. the REST kinds, each on its fake --------------------------------------------------
@@ -632,7 +654,7 @@ def main() -> int:
                 measures.update(guarded("kinds", bench_kinds, list_env, workdir,
                                         reps["kinds"], kinds_fleet, wanted_kinds))
 
-        if not {"list", "cached", "fanout", "provider"} & set(only):
+        if not {"list", "shell", "cached", "fanout", "provider"} & set(only):
             kinds_section()
         else:   # moto's server, for the aws sections
             url = server.start()
@@ -654,6 +676,9 @@ def main() -> int:
             if "list" in only:
                 measures.update(guarded("list", bench_listing, list_env, url, reps["list"],
                                         fleet, server.cpu_seconds))
+            if "shell" in only:
+                measures.update(guarded("shell", bench_shell, list_env, workdir,
+                                        reps["cached"]))
             kinds_section()
 
             cached_env = child_env(home, workdir / "cached")
