@@ -59,7 +59,8 @@ FANOUT = {100: ["us-west-1", "us-west-2", "eu-west-1", "eu-central-1"],
           1: ["ap-south-1", "ap-northeast-1", "sa-east-1", "eu-north-1"]}
 EMPTY_REGION = "eu-west-3"
 CACHED_VMS = 10_000
-SECTIONS = ("startup", "list", "shell", "cached", "fanout", "provider", "kinds")
+SECTIONS = ("startup", "list", "shell", "multipass", "cached", "fanout", "provider",
+            "kinds")
 #: DESIGN 9: cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
 KIND_CPU_LIMIT = 1.15
 #: DESIGN 9: first use of a kind, `cms vm list` wall time over the bare script's (google)
@@ -281,6 +282,36 @@ def bench_shell(env: dict[str, str], workdir: Path, runs: int) -> tuple[list[Row
     row.measured = f"{ms(second)} (session of 2: {ms(m['session 2'].wall)}, of 1: " \
                    f"{ms(m['session 1'].wall)})"
     row.compared = f"a fresh cms vm list: {ms(m['fresh'].wall)}"
+    return [row], m
+
+
+# ---- 2d. multipass: running VMs from the fake multipass of the tests ------------------------
+MULTIPASS_VMS = 20
+
+
+def bench_multipass(env: dict[str, str], workdir: Path, runs: int) -> tuple[list[Row], dict]:
+    """``cms vm list --cloud=local --output=json`` with 20 running instances in the tests'
+    fake multipass (a Python executable that reads its state file) against the bare script
+    that runs the same two multipass calls (list, then info of every name) and prints
+    compact JSON. Both pay the same two multipass processes; the row is cms's own share."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakes.multipass import harness as multipass_fake
+
+    executable = multipass_fake.install_fake(workdir / "multipass-bin")
+    state = workdir / "multipass-state.json"
+    multipass_fake.seed_instances(state, {f"vm{n:02d}": {"ipv4": f"10.218.69.{n + 10}"}
+                                          for n in range(MULTIPASS_VMS)})
+    config_dir = workdir / "multipass-config"
+    multipass_fake.write_config(config_dir, {"local": {
+        "cm": {"kind": "multipass"}, "credentials": {"executable": str(executable)}}})
+    mp_env = dict(env, MULTIPASS_FAKE_STATE=str(state), CLOUDMESH_CONFIG_DIR=str(config_dir))
+    say(f"2d. multipass: {MULTIPASS_VMS} running instances ({runs} rounds)")
+    m = measure({"cms": [CMS, "vm", "list", "--cloud=local", "--output=json"],
+                 "bare": [PYTHON, str(HERE / "multipass_list.py"), str(executable)]},
+                runs, mp_env, progress=progress("multipass"))
+    row = ratio_row("multipass", f"cms vm list, {MULTIPASS_VMS} running VMs (wall, with "
+                    "the multipass processes)", m["cms"].wall, m["bare"].wall, "",
+                    "bare multipass list + info script", KIND_CPU_LIMIT)
     return [row], m
 
 
@@ -654,7 +685,7 @@ def main() -> int:
                 measures.update(guarded("kinds", bench_kinds, list_env, workdir,
                                         reps["kinds"], kinds_fleet, wanted_kinds))
 
-        if not {"list", "shell", "cached", "fanout", "provider"} & set(only):
+        if not {"list", "shell", "multipass", "cached", "fanout", "provider"} & set(only):
             kinds_section()
         else:   # moto's server, for the aws sections
             url = server.start()
@@ -676,6 +707,9 @@ def main() -> int:
             if "list" in only:
                 measures.update(guarded("list", bench_listing, list_env, url, reps["list"],
                                         fleet, server.cpu_seconds))
+            if "multipass" in only:
+                measures.update(guarded("multipass", bench_multipass, list_env, workdir,
+                                        reps["cached"]))
             if "shell" in only:
                 measures.update(guarded("shell", bench_shell, list_env, workdir,
                                         reps["cached"]))
