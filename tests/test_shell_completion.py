@@ -282,3 +282,49 @@ def test_help_does_not_load_the_shell(cms_home: Path) -> None:
 
     modules = imported_modules("help")
     assert not {"cloudmesh.compute.console", "cmd", "readline", "shlex"} & modules
+
+
+def test_ctrl_c_ends_a_running_command_not_the_session(aws_cloud: str) -> None:
+    """A wait on two VMs inside the cms> shell runs in a fan-out; ^C stops that command
+    (its threads are left to finish) and gives a new prompt: the session goes on."""
+    import pty
+    import select
+    import signal
+
+    for name in ("w1", "w2"):
+        assert run_cms("vm", "boot", f"--name={name}").code == 0
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([CMS], stdin=follower, stdout=follower, stderr=follower,
+                               env=dict(os.environ, TERM="dumb"), close_fds=True)
+    os.close(follower)
+    seen = b""
+
+    def wait_for(marker: bytes, seconds: float = 30) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+        return marker in seen
+
+    try:
+        assert wait_for(b"cms> ")
+        seen = b""
+        os.write(leader, b"vm wait w1,w2 --state=stopped --timeout=300 --interval=1\n")
+        time.sleep(2)  # the wait is under way in its threads
+        process.send_signal(signal.SIGINT)
+        assert wait_for(b"interrupted"), seen[-500:]
+        assert wait_for(b"cms> ", 10), seen[-500:]
+        assert process.poll() is None  # the session is still there
+        seen = b""
+        os.write(leader, b"version\n")
+        assert wait_for(b"cloudmesh-compute"), seen[-500:]
+        os.write(leader, b"quit\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)

@@ -174,15 +174,16 @@ def _interactive(session: Session) -> int:
             return False
 
     shell = Shell(completekey="")  # readline completes with ours (above)
+    from cloudmesh.compute import shell as cms_shell
+
+    cms_shell.IN_SESSION = True
     try:
         while True:
             try:
                 shell.cmdloop()
                 break
             except KeyboardInterrupt:  # ^C at the prompt: a new prompt, and the next
-                from cloudmesh.compute import shell as cms_shell  # ^C is a first one again
-
-                cms_shell._interrupted = False
+                cms_shell._interrupted = False  # ^C is a first one again
                 print("^C")
                 shell.intro = None
     finally:

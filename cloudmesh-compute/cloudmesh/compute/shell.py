@@ -54,6 +54,8 @@ def run(argv: list[str]) -> int:
 
 
 _interrupted = False
+#: set by the interactive cms> shell: a Ctrl-C ends the command, not the session
+IN_SESSION = False
 
 
 def _on_interrupt(signum, frame) -> None:
@@ -74,7 +76,9 @@ def _stop_interrupted() -> int:
     import threading
 
     print("interrupted", file=sys.stderr, flush=True)
-    if threading.active_count() > 1:
+    # in a cms> session the fan-out's daemon threads are left to finish in the background
+    # (their results are dropped); the session goes on
+    if threading.active_count() > 1 and not IN_SESSION:
         try:
             sys.stdout.flush()
         except Exception:  # a closed pipe: nothing more to say
