@@ -180,72 +180,79 @@ def test_script_stops_at_the_first_failure_with_its_exit_code(cached: Path,
     assert run_cms("--file=/no/such/script").code == 4
 
 
+class Terminal:
+    """``cms`` with no arguments on a pseudo-terminal, as a person would run it."""
+
+    def __init__(self) -> None:
+        import pty
+
+        self.leader, follower = pty.openpty()
+        self.process = subprocess.Popen([CMS], stdin=follower, stdout=follower,
+                                        stderr=follower, env=dict(os.environ, TERM="dumb"),
+                                        close_fds=True)
+        os.close(follower)
+        self.output = b""
+
+    def poll_for(self, marker: bytes, seconds: float = 30) -> bool:
+        """Read until ``marker`` shows (True) or ``seconds`` pass (False)."""
+        import select
+
+        deadline = time.monotonic() + seconds
+        while marker not in self.output and time.monotonic() < deadline:
+            if select.select([self.leader], [], [], 0.1)[0]:
+                try:
+                    self.output += os.read(self.leader, 65536)
+                except OSError:
+                    break
+        return marker in self.output
+
+    def read_until(self, marker: bytes, seconds: float = 30) -> bytes:
+        """Everything up to and with ``marker`` (which must come); what came after it is
+        kept for the next read."""
+        assert self.poll_for(marker, seconds), (marker, self.output[-2000:],
+                                                self.process.poll())
+        end = self.output.index(marker) + len(marker)
+        found, self.output = self.output[:end], self.output[end:]
+        return found
+
+    def write(self, data: bytes) -> None:
+        os.write(self.leader, data)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        os.close(self.leader)
+
+
 def test_interactive_shell_through_a_terminal(cached: Path) -> None:
     """Driven through a pseudo-terminal as a person would: a prompt, help, a command, a
     variable, a failing line that does not end the session, '!', then quit."""
-    import pty
-    import select
+    import signal
 
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([CMS], stdin=follower, stdout=follower, stderr=follower,
-                               env=dict(os.environ, TERM="dumb"), close_fds=True)
-    os.close(follower)
-    output = b""
-
-    def read_until(marker: bytes, timeout: float = 30) -> bytes:
-        nonlocal output
-        deadline = time.monotonic() + timeout
-        while marker not in output and time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    output += os.read(leader, 65536)
-                except OSError:
-                    break
-        assert marker in output, (marker, output[-2000:], process.poll())
-        found = output
-        output = b""
-        return found
-
-    def poll_for(marker: bytes, seconds: float) -> bool:
-        nonlocal output
-        deadline = time.monotonic() + seconds
-        while marker not in output and time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.1)
-            if ready:
-                try:
-                    output += os.read(leader, 65536)
-                except OSError:
-                    break
-        return marker in output
-
+    terminal = Terminal()
     try:
-        read_until(b"\ncms> ")
+        terminal.read_until(b"\ncms> ")
         for line, expected in (("help", b"completion"),
                                ("vm list --cached --cloud=$cloud", b"web02"),
                                ("vm list --cached --cloud=nosuch", b"not in"),
                                ("!echo system-$((40+2))", b"system-42"),
                                ("version", b"cloudmesh-compute")):
-            os.write(leader, line.encode() + b"\n")
-            assert expected in read_until(b"\ncms> "), line
-        import signal
-
+            terminal.write(line.encode() + b"\n")
+            assert expected in terminal.read_until(b"\ncms> "), line
         for _ in range(2):  # ^C at the prompt: a new prompt, however often
             # (CPython's readline sees a signal that lands between printing the prompt and
             # waiting for a key only at the next key: send it again until it is seen)
             for _attempt in range(20):
-                process.send_signal(signal.SIGINT)
-                if poll_for(b"\ncms> ", 1.5):
+                terminal.process.send_signal(signal.SIGINT)
+                if terminal.poll_for(b"\ncms> ", 1.5):
                     break
-            assert b"^C" in read_until(b"\ncms> ")
-        os.write(leader, b"vm li\t")  # tab completes as in bash
-        read_until(b"vm list")
-        os.write(leader, b"\x15quit\n")  # ^U: clear the line
-        assert process.wait(timeout=30) == 0
+            assert b"^C" in terminal.read_until(b"\ncms> ")
+        terminal.write(b"vm li\t")  # tab completes as in bash
+        terminal.read_until(b"vm list")
+        terminal.write(b"\x15quit\n")  # ^U: clear the line
+        assert terminal.process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
+        terminal.close()
     assert (cached / "history").is_file()
     assert "vm list --cached --cloud=$cloud" in (cached / "history").read_text()
 
@@ -287,44 +294,22 @@ def test_help_does_not_load_the_shell(cms_home: Path) -> None:
 def test_ctrl_c_ends_a_running_command_not_the_session(aws_cloud: str) -> None:
     """A wait on two VMs inside the cms> shell runs in a fan-out; ^C stops that command
     (its threads are left to finish) and gives a new prompt: the session goes on."""
-    import pty
-    import select
     import signal
 
     for name in ("w1", "w2"):
         assert run_cms("vm", "boot", f"--name={name}").code == 0
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([CMS], stdin=follower, stdout=follower, stderr=follower,
-                               env=dict(os.environ, TERM="dumb"), close_fds=True)
-    os.close(follower)
-    seen = b""
-
-    def wait_for(marker: bytes, seconds: float = 30) -> bool:
-        nonlocal seen
-        deadline = time.monotonic() + seconds
-        while marker not in seen and time.monotonic() < deadline:
-            if select.select([leader], [], [], 0.1)[0]:
-                try:
-                    seen += os.read(leader, 65536)
-                except OSError:
-                    break
-        return marker in seen
-
+    terminal = Terminal()
     try:
-        assert wait_for(b"cms> ")
-        seen = b""
-        os.write(leader, b"vm wait w1,w2 --state=stopped --timeout=300 --interval=1\n")
+        terminal.read_until(b"cms> ")
+        terminal.write(b"vm wait w1,w2 --state=stopped --timeout=300 --interval=1\n")
         time.sleep(2)  # the wait is under way in its threads
-        process.send_signal(signal.SIGINT)
-        assert wait_for(b"interrupted"), seen[-500:]
-        assert wait_for(b"cms> ", 10), seen[-500:]
-        assert process.poll() is None  # the session is still there
-        seen = b""
-        os.write(leader, b"version\n")
-        assert wait_for(b"cloudmesh-compute"), seen[-500:]
-        os.write(leader, b"quit\n")
-        assert process.wait(timeout=30) == 0
+        terminal.process.send_signal(signal.SIGINT)
+        terminal.read_until(b"interrupted")
+        terminal.read_until(b"cms> ", 10)
+        assert terminal.process.poll() is None  # the session is still there
+        terminal.write(b"version\n")
+        terminal.read_until(b"cloudmesh-compute")
+        terminal.write(b"quit\n")
+        assert terminal.process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
+        terminal.close()
