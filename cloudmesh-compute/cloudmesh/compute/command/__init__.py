@@ -50,7 +50,7 @@ def parse(doc: str, argv: list[str]) -> dict:
 
         section = doc.partition("Usage:")[2].partition("\n\n")[0]
         # (no set() here: in this package the name 'set' is the 'cms set' module)
-        repeated = {*re.findall(r"\[(--[a-z][\w-]*)(?:=[A-Z_]+)?\]\.\.\.", section)}
+        repeated = {*re.findall(r"\[(--[a-z][\w-]*)(?:=[A-Z_=]+)?\]\.\.\.", section)}
         for option in parse_options(doc):
             arguments.setdefault(option.name, [] if option.name in repeated else option.value)
         for token, dots in re.findall(
