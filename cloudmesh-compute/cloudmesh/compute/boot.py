@@ -138,8 +138,9 @@ class Booter:
                         f"{provider.unsupported['public_ip']}")
         # None: the image's own login, asked of the provider at boot (default_username_for)
         login = facade.default("username", username)
+        key_entry = self.key(facade.default("key", key))  # one registry lookup for all
         return [BootSpec(name=vm_name, image=str(image), flavor=str(flavor),
-                         key=self.key(facade.default("key", key)),
+                         key=dict(key_entry) if key_entry else None,
                          username=str(login) if login else None,
                          secgroups=list(groups), public_ip=wants_ip, **options)
                 for vm_name in vm_names]
