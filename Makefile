@@ -2,7 +2,10 @@
 #               repository installed editable, plus the test tools (quick when nothing
 #               changed: it reinstalls only when a pyproject.toml or requirements file is
 #               newer than the last install)
-# make test:    install, then pytest over tests/
+# make test:    install, then pytest over tests/ on two workers (pytest-xdist; the test
+#               files are spread over the workers, a file's tests stay on one worker so
+#               its module and class fixtures start once); one worker and no xdist with
+#               make test PYTEST_ARGS=-n0
 # make demo:    install, then a real cms session against moto's EC2 server on 127.0.0.1
 # make bench:   install, then the benchmark suite (see README, Performance)
 
@@ -25,8 +28,12 @@ $(STAMP): $(DISTS) requirements-dev.txt Makefile
 		-e ./cloudmesh-compute $(patsubst %/pyproject.toml,-e ./%,$(filter-out cloudmesh-compute/%,$(DISTS)))
 	@touch $(STAMP)
 
+# two workers: this project's CI machines have two cores ('auto' would start one per
+# core of a larger machine, where fixtures' start-up outweighs the gain)
+TEST_WORKERS ?= 2
+
 test: install
-	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
