@@ -268,8 +268,20 @@ def progress_printer(action: str = ""):
     return show
 
 
+def _tick_seconds(default: float = 5.0) -> float:
+    """CMS_PROGRESS_INTERVAL (seconds, > 0), read once: tests set it small instead of
+    waiting for the 5 s tick; an unreadable value keeps the default."""
+    import os
+
+    try:
+        value = float(os.environ.get("CMS_PROGRESS_INTERVAL", default))
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
+
+
 #: seconds between two "still waiting" reports while no status changes
-TICK = 5.0
+TICK = _tick_seconds()
 
 
 class WaitProgress:

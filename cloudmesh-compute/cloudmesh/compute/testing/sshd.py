@@ -67,6 +67,11 @@ def _keygen(path: Path, comment: str) -> None:
                     str(path)], check=True)
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the port between free_port() and sshd's bind (sshd cannot
+    take a bound socket from us, so start_ssh_server picks another port and retries)."""
+
+
 @dataclass
 class Sshd:
     """OpenSSH's sshd on ``host:port``."""
@@ -108,7 +113,10 @@ class Sshd:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"sshd exited: {self.process.stderr.read().decode()[-500:]}")
+                message = self.process.stderr.read().decode()[-500:]
+                if "Address already in use" in message:
+                    raise PortTaken(f"sshd: port {self.port} of {self.host} is taken: {message}")
+                raise RuntimeError(f"sshd exited: {message}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
@@ -180,13 +188,18 @@ def start_ssh_server(directory: Path, host: str = "127.0.0.1",
     else:
         from cloudmesh.compute.testing.asyncssh_server import AsyncsshServer, generate_key
 
-        server = AsyncsshServer(directory, host, user, port)
+        server = AsyncsshServer(directory, host, user, port)  # port 0: the OS picks at bind
         keygen = generate_key
     keygen(server.host_key, "test-host")
     keygen(server.user_key, "test-user")
     if authorized_keys is None:
         authorized_keys = [server.user_key.with_suffix(".pub").read_text().strip()]
     server.set_authorized_keys(authorized_keys)
+    for _attempt in range(4 if backend == "openssh" and not port else 0):
+        try:
+            return server.start()
+        except PortTaken:  # another test's server took the free port first: pick again
+            server.port = free_port(host)
     return server.start()
 
 
