@@ -151,9 +151,11 @@ class Booter:
         if not key_name:
             return None
         local = self.state.key_get(key_name)
-        if local is not None:
-            return {"name": key_name, "public_key": local["public_key"],
-                    "fingerprint": local["fingerprint"]}
+        if local is not None:  # re-validated: what reaches a VM is one canonical key line
+            from cloudmesh.compute.keys import parse_public_key
+
+            key = parse_public_key(local["public_key"], f"key '{key_name}' in the registry")
+            return {"name": key_name, "public_key": key.line(), "fingerprint": key.fingerprint}
         if self.provider.key_delivery == "keypair":
             return {"name": key_name, "public_key": None, "fingerprint": None}
         raise NotFound(f"key '{key_name}' is not in the local registry, and "

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from cloudmesh.compute.errors import ConfigError, UsageError
@@ -18,16 +19,58 @@ from cloudmesh.compute.errors import ConfigError, UsageError
 KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
              "sk-ecdsa-sha2-nistp256@openssh.com")
+#: how to pick one key out of a file that holds several
+ONE_KEY_HINT = ("put the one key you mean in a file of its own (e.g. sed -n 1p FILE > "
+                "one.pub) and give it with --source=one.pub")
 
 
-def parse_public_key(text: str, source: str = "the key") -> tuple[str, bytes, str]:
-    """(type, blob, comment) of an OpenSSH public key line; UsageError if it is not one."""
+@dataclass(frozen=True)
+class PublicKey:
+    """One validated OpenSSH public key. What cms injects into a VM (GCE ``ssh-keys``,
+    Azure osProfile, OCI metadata, cloud-init) is built from these parts with ``line()``,
+    never from the text a user or a registry handed in."""
+
+    type: str
+    blob: bytes
+    comment: str = ""
+
+    def line(self) -> str:
+        """The canonical single line: ``TYPE BASE64 [COMMENT]``."""
+        body = base64.b64encode(self.blob).decode("ascii")
+        return f"{self.type} {body} {self.comment}" if self.comment else f"{self.type} {body}"
+
+    @property
+    def fingerprint(self) -> str:
+        """OpenSSH's ``SHA256:...`` (as ``ssh-keygen -l`` prints it)."""
+        digest = base64.b64encode(hashlib.sha256(self.blob).digest()).decode().rstrip("=")
+        return f"SHA256:{digest}"
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.type} {self.fingerprint})"
+
+
+def parse_public_key(text: str, source: str = "the key") -> PublicKey:
+    """The one OpenSSH public key in ``text``; UsageError (naming ``source``) for anything
+    else: a private key, several keys or lines, an options prefix (``command="..."``,
+    ``from=``) or a ``user:`` prefix, an unknown type, a body that does not decode or
+    whose embedded type differs, a comment with control characters."""
     if "PRIVATE KEY" in text:
         raise UsageError(f"{source} is a private key", "give the .pub file instead")
-    parts = text.strip().split(None, 2)
-    if len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise UsageError(f"{source} is not an OpenSSH public key",
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        keys = sum(1 for line in lines if any(t in line for t in KEY_TYPES))
+        what = f"{keys} keys" if keys > 1 else f"{len(lines)} lines"
+        raise UsageError(f"{source} holds {what}; cms takes exactly one public key",
+                         ONE_KEY_HINT)
+    parts = lines[0].strip().split(None, 2) if lines else []
+    if not parts:
+        raise UsageError(f"{source} is empty", "expected a line such as "
+                         "'ssh-ed25519 AAAA... comment'")
+    if parts[0] not in KEY_TYPES:
+        raise UsageError(f"{source} {_what_is_before_the_type(parts[0])}",
                          "expected a line such as 'ssh-ed25519 AAAA... comment'")
+    if len(parts) < 2:
+        raise UsageError(f"{source} has a key type but no key body")
     try:
         blob = base64.b64decode(parts[1], validate=True)
         (length,) = struct.unpack(">I", blob[:4])
@@ -37,7 +80,30 @@ def parse_public_key(text: str, source: str = "the key") -> tuple[str, bytes, st
     if embedded != parts[0]:
         raise UsageError(f"{source} says {parts[0]} but holds a {embedded or 'damaged'} key")
     _load_with_cryptography(parts[0], parts[1], source)
-    return parts[0], blob, parts[2] if len(parts) > 2 else ""
+    comment = parts[2].strip() if len(parts) > 2 else ""
+    if any(_is_control(c) for c in comment):
+        raise UsageError(f"{source} has a control character in its comment",
+                         "edit the comment (the text after the key body) to plain text")
+    return PublicKey(parts[0], blob, comment)
+
+
+def _what_is_before_the_type(first: str) -> str:
+    """Why a line whose first word is not a key type is refused, in the user's terms."""
+    user, colon, rest = first.partition(":")
+    if colon and rest in KEY_TYPES:
+        return (f"starts with a '{user}:' login prefix; cms takes the key alone "
+                "(the login is --username)")
+    if "=" in first or first.split(",")[0] in ("restrict", "no-pty", "cert-authority"):
+        return ("starts with authorized_keys options (command=, from=, ...); cms takes "
+                "the key alone")
+    return "is not an OpenSSH public key"
+
+
+def _is_control(char: str) -> bool:
+    # C0 (tab included), DEL, C1, and the bidirectional controls that reorder what is shown
+    code = ord(char)
+    return code < 0x20 or 0x7f <= code < 0xa0 or 0x202a <= code <= 0x202e \
+        or 0x2066 <= code <= 0x2069 or code in (0x2028, 0x2029, 0x200e, 0x200f)
 
 
 def _load_with_cryptography(key_type: str, body: str, source: str) -> None:
@@ -53,9 +119,7 @@ def _load_with_cryptography(key_type: str, body: str, source: str) -> None:
 
 
 def fingerprint(public_key: str) -> str:
-    _, blob, _ = parse_public_key(public_key)
-    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-    return f"SHA256:{digest}"
+    return parse_public_key(public_key).fingerprint
 
 
 def default_public_key() -> Path:
@@ -76,9 +140,9 @@ def read_public_key(path: Path) -> dict:
         raise ConfigError(f"no such key file: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read key file {path}: {error}") from None
-    key_type, _, _ = parse_public_key(text, str(path))
+    key = parse_public_key(text, str(path))
     private = path.with_suffix("") if path.suffix == ".pub" else None
-    return {"type": key_type, "fingerprint": fingerprint(text), "public_key": text,
+    return {"type": key.type, "fingerprint": key.fingerprint, "public_key": key.line(),
             "path": str(path),
             "private_path": str(private) if private and private.is_file() else None}
 
