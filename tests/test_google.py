@@ -35,6 +35,8 @@ def fake():
     server.start()
     yield server
     server.stop()
+    # a request outside Compute Engine's API description fails the test that sent it
+    assert not server.violations, server.violations
 
 
 @pytest.fixture
@@ -59,6 +61,15 @@ class TestGoogleConformance(ComputeProviderSuite):
         """The public keys the boot request put into the instance's ssh-keys metadata,
         read back from the fake."""
         return self.fake.ssh_keys(vm["name"])
+
+    def reboot_count(self, cloud_name: str, vm: dict) -> int:
+        """instances.reset calls the fake accepted for this VM."""
+        return self.fake.reboot_count(vm.get("id") or vm["name"])
+
+    def bad_credentials(self, spec: dict) -> dict:
+        """The entry with an access token the fake refuses with GCE's 401."""
+        return {**spec, "credentials": {**spec["credentials"],
+                                        "access_token": "ya29.refused-" + "x" * 20}}
 
 
 class TestGoogleFaults(FaultSuite):

@@ -21,6 +21,8 @@ def fake():
     server.start()
     yield server
     server.stop()
+    # a request outside Compute Engine's API description fails the test that sent it
+    assert not server.violations, server.violations
 
 
 @pytest.fixture
@@ -193,6 +195,10 @@ def test_errors_have_googles_shape(fake, clients):
         insert(clients, "dup")
     with pytest.raises(exceptions.BadRequest, match="Invalid value for field 'resource.name'"):
         insert(clients, "Upper")
+    assert fake.violations == ["compute.instances.insert: Invalid value for field "
+                               "'resource.name': 'Upper'. Must be a match of regex "
+                               "'[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?'"]
+    fake.violations.clear()  # sent on purpose
     with pytest.raises(exceptions.BadRequest, match="Machine type with name"):
         insert(clients, "odd", machine="m9-huge")
 
@@ -271,3 +277,47 @@ def test_service_account_file_gets_a_token_from_the_fake(fake, tmp_path):
                              client_options={"api_endpoint": fake.url})
     assert list(client.list(project="cms-test", zone="us-central1-a")) == []
     assert not fake.unauthorized
+
+
+@pytest.mark.parametrize("query, field", [
+    ("maxResults=501", "maxResults"), ("orderBy=zone", "orderBy"),
+    ("pageSize=10", "pageSize"), ("maxResults=abc", "maxResults")])
+def test_list_parameters_outside_the_description_get_gces_400(fake, query, field):
+    """The aggregated list with a parameter or value compute.v1 does not allow."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{fake.url}/compute/v1/projects/cms-test/aggregated/instances?{query}",
+        headers={"Authorization": f"Bearer {fake.token}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    error = json.loads(caught.value.read())["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT"
+    assert field in error["message"] and error["errors"][0]["domain"] == "global"
+    assert len(fake.violations) == 1 and "compute.instances.aggregatedList" in fake.violations[0]
+    fake.violations.clear()  # sent on purpose
+
+
+def test_request_id_must_be_a_nonzero_uuid(fake, clients):
+    from google.api_core import exceptions
+
+    with pytest.raises(exceptions.BadRequest, match="requestId"):
+        insert(clients, "zero", request_id="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(exceptions.BadRequest, match="requestId"):
+        insert(clients, "notuuid", request_id="cms-token-1")
+    assert len(fake.violations) == 2
+    fake.violations.clear()  # sent on purpose
+
+
+def test_instance_is_addressed_by_id_as_gce_allows(fake, clients):
+    wait(clients, insert(clients, "byid"))
+    instance = clients.instances.get(project="cms-test", zone="us-central1-a",
+                                     instance="byid")
+    again = clients.instances.get(project="cms-test", zone="us-central1-a",
+                                  instance=str(instance.id))
+    assert again.name == "byid"
+    wait(clients, clients.instances.reset(project="cms-test", zone="us-central1-a",
+                                          instance=str(instance.id)))
+    assert fake.reboot_count("byid") == 1

@@ -227,6 +227,7 @@ class ComputeState:
         self.operations: dict[str, Operation] = {}         # path -> operation
         self.active: list[Operation] = []                  # those with steps to run
         self.request_ids: dict[str, Operation] = {}
+        self.resets: dict[str, int] = {}  # instance id -> instances.reset calls accepted
         self.injected: list[tuple[str, OperationFailure]] = []
         self.keep_disks = False  # True: a deleted instance leaves even auto-delete disks
         self.images = _seed_images()
@@ -378,6 +379,9 @@ class ComputeState:
     def instance(self, project: str, zone: str, name: str) -> dict:
         self.check_zone(project, zone)
         found = self.instances.get((zone, name))
+        if found is None and name.isdigit():  # GCE takes the numeric id in the path too
+            found = next((i for (z, _), i in self.instances.items()
+                          if z == zone and i.get("id") == name), None)
         if found is None:
             raise not_found(f"projects/{project}/zones/{zone}/instances/{name}")
         return found
@@ -598,6 +602,7 @@ class ComputeState:
         if again:
             return again
         instance = self.instance(project, zone, name)
+        name = instance["name"]  # the path may have named it by id
         key, status, delay = (zone, name), instance["status"], self.delay
         target = f"projects/{project}/zones/{zone}/instances/{name}"
         steps: list[tuple[float, Callable[[], None]]]
@@ -624,6 +629,7 @@ class ComputeState:
             if status != "RUNNING":
                 raise ApiError(400, "resourceNotReady",
                                f"The resource '{target}' is not ready")
+            self.resets[instance["id"]] = self.resets.get(instance["id"], 0) + 1
             steps = [(delay, lambda: None)]
         elif action == "suspend":
             if status != "RUNNING":

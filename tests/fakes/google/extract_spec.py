@@ -1,0 +1,95 @@
+"""Regenerate ``spec_table.py`` from the google-cloud-compute package installed here:
+python tests/fakes/google/extract_spec.py > tests/fakes/google/spec_table.py
+
+The package's REST transports (``services/*/transports/rest_base.py``) and request
+messages (``types/compute.py``) are generated from the Compute Engine v1 discovery
+document; this reads them back into one row per operation cms (and its tests) call:
+HTTP method, path template, the body's message, and each query parameter with its JSON
+name and type. The constraints that the document states only in words are in
+``spec.py`` (WORDS), transcribed by hand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pprint
+import re
+
+from google.cloud.compute_v1.types import compute  # noqa: F401 (the request messages)
+
+#: (operation id in the discovery document, service module, transport class, request type)
+OPERATIONS = [
+    ("compute.instances.aggregatedList", "instances", "AggregatedList", "AggregatedListInstancesRequest"),
+    ("compute.instances.list", "instances", "List", "ListInstancesRequest"),
+    ("compute.instances.get", "instances", "Get", "GetInstanceRequest"),
+    ("compute.instances.insert", "instances", "Insert", "InsertInstanceRequest"),
+    ("compute.instances.delete", "instances", "Delete", "DeleteInstanceRequest"),
+    ("compute.instances.start", "instances", "Start", "StartInstanceRequest"),
+    ("compute.instances.stop", "instances", "Stop", "StopInstanceRequest"),
+    ("compute.instances.reset", "instances", "Reset", "ResetInstanceRequest"),
+    ("compute.instances.suspend", "instances", "Suspend", "SuspendInstanceRequest"),
+    ("compute.instances.resume", "instances", "Resume", "ResumeInstanceRequest"),
+    ("compute.instances.setMetadata", "instances", "SetMetadata", "SetMetadataInstanceRequest"),
+    ("compute.instances.setTags", "instances", "SetTags", "SetTagsInstanceRequest"),
+    ("compute.zoneOperations.get", "zone_operations", "Get", "GetZoneOperationRequest"),
+    ("compute.zoneOperations.wait", "zone_operations", "Wait", "WaitZoneOperationRequest"),
+    ("compute.zoneOperations.list", "zone_operations", "List", "ListZoneOperationsRequest"),
+    ("compute.globalOperations.get", "global_operations", "Get", "GetGlobalOperationRequest"),
+    ("compute.globalOperations.wait", "global_operations", "Wait", "WaitGlobalOperationRequest"),
+    ("compute.images.list", "images", "List", "ListImagesRequest"),
+    ("compute.images.get", "images", "Get", "GetImageRequest"),
+    ("compute.images.getFromFamily", "images", "GetFromFamily", "GetFromFamilyImageRequest"),
+    ("compute.machineTypes.list", "machine_types", "List", "ListMachineTypesRequest"),
+    ("compute.machineTypes.get", "machine_types", "Get", "GetMachineTypeRequest"),
+    ("compute.zones.list", "zones", "List", "ListZonesRequest"),
+    ("compute.zones.get", "zones", "Get", "GetZoneRequest"),
+    ("compute.networks.list", "networks", "List", "ListNetworksRequest"),
+    ("compute.networks.get", "networks", "Get", "GetNetworkRequest"),
+    ("compute.firewalls.list", "firewalls", "List", "ListFirewallsRequest"),
+    ("compute.firewalls.get", "firewalls", "Get", "GetFirewallRequest"),
+    ("compute.firewalls.insert", "firewalls", "Insert", "InsertFirewallRequest"),
+    ("compute.firewalls.patch", "firewalls", "Patch", "PatchFirewallRequest"),
+    ("compute.firewalls.delete", "firewalls", "Delete", "DeleteFirewallRequest"),
+    ("compute.projects.get", "projects", "Get", "GetProjectRequest"),
+    ("compute.projects.setCommonInstanceMetadata", "projects", "SetCommonInstanceMetadata",
+     "SetCommonInstanceMetadataProjectRequest"),
+    ("compute.disks.list", "disks", "List", "ListDisksRequest"),
+    ("compute.disks.get", "disks", "Get", "GetDiskRequest"),
+    ("compute.disks.delete", "disks", "Delete", "DeleteDiskRequest"),
+]
+
+_TYPES = {9: "string", 13: "uint32", 5: "int32", 3: "int64", 4: "uint64", 8: "boolean"}
+
+
+def row(operation: str, service: str, method: str, request: str) -> dict:
+    module = importlib.import_module(
+        f"google.cloud.compute_v1.services.{service}.transports.rest_base")
+    base = next(getattr(module, n) for n in dir(module) if n.startswith("_Base")
+                and n.endswith("RestTransport"))
+    (options,) = getattr(base, f"_Base{method}")._get_http_options()
+    path_params = re.findall(r"{(\w+)}", options["uri"])
+    body_field = options.get("body")
+    descriptor = getattr(compute, request).pb().DESCRIPTOR
+    query = {}
+    body_message = None
+    for field in descriptor.fields:
+        if field.name == body_field:
+            body_message = field.message_type.name
+        elif field.name not in path_params:
+            query[field.json_name] = _TYPES.get(field.type, "message")
+    return {"operation": operation, "method": options["method"].upper(),
+            "path": options["uri"], "body": body_message, "query": query}
+
+
+def main() -> None:
+    from importlib.metadata import version
+
+    print('"""Generated by extract_spec.py from google-cloud-compute '
+          f'{version("google-cloud-compute")}: do not edit by hand."""\n')
+    print(f'SDK_VERSION = "{version("google-cloud-compute")}"\n')
+    print("OPERATIONS = " + pprint.pformat([row(*o) for o in OPERATIONS], width=92,
+                                           sort_dicts=False))
+
+
+if __name__ == "__main__":
+    main()
