@@ -140,9 +140,15 @@ class ComputeNodeABC(abc.ABC):
                               "between 0 and 10")
         from cloudmesh.compute.endpoints import ENDPOINT_KEYS, check_endpoint
 
+        from cloudmesh.compute.kit.origins import OriginGuard
+
+        #: the origins this cloud's credentials may be sent to (issue 21): the configured
+        #: endpoints; a provider adds its region's endpoint or its identity catalog's
+        self.guard = OriginGuard()
         for key in ENDPOINT_KEYS:
             if self.credentials.get(key) not in (None, ""):
                 check_endpoint(self.credentials[key], f"cloud '{cloud}': credentials.{key}")
+                self.guard.allow(self.credentials[key])
         unknown = [k for k in self.credentials if self.credential_keys
                    and k not in self.credential_keys]
         if unknown:
@@ -153,6 +159,13 @@ class ComputeNodeABC(abc.ABC):
                 f"cloud '{cloud}': unknown credentials key '{unknown[0]}' for kind {self.kind}"
                 + (f" (did you mean '{close[0]}'?)" if close else ""),
                 f"the keys are: {', '.join(self.credential_keys)}")
+
+    def deadline(self):
+        """A ``kit.deadline.Deadline`` of ``cm.timeout`` seconds from now: the bound of
+        one request, slow reads and the SDK's own retries included."""
+        from cloudmesh.compute.kit.deadline import Deadline
+
+        return Deadline(self.timeout)
 
     # ---- capabilities --------------------------------------------------------------
     @classmethod

@@ -140,13 +140,18 @@ class CmsError(Exception):
     exit_code = EXIT_CLOUD
 
     def __init__(self, message: str, hint: str | None = None,
-                 retryable: bool = False) -> None:
+                 retryable: bool = False, *, status: int | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         #: a transient fault (5xx, throttling, dropped connection, timeout): the same
         #: request may succeed later, and may or may not have reached the cloud
         self.retryable = retryable
+        #: the cloud's HTTP status and error code, when it answered: providers decide by
+        #: these, never by matching the message
+        self.status = status
+        self.code = code
 
     def __str__(self) -> str:
         if self.hint:

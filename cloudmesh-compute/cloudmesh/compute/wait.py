@@ -1,11 +1,12 @@
-"""A generic ``wait_for``, as openstacksdk's ``wait_for_server`` is."""
+"""A generic ``wait_for``, as openstacksdk's ``wait_for_server`` is, on the kit's one
+polling loop (``cloudmesh.compute.kit.polling.poll_until``)."""
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Iterable
 
 from cloudmesh.compute.errors import CloudError, NotFound, WaitTimeout
+from cloudmesh.compute.kit.polling import poll_until
 
 Progress = Callable[[dict, float], None]
 
@@ -19,28 +20,39 @@ def wait_for(fetch: Callable[[], dict], status: str | Iterable[str], timeout: fl
     status ``error`` ends the wait with CloudError; ``gone_ok`` treats NotFound as
     success (waiting for a deleted VM). Raises WaitTimeout after ``timeout`` seconds.
     """
+    import time
+
     wanted = {status} if isinstance(status, str) else set(status)
     start = time.monotonic()
-    last_status = None
-    record: dict = {}
-    while True:
+    seen: dict = {"status": None}
+
+    def fetch_record() -> dict:
         try:
             record = fetch()
         except NotFound:
             if gone_ok:
                 return {"status": "terminated"}
             raise
-        elapsed = time.monotonic() - start
-        if record.get("status") != last_status:
-            last_status = record.get("status")
+        if record.get("status") != seen["status"]:
+            seen["status"] = record.get("status")
             if progress:
-                progress(record, elapsed)
-        if last_status in wanted:
-            return record
-        if last_status == "error" and "error" not in wanted:
-            raise CloudError(f"{what} went into status error (cloud state: {record.get('state')})")
-        if elapsed + interval > timeout:
-            raise WaitTimeout(
-                f"timed out after {timeout:g}s waiting for {what} to be {'/'.join(sorted(wanted))} "
-                f"(last status: {last_status})", "raise --timeout or check the cloud's console")
-        time.sleep(interval)
+                progress(record, time.monotonic() - start)
+        return record
+
+    def reached(record: dict) -> bool:
+        if record.get("status") in wanted:
+            return True
+        if record.get("status") == "error" and "error" not in wanted:
+            raise CloudError(f"{what} went into status error "
+                             f"(cloud state: {record.get('state')})")
+        return False
+
+    try:
+        # a fixed interval: a person watching a VM boot wants to see it as soon as it is up
+        return poll_until(fetch_record, reached, timeout=timeout, what=what,
+                          interval=interval, max_interval=interval)
+    except WaitTimeout:
+        raise WaitTimeout(
+            f"timed out after {timeout:g}s waiting for {what} to be "
+            f"{'/'.join(sorted(wanted))} (last status: {seen['status']})",
+            "raise --timeout or check the cloud's console") from None
