@@ -32,6 +32,8 @@ def fake():
     server.start()
     yield server
     server.stop()
+    # a request outside Oracle's API description fails the test that sent it
+    assert not server.violations, server.violations
 
 
 @pytest.fixture
@@ -426,6 +428,9 @@ def test_boot_volume_size(oracle: str, fake: OciFake) -> None:
     assert fake.boot_volumes[fake.instances[vm["id"]]["_boot_volume"]]["sizeInGBs"] == 100
     (outcome,) = provider.boot(names="tiny", disk_gb=20)
     assert isinstance(outcome.error, CloudError) and "between 50 and 32768" in str(outcome.error)
+    # the fake answered as OCI does because the request broke the description: expected here
+    assert [v for v in fake.violations if "bootVolumeSizeInGBs" in v] == fake.violations != []
+    fake.violations.clear()
 
 
 def test_security_rules_round_trip(oracle: str) -> None:

@@ -19,6 +19,8 @@ def fake():
     server.start()
     yield server
     server.stop()
+    # a request outside Oracle's API description fails the test that sent it
+    assert not server.violations, server.violations
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from fakes.oracle import spec
+
 BASE = "/20160918"
 TENANCY = "ocid1.tenancy.oc1..aaaaaaaafaketenancy"
 REGION = "us-phoenix-1"
@@ -109,7 +111,12 @@ class OciFake:
         self.work_request_errors: dict[str, list[dict]] = {}
         self.nsgs: dict[str, dict] = {}
         self.rules: dict[str, list[dict]] = {}  # nsg id -> rules
-        self.retry_tokens: dict[str, tuple[str, str, str]] = {}  # token -> (body hash, id, wr)
+        #: opc-retry-token -> (the request's digest, the first answer)
+        self.retry_tokens: dict[str, tuple[str, tuple[int, Any, dict[str, str]]]] = {}
+        #: instance id -> RESET/SOFTRESET actions carried out (replays not counted)
+        self.reboots: dict[str, int] = {}
+        #: requests outside the API description: (method, path, OCI's answer)
+        self.violations: list[str] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -274,7 +281,7 @@ class OciFake:
             self.requests.append((method, path))
             self._run_events()
             if not path.startswith(BASE + "/"):
-                raise OciError(404, "NotFound", f"No API at {path}")
+                raise _not_found(f"API {path}")
             parts = [unquote(p) for p in path[len(BASE) + 1:].split("/")]
             route = (method, parts[0], len(parts))
             if parts[0] == "instances":
@@ -317,7 +324,7 @@ class OciFake:
                 if len(parts) == 3 and parts[2] == "errors":
                     page, token = self._page(self.work_request_errors[parts[1]], query)
                     return 200, page, {"opc-next-page": token} if token else {}
-            raise OciError(404, "NotFound", f"No API for {method} {path}")
+            raise _not_found(f"API {method} {path}")
 
     def _list(self, records, query, keep) -> tuple[int, list, dict]:
         name = query.get("displayName")
@@ -338,7 +345,7 @@ class OciFake:
         if len(parts) == 1 and method == "POST":
             return self._launch(body, headers)
         if len(parts) != 2:
-            raise OciError(404, "NotFound", "No such API")
+            raise _not_found("API")
         instance = self._get(self.instances, parts[1], "instance")
         if method == "GET":
             return 200, self._public(instance), {"etag": instance["_etag"]}
@@ -348,21 +355,11 @@ class OciFake:
             return self._update(instance, body or {})
         if method == "DELETE":
             return self._terminate(instance, query.get("preserveBootVolume") == "true")
-        raise OciError(405, "NotAllowed", f"{method} is not allowed here")
+        raise _not_found(f"API {method}")
 
     def _launch(self, body: Any, headers: dict[str, str]):
         if not isinstance(body, dict):
             raise OciError(400, "InvalidParameter", "Request body must be a JSON object")
-        token = headers.get("opc-retry-token")
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        if token and token in self.retry_tokens:
-            seen_digest, ocid, work_request = self.retry_tokens[token]
-            if seen_digest != digest:
-                raise OciError(409, "Conflict",
-                               "The retry token was already used for a different request")
-            instance = self.instances[ocid]
-            return 200, self._public(instance), {"etag": instance["_etag"],
-                                                 "opc-work-request-id": work_request}
         for key in ("compartmentId", "availabilityDomain", "shape"):
             if not body.get(key):
                 raise OciError(400, "MissingParameter", f"Missing {key}")
@@ -491,8 +488,6 @@ class OciFake:
 
         self._later(self.delay / 3, started)
         self._later(self.delay, finished)
-        if token:
-            self.retry_tokens[token] = (digest, ocid, work_request)
         return 200, self._public(instance), {"etag": instance["_etag"],
                                              "opc-work-request-id": work_request}
 
@@ -521,6 +516,7 @@ class OciFake:
             instance["lifecycleState"] = "STOPPING"
             self._later(self.delay, become("STOPPED"))
         elif action in ("RESET", "SOFTRESET"):
+            self.reboots[instance["id"]] = self.reboots.get(instance["id"], 0) + 1
             instance["lifecycleState"] = "STOPPING"
             self._later(self.delay / 2, become("STARTING"))
             self._later(self.delay, become("RUNNING"))
@@ -580,8 +576,6 @@ class OciFake:
 
     # images ---------------------------------------------------------------------------
     def _images(self, method, parts, query):
-        if method != "GET":
-            raise OciError(405, "NotAllowed", "images are read-only here")
         if len(parts) == 2:
             return 200, self._public(self._get(self.images, parts[1], "image")), {}
         compartment = self._compartment(query)
@@ -640,7 +634,7 @@ class OciFake:
             ids = set((body or {}).get("securityRuleIds") or [])
             self.rules[group["id"]] = [r for r in self.rules[group["id"]] if r["id"] not in ids]
             return 200, None, {}
-        raise OciError(404, "NotFound", "No such API")
+        raise _not_found("API")
 
     @staticmethod
     def _rule(details: dict) -> dict:
@@ -668,6 +662,41 @@ class OciFake:
         return rule
 
     # ---- the HTTP front ------------------------------------------------------------
+    def serve(self, method: str, path: str, query_text: str, body: Any,
+              headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """One request: checked against the API description, answered once per retry token
+        (the same token with the same request: the first answer again; with another
+        request: 409), then handled."""
+        query_lists = parse_qs(query_text, keep_blank_values=True)
+        try:
+            operation, _ = spec.check(method, path, query_lists, headers, body)
+        except spec.SpecError as error:
+            with self.lock:
+                self.requests.append((method, path))
+                self.violations.append(f"{method} {path}?{query_text}: {error.code}: "
+                                       f"{error.message}")
+            raise OciError(error.status, error.code, error.message) from None
+        query = {k: v[-1] for k, v in query_lists.items()}
+        token = headers.get("opc-retry-token")
+        with self.lock:
+            if token is not None:
+                digest = hashlib.sha256(json.dumps([operation, path, sorted(query.items()),
+                                                    body], sort_keys=True).encode()).hexdigest()
+                if token in self.retry_tokens:
+                    self.requests.append((method, path))
+                    seen, answer = self.retry_tokens[token]
+                    if seen != digest:
+                        # the API errors reference: 409 for a retry token already used
+                        # by a different request
+                        raise OciError(409, "InvalidatedRetryToken",
+                                       "The retry token was already used for a different "
+                                       "request; generate a new retry token")
+                    return answer
+            answer = self.handle(method, path, query, body, headers)
+            if token is not None and 200 <= answer[0] < 300:
+                self.retry_tokens[token] = (digest, json.loads(json.dumps(answer)))
+            return answer
+
     def check_signature(self, method: str, headers: dict[str, str], body: bytes) -> None:
         """The Authorization header must have the shape the OCI signer makes."""
         authorization = headers.get("authorization", "")
@@ -717,7 +746,6 @@ class OciFake:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 url = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 extra: dict[str, str] = {}
                 try:
@@ -725,9 +753,9 @@ class OciFake:
                     try:
                         body = json.loads(raw) if raw else None
                     except ValueError:
-                        raise OciError(400, "InvalidParameter", "Body is not JSON") from None
-                    status, payload, extra = fake.handle(self.command, url.path, query, body,
-                                                         headers)
+                        raise OciError(400, "CannotParseRequest", "Body is not JSON") from None
+                    status, payload, extra = fake.serve(self.command, url.path, url.query,
+                                                        body, headers)
                 except OciError as error:
                     status, payload = error.status, {"code": error.code,
                                                      "message": error.message}
