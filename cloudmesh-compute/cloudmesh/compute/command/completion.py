@@ -12,6 +12,11 @@ cloudmesh.yaml; VM, image, flavor, key and group names from the local state data
   fish:  cms completion fish > ~/.config/fish/completions/cms.fish
 
 The scripts call 'cms completion --complete=SHELL -- LINE' with the line up to the cursor.
+Names come from clouds and may hold any character, so a candidate never reaches a shell as
+code: bash inserts what it is given, so bash gets each candidate quoted (POSIX single
+quotes where needed); zsh (compadd without -Q) and fish quote what they insert themselves,
+so they get the name as it is. A name with a control character (a newline would split
+it) is left out for every shell.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ SHELLS = ("bash", "zsh", "fish")
 
 BASH = r"""# cms completion for bash: eval "$(cms completion bash)" in ~/.bashrc
 _cms_complete() {
-    local IFS=$'\n'
-    COMPREPLY=($(command cms completion --complete=bash -- "${COMP_LINE:0:COMP_POINT}" 2>/dev/null))
+    # one candidate per line, already quoted for bash (read -r: no globbing, no splitting)
+    COMPREPLY=()
+    local candidate
+    while IFS= read -r candidate; do
+        COMPREPLY+=("$candidate")
+    done < <(command cms completion --complete=bash -- "${COMP_LINE:0:COMP_POINT}" 2>/dev/null)
     if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
         compopt -o nospace 2>/dev/null
     fi
@@ -40,8 +49,9 @@ _cms() {
     reply=("${(@f)$(command cms completion --complete=zsh -- "${BUFFER[1,CURSOR]}" 2>/dev/null)}")
     reply=(${reply:#})
     if (( ${#reply} )); then
-        compadd -Q -S '' -- ${(M)reply:#*=}
-        compadd -Q -- ${reply:#*=}
+        # raw names: compadd (no -Q) quotes them for the line, so a name is never code
+        compadd -S '' -- ${(M)reply:#*=}
+        compadd -- ${reply:#*=}
     else
         _files
     fi
@@ -112,15 +122,26 @@ def split_line(line: str) -> list[str]:
 
 
 def complete_line(line: str, shell: str = "bash") -> list[str]:
+    """The candidates for the last word of ``line``, each as ``shell`` must receive it:
+    quoted for bash (which inserts it as it is), raw for zsh and fish (which quote it)."""
     words = split_line(line)
     if not words:
         return []
-    candidates = complete(words[1:] or [""])
+    candidates = [c for c in complete(words[1:] or [""]) if _printable(c)]
     current = (words[1:] or [""])[-1]
     if shell == "bash":  # bash completes only the part after the last = or :
+        import shlex
+
         cut = max(current.rfind("="), current.rfind(":")) + 1
-        candidates = [c[cut:] for c in candidates]
+        candidates = [shlex.quote(c[cut:]) if c[cut:] else "" for c in candidates]
     return candidates
+
+
+def _printable(candidate: str) -> bool:
+    """False for a name holding a control character (C0, DEL, C1, line separators): it
+    cannot pass as one line, nor be typed, so it is not offered."""
+    return not any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 or c in "\u2028\u2029"
+                   for c in candidate)
 
 
 def complete(words: list[str]) -> list[str]:
