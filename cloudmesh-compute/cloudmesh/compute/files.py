@@ -1,4 +1,5 @@
-"""Small file-system helpers shared by Config and State."""
+"""Small file-system helpers shared by Config, State, the key registry and the cms>
+shell. Files that may hold secrets are private (0600) from their first byte."""
 
 from __future__ import annotations
 
@@ -16,6 +17,45 @@ def ensure_dir(path: Path) -> Path:
     """Create a private directory (0700) if it does not exist."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def create_private(path: Path, data: bytes = b"", exclusive: bool = True) -> None:
+    """Create ``path`` with mode 0600 from its first byte (os.open with the mode, never a
+    chmod after) and write ``data``. ``exclusive``: the file must not exist yet, not even
+    as a symbolic link (O_EXCL); otherwise an existing plain file is truncated and
+    rewritten. A symbolic link is never followed (O_NOFOLLOW)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    if exclusive:
+        flags |= os.O_EXCL
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+class private_files:
+    """``with private_files(path):`` around code that creates files it does not let us
+    open (readline's history writer): the umask is 077 meanwhile, so whatever it creates
+    is 0600 from its first byte; an existing ``path`` with a looser mode is made 0600
+    before anything is written to it. The umask is per process: keep the block short."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._saved: int | None = None
+
+    def __enter__(self) -> private_files:
+        if self.path is not None:
+            try:
+                if os.stat(self.path, follow_symlinks=False).st_mode & 0o077:
+                    os.chmod(self.path, 0o600)  # a file an older cms left readable
+            except OSError:
+                pass
+        self._saved = os.umask(0o077)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._saved is not None:
+            os.umask(self._saved)
+            self._saved = None
 
 
 def write_target(path: Path) -> Path:

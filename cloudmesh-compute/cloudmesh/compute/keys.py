@@ -178,13 +178,18 @@ def generate_ed25519(private_path: Path, comment: str) -> dict:
 
 
 def _create_new(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` (which must not exist, not even as a symbolic link) with ``mode``."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    """Create ``path`` (which must not exist, not even as a symbolic link) with ``mode``:
+    0600 through files.create_private, so a private key is never readable by others."""
+    from cloudmesh.compute.files import create_private
+
     try:
-        fd = os.open(path, flags, mode)
+        if mode == 0o600:
+            create_private(path, data, exclusive=True)
+        else:  # a public key: the user's umask applies
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            with os.fdopen(os.open(path, flags, mode), "wb") as handle:
+                handle.write(data)
     except FileExistsError:
         raise UsageError(f"{path} exists; not overwritten", "pick another key name") from None
     except OSError as error:
         raise ConfigError(f"cannot create {path}: {error.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)

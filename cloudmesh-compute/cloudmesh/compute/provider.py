@@ -427,7 +427,10 @@ class Provider:
                 f"cloud '{self.name}' has another key named '{name}' "
                 f"({present.get('fingerprint')}; the local one is {local['fingerprint']})",
                 "delete it there first (cms key delete NAME --cloud=...) or use another name")
-        return {**self.call("key_upload", name, local["public_key"]), "action": "uploaded"}
+        from cloudmesh.compute.keys import parse_public_key  # re-validated on use
+
+        key = parse_public_key(local["public_key"], f"key '{name}' in the registry")
+        return {**self.call("key_upload", name, key.line()), "action": "uploaded"}
 
     def upload_keys(self, names: str | list[str]) -> list[Outcome]:
         """``upload_key`` for several keys: one Outcome per key."""

@@ -192,8 +192,10 @@ def _interactive(session: Session) -> int:
                 from cloudmesh.compute.files import ensure_dir
 
                 ensure_dir(history.parent)
-                readline.write_history_file(history)
-                os.chmod(history, 0o600)
+                from cloudmesh.compute.files import private_files
+
+                with private_files(history):  # 0600 from its first byte, not chmod-ed after
+                    readline.write_history_file(history)
             except OSError:
                 pass
     return shell.last
