@@ -138,7 +138,7 @@ def test_provider_new_installs_is_listed_and_passes_the_suite(cms_home: Path,
                     "--disable-pip-version-check", "-e", str(source)], check=True)
     # the core's 'cms' script, as installing cloudmesh-compute into the venv would make it
     script = venv / "bin" / "cms"
-    script.write_text(f"#!{python}\nimport sys\nfrom cloudmesh.compute.shell import main\n"
+    script.write_text(f"#!{python}\nimport sys\nfrom cloudmesh.compute.main import main\n"
                       "sys.exit(main())\n")
     script.chmod(0o755)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}

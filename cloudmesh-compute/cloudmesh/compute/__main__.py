@@ -2,6 +2,6 @@
 
 import sys
 
-from cloudmesh.compute.shell import main
+from cloudmesh.compute.main import main
 
 sys.exit(main())

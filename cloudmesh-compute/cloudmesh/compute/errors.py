@@ -14,8 +14,16 @@ EXIT_NOT_FOUND = 3
 EXIT_CONFIG = 4
 EXIT_INTERRUPTED = 130
 
-#: set by ``cms --debug``: errors are printed with their tracebacks
+#: set by ``cms --debug`` (through set_debug): errors are printed with their tracebacks
 DEBUG = False
+
+
+def set_debug(flag: bool) -> bool:
+    """Print tracebacks with errors (``--debug``) or not; returns the previous setting,
+    so that one command line's --debug does not outlast it."""
+    global DEBUG
+    previous, DEBUG = DEBUG, flag
+    return previous
 
 
 #: secret values read from the configuration in this process, in every form they may be

@@ -168,7 +168,12 @@ class Provider:
                               f"cloudmesh.compute.{self.name}.cm.kind aws")
         self.kind = str(kind)
         provider_class = load_provider_class(self.kind, self.name)
-        self.provider: ComputeNodeABC = provider_class(self.name, self.spec)
+        from cloudmesh.compute.session import current_session
+
+        session = current_session()  # the cms> shell's: one instance per cloud
+        self.provider: ComputeNodeABC = (
+            provider_class(self.name, self.spec) if session is None
+            else session.provider(provider_class, self.kind, self.name, self.spec))
         self.provider.notice = self.warn
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 ``cms --file=FILE``) run line by line.
 
 Every line is a cms command line as on the command line (``cms`` in front is allowed),
-run by the same code (:func:`cloudmesh.compute.shell.main`), so errors and exit codes are
-the same. ``!command`` runs a system command; ``$name`` (or ``${name}``) is the value of a
+run by the same code (:func:`cloudmesh.compute.dispatch.dispatch`), so errors and exit
+codes are the same. ``!command`` runs a system command; ``$name`` (or ``${name}``) is the value of a
 variable set with ``cms set``; ``#`` starts a comment line. A script stops at the first
 line that fails, with that line's exit code, unless ``--continue`` is given.
 
@@ -21,39 +21,15 @@ import sys
 INTRO = "cms shell: every cms command, 'help', '!command', $variables; 'quit' or ^D ends"
 
 
-class ProviderCache:
-    """Keeps each cloud's provider instance (and so its SDK client) for the session: the
-    facade asks ``registry.load`` for the kind's class and calls it with (cloud, spec);
-    this answers with the instance it made for the same cloud and spec before."""
+class Shell:
+    """Runs cms lines one after another in this process, through the same dispatch as
+    the command line, with one :class:`~cloudmesh.compute.session.Session` (and so one
+    provider instance per cloud) for all of them."""
 
     def __init__(self) -> None:
-        self.instances: dict[tuple[str, str, str], object] = {}
+        from cloudmesh.compute.session import Session
 
-    def install(self) -> None:
-        from cloudmesh.compute import provider, registry
-
-        def load(kind: str, cloud: str | None = None):
-            provider_class = registry.load(kind, cloud)
-            return lambda name, spec: self.instance(provider_class, kind, name, spec)
-
-        provider.load_provider_class = load
-
-    def instance(self, provider_class, kind: str, name: str, spec: dict):
-        import json
-
-        key = (kind, name, json.dumps(spec, sort_keys=True, default=repr))
-        found = self.instances.get(key)
-        if found is None or type(found) is not provider_class:
-            found = self.instances[key] = provider_class(name, spec)
-        return found
-
-
-class Session:
-    """Runs cms lines one after another in this process."""
-
-    def __init__(self) -> None:
-        self.providers = ProviderCache()
-        self.providers.install()
+        self.session = Session()
 
     def expand_variables(self, line: str) -> str:
         """$name and ${name}: variables of 'cms set'; an unknown one is a usage error."""
@@ -76,7 +52,8 @@ class Session:
 
     def execute(self, line: str) -> int:
         """One line: its exit code (0 for a blank line or a comment)."""
-        from cloudmesh.compute import errors, shell
+        from cloudmesh.compute import errors
+        from cloudmesh.compute.dispatch import dispatch
 
         text = line.strip()
         if not text or text.startswith("#"):
@@ -104,11 +81,9 @@ class Session:
             errors.print_error(errors.UsageError("scripts run from the command line",
                                                  "cms --file=SCRIPT"))
             return errors.EXIT_USAGE
-        shell._interrupted = False
         try:
-            return shell.main(words)
+            return dispatch(words, session=self.session)
         finally:
-            shell._interrupted = False
             sys.stdout.flush()
 
     def script(self, lines, keep_going: bool) -> int:
@@ -124,7 +99,7 @@ class Session:
         return code
 
 
-def _interactive(session: Session) -> int:
+def _interactive(session: Shell) -> int:
     import cmd
 
     from cloudmesh.compute.files import config_dir
@@ -154,7 +129,7 @@ def _interactive(session: Session) -> int:
         readline.set_completer(completer)
         readline.parse_and_bind("tab: complete")
 
-    class Shell(cmd.Cmd):
+    class Prompt(cmd.Cmd):
         prompt = "cms> "
         intro = INTRO
         last = 0
@@ -173,17 +148,16 @@ def _interactive(session: Session) -> int:
         def emptyline(self) -> bool:
             return False
 
-    shell = Shell(completekey="")  # readline completes with ours (above)
-    from cloudmesh.compute import shell as cms_shell
+    shell = Prompt(completekey="")  # readline completes with ours (above)
+    from cloudmesh.compute import interrupts
 
-    cms_shell.IN_SESSION = True
     try:
         while True:
             try:
                 shell.cmdloop()
                 break
             except KeyboardInterrupt:  # ^C at the prompt: a new prompt, and the next
-                cms_shell._interrupted = False  # ^C is a first one again
+                interrupts.reset()  # the next ^C is a first one again
                 print("^C")
                 shell.intro = None
     finally:
@@ -220,7 +194,7 @@ def main(argv: list[str]) -> int:
                              "cms [--file=SCRIPT] [--continue], or cms COMMAND ...")
     if path == "":
         raise UsageError("--file needs a file name", "cms --file=SCRIPT")
-    session = Session()
+    session = Shell()
     if path is not None:
         try:
             with open(path, encoding="utf-8") as handle:
