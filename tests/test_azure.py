@@ -29,6 +29,8 @@ def fake():
     server.start()
     yield server
     server.stop()
+    # every request cms sent must be one the API description allows (tests/fakes/azure/spec.py)
+    assert not server.violations, server.violations
 
 
 def azure_spec(fake: AzureFake, token: str | None = None, **default: Any) -> dict[str, Any]:
@@ -90,6 +92,15 @@ class TestAzureConformance(ComputeProviderSuite):
         body = fake.vm(RG, vm["name"])["properties"]["osProfile"]
         return [k["keyData"] for k in body["linuxConfiguration"]["ssh"]["publicKeys"]]
 
+    def reboot_count(self, cloud_name: str, vm: dict[str, Any]) -> int:
+        """Restarts the fake carried out for this VM (VirtualMachines_Restart)."""
+        return self._fake.reboots.get(vm["name"].lower(), 0)
+
+    def bad_credentials(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A bearer token the fake does not know: ARM's 401 InvalidAuthenticationToken."""
+        spec["credentials"]["access_token"] = f"refused-{uuid.uuid4().hex}"
+        return spec
+
     @pytest.fixture(autouse=True)
     def _keep_fake(self, fake: AzureFake) -> None:
         self._fake = fake
@@ -107,13 +118,32 @@ def test_list_follows_next_link_pages(fake: AzureFake, azure_cloud: str) -> None
     assert all(r["private_ips"][0].startswith("10.9.") for r in records)
 
 
-def test_addresses_come_from_two_lists_not_calls_per_vm(fake: AzureFake,
-                                                         azure_cloud: str) -> None:
-    fake.seed_vms(RG, 12)
+@pytest.mark.parametrize("count", [1, 10, 100])
+def test_list_takes_four_requests_whatever_the_number_of_vms(fake: AzureFake, azure_cloud: str,
+                                                             count: int) -> None:
+    fake.page_size = 200  # one page each: what is counted is requests per kind of list
+    fake.seed_vms(RG, count)
+    fake.vm(RG, "seed-0000")["_state"]["power"] = "deallocated"
     fake.requests.clear()
-    Provider(azure_cloud).list()
-    gets = [p for m, p in fake.requests if m == "GET"]
-    assert len(gets) == 3, gets  # VMs (with instance view), NICs, public IPs
+    records = Provider(azure_cloud).list()
+    paths = sorted(p.split("?")[0].rsplit("/", 1)[-1] for m, p in fake.requests)
+    # VMs of the group, the subscription's status-only list, NICs, public IPs
+    assert paths == ["networkInterfaces", "publicIPAddresses", "virtualMachines",
+                     "virtualMachines"], paths
+    assert any("statusOnly=true" in p for _, p in fake.requests)
+    assert not any("$expand" in p for _, p in fake.requests)
+    status = {r["name"]: r["status"] for r in records}
+    assert status.pop("seed-0000") == "stopped"
+    assert set(status.values()) <= {"running"} and len(status) == count - 1
+
+
+def test_list_shows_only_the_groups_vms_with_their_power_states(fake: AzureFake,
+                                                                azure_cloud: str) -> None:
+    fake.seed_vms("other-group", 3, prefix="theirs")
+    fake.seed_vms(RG, 2)
+    records = Provider(azure_cloud).list()
+    assert sorted(r["name"] for r in records) == ["seed-0000", "seed-0001"]
+    assert {r["state"] for r in records} == {"running"}
 
 
 def test_info_has_the_instance_view_power_state(fake: AzureFake, azure_cloud: str) -> None:

@@ -55,6 +55,7 @@ def fake():
     server.start()
     yield server
     server.stop()
+    assert not server.violations, server.violations
 
 
 def _network(network, name="vm1", public=True):
@@ -125,7 +126,7 @@ def test_lists_page_with_next_link(fake: AzureFake) -> None:
     fake.page_size = 7
     fake.seed_vms(RG, 20)
     compute, network, _ = clients(fake)
-    names = [vm.name for vm in compute.virtual_machines.list(RG, expand="instanceView")]
+    names = [vm.name for vm in compute.virtual_machines.list(RG)]
     assert len(names) == 20 and len(set(names)) == 20
     assert len(list(network.network_interfaces.list(RG))) == 20
     pages = [(m, p) for m, p in fake.requests if "skiptoken" in p]
@@ -194,3 +195,47 @@ def test_images_and_sizes(fake: AzureFake) -> None:
     assert image.properties.os_disk_image.operating_system == "Linux"
     sizes = {s.name: s for s in compute.virtual_machine_sizes.list(LOCATION)}
     assert sizes["Standard_B1s"].memory_in_mb == 1024
+
+
+def test_the_fake_refuses_what_the_api_description_forbids(fake: AzureFake) -> None:
+    """VirtualMachines_List: "'instanceView' ... can only be specified if a valid $filter
+    option is specified" (ComputeRP.json 2026-04-01); Azure answers 400 InvalidParameter."""
+    from azure.core.exceptions import HttpResponseError
+
+    fake.seed_vms(RG, 1)
+    compute, _, _ = clients(fake)
+    with pytest.raises(HttpResponseError) as refused:
+        list(compute.virtual_machines.list(RG, expand="instanceView"))
+    assert refused.value.status_code == 400
+    assert refused.value.error.code == "InvalidParameter"
+    assert refused.value.error.target == "$expand"
+    with pytest.raises(HttpResponseError) as unknown_value:
+        compute.virtual_machines.get(RG, "seed-0000", expand="everything")
+    assert unknown_value.value.error.target == "$expand"
+    assert len(fake.violations) == 2
+    fake.violations.clear()
+    # what the description allows is answered
+    scale_set = (f"/subscriptions/{fake.subscription}/resourceGroups/{RG}/providers/"
+                 "Microsoft.Compute/virtualMachineScaleSets/ss")
+    assert list(compute.virtual_machines.list(
+        RG, filter=f"'virtualMachineScaleSet/id' eq '{scale_set}'", expand="instanceView")) == []
+    statuses = list(compute.virtual_machines.list_all(status_only="true"))
+    assert statuses[0]["properties"]["instanceView"]["statuses"]
+
+
+def test_the_fake_refuses_bodies_outside_the_description(fake: AzureFake) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    _, network, _ = clients(fake)
+    fake.seed_vms(RG, 1)
+    body = {"location": LOCATION, "properties": {"securityRules": [
+        {"name": "r", "properties": {"protocol": "Tcp", "access": "Allow", "direction": "Inbound",
+                                     "priority": 50, "sourcePortRange": "*"}}]}}
+    with pytest.raises(HttpResponseError) as low:
+        network.network_security_groups.begin_create_or_update(RG, "sg", body).result()
+    assert low.value.status_code == 400 and low.value.error.target == "priority"
+    del body["properties"]["securityRules"][0]["properties"]["direction"]
+    with pytest.raises(HttpResponseError) as missing:
+        network.network_security_groups.begin_create_or_update(RG, "sg", body).result()
+    assert "direction" in missing.value.error.target
+    fake.violations.clear()

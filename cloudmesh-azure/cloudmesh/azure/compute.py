@@ -33,6 +33,7 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.endpoints import is_loopback_host
+from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.lazy import require
 
 if TYPE_CHECKING:  # the facade builds it; we only read it
@@ -248,19 +249,17 @@ class Provider(ComputeNodeABC):
         if isinstance(error, exc.HttpResponseError):
             status = error.status_code or 0
             code, message = _arm_error(error)
-            text = f"{where}: Azure {code}: {message}".rstrip(": ")
+            hint = None
             if status == 403 and code == "AuthorizationFailed":
-                return CredentialError(text, "give the identity a role (e.g. Contributor) on "
-                                       f"resource group {self.credentials.get('resource_group')}")
-            if status in (401, 403):
-                return CredentialError(text, "check the credentials with 'cms check'")
-            if status == 404:
-                return NotFound(text)
+                hint = ("give the identity a role (e.g. Contributor) on resource group "
+                        f"{self.credentials.get('resource_group')}")
+            translated = classify_http(status, code, f"Azure {code}: {message}".rstrip(": "),
+                                       cloud=self.cloud, hint=hint)
             # 409 is a conflict of any kind (a VM in the wrong state, too), never
-            # "already exists" by itself
-            transient = status in (408, 429) or status >= 500 or code in (
-                "RetryableError", "TooManyRequests", "OperationPreempted")
-            return CloudError(text, retryable=transient)
+            # "already exists" by itself; these codes are ARM's transient ones
+            if code in ("RetryableError", "TooManyRequests", "OperationPreempted"):
+                translated.retryable = True
+            return translated
         if isinstance(error, (exc.ServiceRequestError, exc.ServiceResponseError)):
             return CloudError(f"{where}: cannot reach Azure at {self.base_url}: "
                               f"{_first_line(error)}", retryable=True)
@@ -281,10 +280,11 @@ class Provider(ComputeNodeABC):
 
     # ---- mappers ---------------------------------------------------------------------
     @record_mapper("virtual machine")
-    def _to_vm(self, vm: Any, nics: dict[str, Any], ips: dict[str, Any]) -> dict[str, Any]:
+    def _to_vm(self, vm: Any, nics: dict[str, Any], ips: dict[str, Any],
+               view: Any = None) -> dict[str, Any]:
         props = vm.get("properties") or {}
         tags = dict(vm.get("tags") or {})
-        view = props.get("instanceView") or {}
+        view = view or props.get("instanceView") or {}
         power, provisioning = None, str(props.get("provisioningState") or "").lower()
         for status in view.get("statuses") or ():
             code = str(status.get("code") or "")
@@ -362,17 +362,34 @@ class Provider(ComputeNodeABC):
         return nics, ips
 
     def list(self) -> list[dict[str, Any]]:
+        # VirtualMachines_List gives the models; their power states come from one
+        # VirtualMachines_ListAll?statusOnly=true narrowed to this group by id. List's
+        # $expand=instanceView needs a scale-set $filter (ComputeRP.json), so a
+        # group-wide expand is refused by Azure (azure-rest-api-specs#42411)
         try:
-            vms = self._call(lambda: list(self.compute.virtual_machines.list(
-                self.group, expand="instanceView")))
+            vms = self._call(lambda: list(self.compute.virtual_machines.list(self.group)))
         except NotFound as missing:
-            if "ResourceGroupNotFound" in str(missing):
+            if missing.code == "ResourceGroupNotFound":
                 return []  # nothing was ever booted here
             raise
         if not vms:
             return []
+        views = self._instance_views()
         nics, ips = self._addresses()
-        return [self._to_vm(vm, nics, ips) for vm in vms]
+        return [self._to_vm(vm, nics, ips, views.get(str(vm.get("id", "")).lower()))
+                for vm in vms]
+
+    def _instance_views(self) -> dict[str, Any]:
+        """The instance views of this group's VMs by lower-case id, from one status-only
+        list of the subscription's VMs (a few pages whatever the number of VMs)."""
+        prefix = f"/subscriptions/{self.subscription}/resourcegroups/{self.group}/".lower()
+        views = {}
+        for vm in self._call(lambda: list(self.compute.virtual_machines.list_all(
+                status_only="true"))):
+            vm_id = str(vm.get("id", "")).lower()
+            if vm_id.startswith(prefix):
+                views[vm_id] = (vm.get("properties") or {}).get("instanceView")
+        return views
 
     def _get_vm(self, name: str):
         if name.startswith("/subscriptions/"):

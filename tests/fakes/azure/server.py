@@ -59,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import spec
+
 API_VERSIONS = {
     "microsoft.compute": {"2026-04-01", "2026-03-02", "2026-03-03"},
     "microsoft.network": {"2026-03-01"},
@@ -102,9 +104,9 @@ _TYPES = {  # lower-case path segment -> (namespace, ARM type)
 
 class ArmError(Exception):
     def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, target: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.target = status, code, message, target
         self.headers = headers or {}
 
 
@@ -140,6 +142,11 @@ class AzureFake:
         self.resources: dict[str, dict] = {}        # lower id -> resource JSON
         self.operations: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []   # (method, path) seen
+        #: requests outside the API description (see spec.py), each answered 400 as ARM
+        #: does; a test's fixture fails when one is left here
+        self.violations: list[str] = []
+        #: VM name (lower) -> restarts the fake has carried out
+        self.reboots: dict[str, int] = {}
         self.lock = threading.RLock()
         self._next_public = 0
         self._private: dict[str, int] = {}
@@ -285,6 +292,12 @@ class AzureFake:
         try:
             self._authenticate(headers)
             parsed = json.loads(body) if body else None
+            refusal = spec.check(method, path, query, parsed)
+            if refusal is not None:
+                with self.lock:
+                    self.violations.append(f"{method} {raw_path}: {refusal.message}")
+                raise ArmError(refusal.status, refusal.code, refusal.message,
+                               target=refusal.target)
             with self.lock:
                 self._settle()
                 status, extra, payload = self._route(method, path, query, parsed, base)
@@ -292,8 +305,10 @@ class AzureFake:
             return status, out_headers, payload
         except ArmError as error:
             out_headers.update(error.headers)
-            return error.status, out_headers, {"error": {"code": error.code,
-                                                         "message": error.message}}
+            payload = {"code": error.code, "message": error.message}
+            if error.target:
+                payload["target"] = error.target
+            return error.status, out_headers, {"error": payload}
         except json.JSONDecodeError as error:
             return 400, out_headers, {"error": {"code": "InvalidRequestContent",
                                                 "message": f"The request content was invalid "
@@ -405,8 +420,9 @@ class AzureFake:
                                    or query.get("monitor") == "true")
         if namespace == "microsoft.compute":
             if low == ["virtualmachines"]:
-                vms = [r for r in self.resources.values()
-                       if r["type"] == "Microsoft.Compute/virtualMachines"]
+                vms = _scale_set_filter([r for r in self.resources.values()
+                                         if r["type"] == "Microsoft.Compute/virtualMachines"],
+                                        query)
                 return 200, {}, self._page(vms, query, base, "/subscriptions/"
                                            f"{self.subscription}/providers/Microsoft.Compute/"
                                            "virtualMachines", status_only=query.get(
@@ -568,7 +584,8 @@ class AzureFake:
             self._require_group(group)
             items = [r for r in self.resources.values() if r["type"] == type_
                      and _group_of(r["id"]).lower() == group.lower()]
-            return 200, {}, self._page(items, query, base, collection)
+            return 200, {}, self._page(_scale_set_filter(items, query), query, base,
+                                       collection)
         name = rest[0]
         rid = f"{collection}/{name}"
         resource = self.resources.get(rid.lower())
@@ -970,6 +987,8 @@ class AzureFake:
                                "restart": ("starting", "running")}[action]
         state["power"] = transitional
         props["provisioningState"] = "Updating"
+        if action == "restart":
+            self.reboots[vm["name"].lower()] = self.reboots.get(vm["name"].lower(), 0) + 1
 
         def finish(failed=None) -> None:
             state["power"] = final
@@ -1060,6 +1079,17 @@ class AzureFake:
                 nsg["properties"]["networkInterfaces"] = [
                     n for n in nsg["properties"].get("networkInterfaces", [])
                     if n["id"].lower() != resource["id"].lower()]
+
+
+def _scale_set_filter(items: list[dict], query: dict) -> list[dict]:
+    """The VMs a $filter "'virtualMachineScaleSet/id' eq '<id>'" keeps (the only $filter
+    VirtualMachines_List and _ListAll document; spec.py refuses any other)."""
+    wanted = query.get("$filter")
+    if not wanted:
+        return items
+    scale_set = wanted.split(" eq ", 1)[-1].strip().strip("'").lower()
+    return [r for r in items if str(((r.get("properties") or {}).get(
+        "virtualMachineScaleSet") or {}).get("id", "")).lower() == scale_set]
 
 
 def _ci_get(mapping: dict | None, key: str) -> Any:
