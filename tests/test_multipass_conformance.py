@@ -1,9 +1,12 @@
-"""The provider conformance suite against the fake ``multipass`` executable: once as
-Multipass 1.16 prints, once with the quirks of other versions, once as the zero-config
-cloud ``multipass`` with no cloudmesh.yaml at all."""
+"""The provider conformance suite against the fake ``multipass`` executable: the whole
+suite as Multipass 1.16 prints and as the zero-config cloud ``multipass`` with no
+cloudmesh.yaml at all; for the quirks of other versions, the tests whose outcome depends
+on what Multipass prints. Each class has one fake daemon and home (class-scoped), so its
+read-only tests share one instance."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,13 @@ from fakes.multipass import harness
 QUIRKS = ("MULTIPASS_FAKE_STATE_CASE", "MULTIPASS_FAKE_BLUEPRINTS_KEY",
           "MULTIPASS_FAKE_SNAPSHOT_COUNT", "MULTIPASS_FAKE_ZONES", "MULTIPASS_FAKE_DAEMON",
           "MULTIPASS_FAKE_FAIL", "MULTIPASS_FAKE_VERSION")
+
+
+@pytest.fixture(scope="class")
+def class_env(tmp_path_factory: pytest.TempPathFactory):
+    """A directory and an environment for one test class (undone after the class)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield tmp_path_factory.mktemp("multipass"), monkeypatch
 
 
 def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -61,16 +71,64 @@ def authorized_keys_of(cloud_init: str | None) -> list[str]:
     return keys
 
 
-def stored_cloud_init(name: str) -> str | None:
-    """The cloud-init text the fake multipass received for an instance."""
+def stored_instance(name: str) -> dict:
+    """The fake multipass daemon's record of an instance."""
     import json
     import os
 
     with open(os.environ["MULTIPASS_FAKE_STATE"], encoding="utf-8") as handle:
-        return json.load(handle)["instances"][name].get("cloud_init")
+        return json.load(handle)["instances"][name]
 
 
-class TestMultipassConformance(ComputeProviderSuite):
+def stored_cloud_init(name: str) -> str | None:
+    """The cloud-init text the fake multipass received for an instance."""
+    return stored_instance(name).get("cloud_init")
+
+
+def unauthenticated_multipass(directory: Path) -> Path:
+    """A multipass client the daemon does not accept, as Multipass prints it for a client
+    that has not run 'multipass authenticate' (exit 2, CommandFail)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    executable = directory / "multipass"
+    executable.write_text(
+        "#!/bin/sh\n"
+        "echo \"$1 failed: The client is not authenticated with the Multipass service.\" >&2\n"
+        "echo \"Please use 'multipass authenticate' before proceeding.\" >&2\n"
+        "exit 2\n")
+    executable.chmod(0o755)
+    return executable
+
+
+class MultipassHooks:
+    """The suite's hooks, read from the fake daemon's state file."""
+
+    def delivered_keys(self, provider, vm) -> list[str]:
+        return authorized_keys_of(stored_cloud_init(vm["name"]))
+
+    def reboot_count(self, cloud_name: str, vm: dict) -> int:
+        return int(stored_instance(vm["name"]).get("reboots", 0))
+
+    def bad_credentials(self, spec: dict) -> dict:
+        executable = unauthenticated_multipass(
+            Path(os.environ["MULTIPASS_FAKE_STATE"]).parent / "unauthenticated")
+        spec.setdefault("credentials", {})["executable"] = str(executable)
+        return spec
+
+
+def only(*names: str):
+    """A class decorator keeping only these tests of the suite (the others are None, which
+    pytest does not collect)."""
+    def narrow(cls):
+        for attribute in dir(ComputeProviderSuite):
+            if attribute.startswith("test_") and attribute not in names:
+                setattr(cls, attribute, None)
+        missing = [n for n in names if not callable(getattr(cls, n, None))]
+        assert not missing, f"the suite has no tests {missing}"
+        return cls
+    return narrow
+
+
+class TestMultipassConformance(MultipassHooks, ComputeProviderSuite):
     """A cloud 'local' of kind multipass whose credentials.executable is the fake."""
 
     image = "24.04"
@@ -79,27 +137,32 @@ class TestMultipassConformance(ComputeProviderSuite):
     interval = 0.05
     quirks: dict[str, str] = {}
 
-    @pytest.fixture
-    def cloud(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-        executable = isolate(tmp_path, monkeypatch, self.quirks)
-        harness.write_config(tmp_path / "config", {
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cloud(cls, class_env):
+        directory, monkeypatch = class_env
+        executable = isolate(directory, monkeypatch, cls.quirks)
+        harness.write_config(directory / "config", {
             "local": {"cm": {"kind": "multipass"},
                       "credentials": {"executable": str(executable)}}})
         yield "local"
 
-    def delivered_keys(self, provider, vm) -> list[str]:
-        return authorized_keys_of(stored_cloud_init(vm["name"]))
 
-
+@only("test_boot_list_info_delete", "test_list_filters_by_names", "test_list_updates_cache",
+      "test_stop_start", "test_reboot", "test_suspend_resume_or_not_supported",
+      "test_wait_times_out", "test_one_failure_does_not_hide_the_others", "test_images",
+      "test_resolve_image_takes_the_suite_image")
 class TestMultipassConformanceOtherVersions(TestMultipassConformance):
-    """The same contract when Multipass prints capitalised states (very old clients),
-    the newer blueprints key, no snapshot_count (before snapshots) and zones (unreleased)."""
+    """What other versions print: capitalised states (very old clients), the newer
+    blueprints key, no snapshot_count (before snapshots) and zones (unreleased). Only the
+    tests that read those documents (states, list, info, find); the rest of the suite
+    runs above with the same fake."""
 
     quirks = {"MULTIPASS_FAKE_STATE_CASE": "upper", "MULTIPASS_FAKE_BLUEPRINTS_KEY": "blueprints",
               "MULTIPASS_FAKE_SNAPSHOT_COUNT": "absent", "MULTIPASS_FAKE_ZONES": "1"}
 
 
-class TestMultipassZeroConfig(ComputeProviderSuite):
+class TestMultipassZeroConfig(MultipassHooks, ComputeProviderSuite):
     """The cloud named 'multipass' with no cloudmesh.yaml: multipass found on PATH."""
 
     image = "24.04"
@@ -107,15 +170,21 @@ class TestMultipassZeroConfig(ComputeProviderSuite):
     timeout = 30
     interval = 0.05
 
-    @pytest.fixture
-    def cloud(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-        executable = isolate(tmp_path, monkeypatch)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cloud(cls, class_env):
+        directory, monkeypatch = class_env
+        executable = isolate(directory, monkeypatch)
         monkeypatch.setenv("PATH", f"{executable.parent}:/usr/bin:/bin")
-        assert not (tmp_path / "config" / "cloudmesh.yaml").exists()
+        assert not (directory / "config" / "cloudmesh.yaml").exists()
         yield "multipass"
 
-    def delivered_keys(self, provider, vm) -> list[str]:
-        return authorized_keys_of(stored_cloud_init(vm["name"]))
+    def test_no_configuration_file_was_written(self, cloud: str) -> None:
+        """The suite ran against the zero-config cloud, not a cloud it configured."""
+        import os
+
+        config = Path(os.environ["CLOUDMESH_CONFIG_DIR"]) / "cloudmesh.yaml"
+        assert not config.exists() or "multipass" not in config.read_text()
 
 
 class TestMultipassFaults(FaultSuite):

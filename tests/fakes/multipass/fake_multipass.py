@@ -1001,6 +1001,8 @@ def cmd_restart(args: list[str]) -> int:
                 failure = not_running_message(name, instance)
                 break
             instance["state"] = "Running"
+            # not printed by any command: the tests' record that a reboot happened
+            instance["reboots"] = instance.get("reboots", 0) + 1
     if failure:  # after the state is written: the reboots before it happened
         raise fail("restart", failure)
     return OK

@@ -24,6 +24,25 @@ providers run it too::
             # fake's own state (key pair, metadata, osProfile or cloud-init)
             return my_fake.authorized_keys(vm["id"])
 
+        def reboot_count(self, cloud_name, vm):
+            # how often the test cloud's own state saw this VM reboot (a counter, or the
+            # number of boot times it recorded): the suite asserts a reboot raises it by one
+            return my_fake.reboots(vm["id"])
+
+        def bad_credentials(self, spec):
+            # the cloud's cloudmesh.yaml entry (a copy) with credentials the test cloud
+            # refuses: the suite asserts check() raises CredentialError (exit 4 in the CLI)
+            spec["credentials"]["token"] = "refused"
+            return spec
+
+The three hooks are required: a class lacking one fails the tests that need it with a
+message naming the hook.
+
+Tests that only read share one running VM per test class (``shared_vm``); tests that
+change a VM boot their own. The VM is booted once per class when the ``cloud`` fixture is
+class-scoped (``cms_home_class`` in the fixtures gives a home for that); with a
+function-scoped ``cloud`` (a fresh test cloud per test) it is booted per test.
+
 The suite talks to the provider only through the ``Provider`` facade, as cms does. Its SSH
 tests boot a VM with a key, reach it at the address the provider reports (a fake hands
 out 127.0.0.0/8 addresses), start an SSH server there that trusts exactly the keys the
@@ -95,7 +114,23 @@ class ComputeProviderSuite:
         the test cloud's own state (the key pair the VM names, its ssh-keys metadata, its
         osProfile, its cloud-init). Every provider's test class implements it: the SSH
         tests trust exactly these keys, so they pass only if the boot delivered the key."""
-        raise NotImplementedError("a provider's test class must implement delivered_keys")
+        self.hook_missing("delivered_keys(self, provider, vm) -> list[str]")
+
+    def reboot_count(self, cloud_name: str, vm: dict[str, Any]) -> int:
+        """How many reboots of ``vm`` the test cloud's own state has seen (a counter, or
+        the boot times it recorded). Every provider's test class implements it: a reboot
+        must raise it by one, so a reboot that does nothing fails."""
+        self.hook_missing("reboot_count(self, cloud_name: str, vm: dict) -> int")
+
+    def bad_credentials(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The cloud's configuration entry ``spec`` (a copy to change) with credentials the
+        test cloud refuses. Every provider's test class implements it: check() must then
+        raise CredentialError, and 'cms check' exit with 4."""
+        self.hook_missing("bad_credentials(self, spec: dict) -> dict")
+
+    def hook_missing(self, signature: str) -> None:
+        pytest.fail(f"{type(self).__name__} lacks the conformance hook {signature} "
+                    "(see cloudmesh.compute.testing)", pytrace=False)
 
     @staticmethod
     def new_public_key(tmp_path: Path, name: str) -> str:
@@ -115,6 +150,28 @@ class ComputeProviderSuite:
                                    wait=True, timeout=self.timeout, **options)
         assert outcome.ok, f"boot failed: {outcome.error}"
         return outcome.result
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def shared_vms(cls) -> dict[tuple, dict[str, Any]]:
+        """The class's shared VMs, by the test cloud they live in."""
+        return {}
+
+    @pytest.fixture
+    def shared_vm(self, provider: Provider,
+                  shared_vms: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
+        """A running VM for tests that only read: booted once per class and test cloud
+        (the cloud's name and its home), booted again if a test cloud no longer has it."""
+        where = (provider.name, os.environ.get("CLOUDMESH_CONFIG_DIR"),
+                 os.environ.get("HOME"))
+        vm = shared_vms.get(where)
+        if vm is not None:
+            (outcome,) = provider.infos([vm["name"]])
+            if outcome.ok and outcome.result["id"] == vm["id"] and \
+                    outcome.result["status"] == "running":
+                return outcome.result
+        shared_vms[where] = vm = self.boot(provider)
+        return vm
 
     def wait(self, provider: Provider, name: str, status: str) -> dict[str, Any]:
         (outcome,) = provider.wait(name, status, timeout=self.timeout, interval=self.interval)
@@ -143,14 +200,15 @@ class ComputeProviderSuite:
         live = [r for r in provider.list() if r["name"] == vm["name"]]
         assert all(r["status"] in ("deleting", "terminated") for r in live)
 
-    def test_list_filters_by_names(self, provider: Provider) -> None:
-        first, second = self.boot(provider), self.boot(provider)
+    def test_list_filters_by_names(self, provider: Provider,
+                                   shared_vm: dict[str, Any]) -> None:
+        first, second = shared_vm, self.boot(provider)
         listed = provider.list(names=first["name"])
         assert [r["name"] for r in listed] == [first["name"]]
         assert second["name"] in [r["name"] for r in provider.list()]
 
-    def test_list_updates_cache(self, provider: Provider) -> None:
-        vm = self.boot(provider)
+    def test_list_updates_cache(self, provider: Provider, shared_vm: dict[str, Any]) -> None:
+        vm = shared_vm
         provider.list()
         cached = provider.list(cached=True)
         assert vm["name"] in [r["name"] for r in cached]
@@ -171,9 +229,13 @@ class ComputeProviderSuite:
 
     def test_reboot(self, provider: Provider) -> None:
         vm = self.boot(provider)
+        before = self.reboot_count(provider.name, vm)
         record = self.act(provider, "reboot", vm["name"])
         assert record["status"] in ("rebooting", "running", "booting")
         assert self.wait(provider, vm["name"], "running")["status"] == "running"
+        after = self.reboot_count(provider.name, vm)
+        assert after == before + 1, (
+            f"the test cloud saw {after - before} reboots of {vm['name']}, not 1")
 
     def test_suspend_resume_or_not_supported(self, provider: Provider) -> None:
         vm = self.boot(provider)
@@ -201,22 +263,24 @@ class ComputeProviderSuite:
         (outcome,) = provider.act("stop", name)
         assert isinstance(outcome.error, NotFound)
 
-    def test_one_failure_does_not_hide_the_others(self, provider: Provider) -> None:
-        vm = self.boot(provider)
+    def test_one_failure_does_not_hide_the_others(self, provider: Provider,
+                                                   shared_vm: dict[str, Any]) -> None:
+        vm = shared_vm
         missing = self.new_name()
         outcomes = provider.infos([vm["name"], missing])
         assert outcomes[0].ok and outcomes[0].result["name"] == vm["name"]
         assert isinstance(outcomes[1].error, NotFound)
 
-    def test_boot_refuses_an_existing_name(self, provider: Provider) -> None:
-        vm = self.boot(provider)
+    def test_boot_refuses_an_existing_name(self, provider: Provider,
+                                           shared_vm: dict[str, Any]) -> None:
+        vm = shared_vm
         before = len(provider.list())
         (outcome,) = provider.boot(names=vm["name"], image=self.image, flavor=self.flavor)
         assert isinstance(outcome.error, UsageError)
         assert len(provider.list()) == before
 
-    def test_wait_times_out(self, provider: Provider) -> None:
-        vm = self.boot(provider)
+    def test_wait_times_out(self, provider: Provider, shared_vm: dict[str, Any]) -> None:
+        vm = shared_vm
         (outcome,) = provider.wait(vm["name"], "stopped", timeout=0.3, interval=0.1)
         assert isinstance(outcome.error, WaitTimeout)
 
@@ -261,14 +325,29 @@ class ComputeProviderSuite:
         assert provider.provider.key_delivery in ("keypair", "inject", None)
         assert provider.provider.default_username
 
+    #: a value for each boot option a kind may declare unsupported, and the words its
+    #: warning names it by
+    UNSUPPORTED_BOOT_OPTIONS = {
+        "secgroups": ("web", "--secgroup"), "public_ip": (False, "public IP"),
+        "network": ("conformance-net", "network"), "subnet": ("conformance-subnet", "subnet"),
+        "zone": ("conformance-zone", "zone"), "disk_gb": (20, "disk_gb"),
+        "userdata": ("#cloud-config\n", "userdata"), "metadata": ({"suite": "yes"}, "metadata"),
+    }
+
     def test_unsupported_boot_options_are_warnings(self, provider: Provider) -> None:
-        if provider.provider.supports("secgroups"):
-            pytest.skip(f"{provider.kind} has security groups")
+        unsupported = {option: value for option, value in self.UNSUPPORTED_BOOT_OPTIONS.items()
+                       if not provider.provider.supports(option)}
+        if not unsupported:
+            pytest.skip(f"{provider.kind} honours every boot option")
         warnings: list[str] = []
         quiet = Provider(provider.name, warn=warnings.append)
-        vm = self.boot(quiet, secgroups="web")
-        assert vm["secgroups"] == []
-        assert any("web" in w and "ignored" in w for w in warnings), warnings
+        vm = self.boot(quiet, **{option: value for option, (value, _) in unsupported.items()})
+        for option, (_, words) in unsupported.items():
+            reason = provider.provider.unsupported[option]
+            assert any(words in w and reason in w for w in warnings), (
+                f"no warning that {option} is ignored ({reason!r}): {warnings}")
+        if "secgroups" in unsupported:
+            assert vm["secgroups"] == []
 
     def test_bad_name_expression_is_a_usage_error(self, provider: Provider) -> None:
         with pytest.raises(UsageError):
@@ -302,8 +381,34 @@ class ComputeProviderSuite:
         with pytest.raises(NotFound):
             provider.flavor(f"no-such-flavor-{uuid.uuid4().hex[:6]}")
 
-    def test_check(self, provider: Provider) -> None:
-        assert isinstance(provider.check(), str)
+    def test_check_reports_the_cloud_reachable(self, provider: Provider) -> None:
+        from cloudmesh.compute.testing.fixtures import run_in_process
+
+        detail = provider.check()
+        assert isinstance(detail, str) and detail.strip(), detail
+        result = run_in_process("check", provider.name, "--output=json")
+        assert result.returncode == 0, result
+        (row,) = result.json()
+        assert (row["cloud"], row["status"]) == (provider.name, "ok"), row
+
+    def test_check_refuses_bad_credentials(self, provider: Provider, tmp_path: Path) -> None:
+        """The cloud's entry with the credentials bad_credentials() gives, written to a
+        cloudmesh.yaml of its own (the cloud's home stays as it was)."""
+        import copy
+
+        from cloudmesh.compute.config import Config
+        from cloudmesh.compute.errors import CredentialError
+        from cloudmesh.compute.testing.fixtures import run_in_process, write_config
+
+        bad = self.bad_credentials(copy.deepcopy(provider.spec))
+        config_dir = write_config(tmp_path / "bad-credentials", {"refused": bad}).parent
+        with pytest.raises(CredentialError):
+            Provider("refused", config=Config(config_dir / "cloudmesh.yaml")).check()
+        result = run_in_process("check", "refused", "--output=json",
+                                env={"CLOUDMESH_CONFIG_DIR": str(config_dir)})
+        assert result.returncode == 4, result
+        (row,) = result.json()
+        assert row["cloud"] == "refused" and row["status"] != "ok", row
 
     # ---- keys ----------------------------------------------------------------------
     def test_key_upload_is_idempotent_and_refuses_another_key(self, provider: Provider,

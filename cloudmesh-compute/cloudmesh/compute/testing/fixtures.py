@@ -5,7 +5,10 @@ party's tests use the same ones as this project's:
   variables removed (no test reads the machine's ~/.aws, clouds.yaml, ~/.oci or ADC);
 - ``write_config(config_dir, clouds, default=None)``: a cloudmesh.yaml with those clouds;
 - ``sshd``: a real SSH server on 127.0.0.1 with throwaway keys (OpenSSH's sshd when
-  installed, else one built on asyncssh).
+  installed, else one built on asyncssh);
+- ``cms``: runs one cms command line in this process (``cms("vm", "list")``), as a
+  subprocess would see it: the result's ``returncode``, ``stdout`` and ``stderr``
+  (see ``run_in_process``).
 
 Use them with ``pytest_plugins = ["cloudmesh.compute.testing.fixtures"]`` in a conftest.py,
 or import them into the test module.
@@ -13,9 +16,13 @@ or import them into the test module.
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import signal
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -73,3 +80,82 @@ def sshd(tmp_path: Path):
     server = start_ssh_server(tmp_path / "sshd")
     yield server
     server.stop()
+
+
+class CmsResult:
+    """What one cms command line left: its exit code and its output."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+    # the short names of the project's subprocess helper, so a test reads the same
+    code = property(lambda self: self.returncode)
+    out = property(lambda self: self.stdout)
+    err = property(lambda self: self.stderr)
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:
+        return (f"CmsResult(returncode={self.returncode}, stdout={self.stdout[-800:]!r}, "
+                f"stderr={self.stderr[-800:]!r})")
+
+
+class _Capture(io.TextIOWrapper):
+    """A text stream over bytes (``.buffer`` works, as on a real stdout) that is no tty."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        super().__init__(io.BytesIO(data), encoding="utf-8", errors="replace",
+                         newline=None, write_through=True)
+
+    def text(self) -> str:
+        self.flush()
+        return self.buffer.getvalue().decode("utf-8", errors="replace")
+
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGPIPE")
+                 if hasattr(signal, name))
+
+
+def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+                   cwd: str | os.PathLike | None = None) -> CmsResult:
+    """Run ``cms ARGS...`` through cms's own dispatch in this process, isolated as a
+    subprocess would be: ``env`` on top of the current environment, ``cwd`` as the working
+    directory, ``stdin`` as its input (none: an empty one), stdout and stderr captured.
+    The environment, working directory, standard streams and signal handlers are put back
+    afterwards, whatever the command did. Commands that depend on being a process (exit
+    by signal, a terminal, start-up imports) need a real subprocess instead."""
+    from cloudmesh.compute.dispatch import dispatch
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    saved_handlers = {number: signal.getsignal(number) for number in _SIGNALS}
+    out, err = _Capture(), _Capture()
+    try:
+        os.environ.update({k: v for k, v in (env or {}).items() if v is not None})
+        for name in [k for k, v in (env or {}).items() if v is None]:
+            os.environ.pop(name, None)  # env={"NAME": None}: unset, as a subprocess's env
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin = _Capture((stdin or "").encode())
+        sys.stdout, sys.stderr = out, err
+        try:
+            code = dispatch(list(args))
+        except SystemExit as exit_:  # a command that exits is still one result
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return CmsResult(int(code), out.text(), err.text())
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for number, handler in saved_handlers.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+
+
+@pytest.fixture
+def cms(cms_home: Path) -> Callable[..., CmsResult]:
+    """``cms("vm", "list", env=..., stdin=..., cwd=...)``: a cms command line run in this
+    process (see run_in_process) in the test's fresh home."""
+    return run_in_process
