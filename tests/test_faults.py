@@ -209,3 +209,81 @@ def test_parallel_boots_of_one_name_make_one_vm(cloud: str, moto: str) -> None:
     named = [i for i in instances(moto)
              if {"Key": "Name", "Value": "dup"} in (i.get("Tags") or [])]
     assert len(named) == 1
+
+
+# ---- the FaultProxy itself (issue 20: a provider author's traps) -----------------------
+@pytest.fixture
+def rest_api():
+    """A tiny REST API at http://127.0.0.1:P/v1 that answers every request with its own
+    method and path, so the tests see what reached it."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            found = self.path.startswith("/v1/")
+            payload = json.dumps({"method": self.command, "path": self.path}).encode()
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def call(url: str, method: str = "GET") -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def test_the_proxy_keeps_the_endpoints_path_and_stops_at_once(rest_api: str) -> None:
+    proxy = FaultProxy(rest_api)
+    url = proxy.start()
+    assert url.endswith("/v1") and url != rest_api
+    assert call(url + "/instances") == (200, {"method": "GET", "path": "/v1/instances"})
+    started = time.monotonic()
+    proxy.stop()
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_method_and_path_match_exactly_not_as_a_substring(rest_api: str) -> None:
+    from cloudmesh.compute.testing.faultproxy import matches
+
+    proxy = FaultProxy(rest_api)
+    url = proxy.start()
+    try:
+        proxy.add("status", "POST /v1/instances", times=5, status=503, body=b"{}")
+        assert call(url + "/instances/i-1/start", "POST")[0] == 200  # not picked
+        assert call(url + "/instances", "GET")[0] == 200  # another method: not picked
+        assert call(url + "/instances?token=t", "POST")[0] == 503  # the query is ignored
+        assert [s.path for s in proxy.requests("POST /v1/instances")] == [
+            "/v1/instances?token=t"]
+    finally:
+        proxy.stop()
+    assert matches("POST /v1/instances/*/start", "POST", "/v1/instances/i-1/start")
+    assert not matches("POST /v1/instances/*/start", "POST", "/v1/instances/a/b/start")
+    assert matches("GET /v1/instances?page=", "GET", "/v1/instances?page=2")
+    assert not matches("GET /v1/instances?page=", "GET", "/v1/instances?limit=2")
+    assert matches("Action=RunInstances", "POST", "/", b"Action=RunInstances&X=1")

@@ -10,13 +10,24 @@ replace the answer for the next N matching requests:
 - ``lose_answer``: forward the request (so the cloud acts on it), then drop the answer,
   as when a network fails after the server did the work.
 
-A request matches when ``match`` occurs in its method, path or body (EC2's
-``Action=RunInstances``, a REST path, ...).
+A ``match`` picks requests in one of two ways:
+
+- ``"METHOD /path"`` (a REST call): the method and the path must be equal, not merely
+  contained: ``"POST /v1/instances"`` matches ``POST /v1/instances?x=1`` and never
+  ``POST /v1/instances/ID/start``. A ``*`` stands for one path segment
+  (``"POST /v1/instances/*/start"``); the query string is ignored, unless the pattern has
+  a ``?``, after which the request's query must start with what follows it.
+- anything else: a substring of ``"METHOD PATH BODY"``, for APIs that name the operation
+  in the body (EC2's ``Action=RunInstances``) or a body field (``"client_token"``).
+
+The proxy keeps the target's path: in front of ``http://127.0.0.1:P/v1`` its own URL is
+``http://127.0.0.1:Q/v1``, so a client configured with it asks for the same paths.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import threading
 import time
@@ -31,6 +42,22 @@ EC2_ERROR = ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Co
 
 def ec2_error(code: str, message: str) -> bytes:
     return EC2_ERROR.format(code=code, message=message).encode()
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def matches(match: str, method: str, path: str, body: bytes = b"") -> bool:
+    """Whether a request is picked by ``match`` (the two forms of the module's doc)."""
+    verb, _, pattern = match.strip().partition(" ")
+    if verb in METHODS and pattern.startswith("/"):
+        wanted_path, question, wanted_query = pattern.partition("?")
+        request_path, _, query = path.partition("?")
+        segments = (re.escape(part) for part in wanted_path.split("*"))
+        if method != verb or not re.fullmatch("[^/]*".join(segments), request_path):
+            return False
+        return not question or query.startswith(wanted_query)
+    return match in f"{method} {path} " + body.decode("utf-8", "replace")
 
 
 @dataclass
@@ -69,13 +96,12 @@ class FaultProxy:
 
     def requests(self, match: str = "") -> list[Seen]:
         with self.lock:
-            return [s for s in self.seen if match in f"{s.method} {s.path} "
-                    + s.body.decode("utf-8", "replace")]
+            return [s for s in self.seen if matches(match, s.method, s.path, s.body)]
 
-    def _take(self, text: str) -> Fault | None:
+    def _take(self, method: str, path: str, body: bytes) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.times > 0 and fault.match in text:
+                if fault.times > 0 and matches(fault.match, method, path, body):
                     fault.times -= 1
                     return fault
         return None
@@ -93,8 +119,7 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                text = f"{self.command} {self.path} " + body.decode("utf-8", "replace")
-                fault = proxy._take(text)
+                fault = proxy._take(self.command, self.path, body)
                 with proxy.lock:
                     proxy.seen.append(Seen(self.command, self.path, body,
                                            fault.kind if fault else "forwarded"))
@@ -147,7 +172,8 @@ class FaultProxy:
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        # the target's path is kept: a REST API at http://127.0.0.1:P/v1 stays at /v1
+        return f"http://127.0.0.1:{self.server.server_address[1]}{target.path}"
 
     def stop(self) -> None:
         self.server.shutdown()
