@@ -66,6 +66,18 @@ class TestOracleConformance(ComputeProviderSuite):
         keys = delivered_keys(instance)
         return sorted({k for found in keys.values() for k in found})
 
+    def reboot_count(self, cloud_name: str, vm: dict) -> int:
+        """RESET and SOFTRESET actions the fake carried out on that instance."""
+        return self._fake.reboots.get(vm["id"], 0)
+
+    def bad_credentials(self, spec: dict) -> dict:
+        """The entry with an API key the fake does not know: OCI's 401 NotAuthenticated."""
+        import copy
+
+        bad = copy.deepcopy(spec)
+        bad["credentials"]["fingerprint"] = "00:" * 15 + "01"
+        return bad
+
 
 # ---- faults --------------------------------------------------------------------------------
 from cloudmesh.compute.testing.faultproxy import FaultProxy  # noqa: E402

@@ -16,14 +16,21 @@ from __future__ import annotations
 import base64
 import re
 import threading
-import time
 import uuid
 from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, CredentialError,
                                       NotFound, UsageError)
+from cloudmesh.compute.kit.cloudinit import add_user
+from cloudmesh.compute.kit.clients import client_on_first_use
+from cloudmesh.compute.kit.deadline import bounded
+from cloudmesh.compute.kit.finding import find_one
+from cloudmesh.compute.kit.http import classify_http
+from cloudmesh.compute.kit.paging import pages
+from cloudmesh.compute.kit.polling import poll_until
 from cloudmesh.compute.lazy import require
+from cloudmesh.oracle.network import NetworkMixin
 
 #: OCI instance lifecycle state -> cms status
 NODE_STATE_MAP = {
@@ -38,18 +45,14 @@ NODE_STATE_MAP = {
     "TERMINATED": "terminated",
 }
 _GONE = ("TERMINATING", "TERMINATED")
-#: OCI security-rule protocol numbers <-> cms protocol names
-_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "all": "all"}
-_PROTOCOL_NUMBERS = {name: number for number, name in _PROTOCOLS.items()}
 #: a platform image's display name ends with its build date: the rest is its family
 _BUILD = re.compile(r"-\d{4}\.\d{2}\.\d{2}-\d+$")
 #: OCI derives the VNIC's hostname from the display name: keep it a valid host label
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
 _EXPLICIT_KEYS = ("user", "fingerprint", "key_file", "tenancy", "region", "pass_phrase")
 _SIGNER_KEYS = ("user", "fingerprint", "key_file", "tenancy")
-_RETRYABLE_CODES = {"TooManyRequests", "InternalServerError", "ServiceUnavailable"}
-_AUTH_CODES = {"NotAuthenticated", "SignUpRequired", "InvalidAuthorization"}
-_POLL_LIMIT = 1800.0  # seconds a launch or terminate work request may take before cms gives up
+#: seconds a launch or terminate work request may take (default.work_timeout overrides)
+WORK_TIMEOUT = 1800.0
 
 
 def _oci():
@@ -60,7 +63,7 @@ def _oci():
     return oci
 
 
-class Provider(ComputeNodeABC):
+class Provider(NetworkMixin, ComputeNodeABC):
     kind = "oracle"
     credential_keys = ("profile", "user", "fingerprint", "key_file", "pass_phrase", "tenancy",
                        "region", "compartment_id", "availability_domain", "subnet_id",
@@ -79,7 +82,7 @@ class Provider(ComputeNodeABC):
         self._lock = threading.Lock()
         self._config: dict[str, Any] | None = None
         self._signer = None
-        self._compute = self._network = self._requests = None
+        self._image_logins: dict[str, str] = {}  # image id -> its login (records' username)
         self._local = threading.local()  # per-thread VirtualNetworkClient for VNIC reads
         self._ad: str | None = self.credentials.get("availability_domain") or None
 
@@ -162,14 +165,20 @@ class Provider(ComputeNodeABC):
         return options
 
     def _make(self, factory):
-        return self.translated(lambda: factory(self.config, **self._client_options()))
+        """A client whose HTTP session sends only to the allowed origins (issue 21): the
+        configured service_endpoint, else the region's endpoint the SDK chose; every page
+        and poll the SDK itself follows goes through the same guarded session."""
+        from cloudmesh.compute.kit.transport import guard_requests_session
 
-    @property
+        client = self.translated(lambda: factory(self.config, **self._client_options()))
+        if not self.credentials.get("service_endpoint"):
+            self.guard.allow(client.base_client.endpoint)
+        guard_requests_session(client.base_client.session, self.guard)
+        return client
+
+    @client_on_first_use
     def compute(self):
-        with self._lock:
-            if self._compute is None:
-                self._compute = self._make(_oci().core.ComputeClient)
-            return self._compute
+        return self._make(_oci().core.ComputeClient)
 
     @property
     def network(self):
@@ -181,13 +190,10 @@ class Provider(ComputeNodeABC):
                 client = self._local.network = self._make(_oci().core.VirtualNetworkClient)
         return client
 
-    @property
+    @client_on_first_use
     def work_requests(self):
-        with self._lock:
-            if self._requests is None:
-                require("oci.work_requests", "cloudmesh-oracle", "oci")
-                self._requests = self._make(_oci().work_requests.WorkRequestClient)
-            return self._requests
+        require("oci.work_requests", "cloudmesh-oracle", "oci")
+        return self._make(_oci().work_requests.WorkRequestClient)
 
     # ---- errors --------------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -200,15 +206,11 @@ class Provider(ComputeNodeABC):
         exc = oci.exceptions
         where = f"cloud '{self.cloud}'"
         if isinstance(error, exc.ServiceError):
-            text = f"{where}: OCI {error.code} ({error.status}): {error.message}"
-            if error.status == 401 or error.code in _AUTH_CODES:
-                return CredentialError(text, "check user, tenancy, fingerprint and key_file "
-                                             "with 'cms check'")
-            if error.status == 404:
-                return NotFound(text)
-            transient = (error.status == 429 or error.status >= 500
-                         or error.code in _RETRYABLE_CODES)
-            return CloudError(text, retryable=transient)
+            hint = ("check user, tenancy, fingerprint and key_file with 'cms check'"
+                    if error.status in (401, 403) else None)
+            return classify_http(error.status, error.code,
+                                 f"OCI {error.code} ({error.status}): {error.message}",
+                                 cloud=self.cloud, hint=hint)
         if isinstance(error, exc.MissingPrivateKeyPassphrase):
             return CredentialError(f"{where}: the key_file is encrypted and no pass_phrase "
                                    "is given", "set credentials.pass_phrase as ${ENV}")
@@ -232,17 +234,20 @@ class Provider(ComputeNodeABC):
         return None
 
     # ---- helpers -------------------------------------------------------------------------
+    def _call(self, call, *args: Any, **kwargs: Any):
+        """One SDK call, retried when retryable, each try bounded by cm.timeout as a whole
+        (connect, slow reads: an endpoint sending a byte a second cannot hold cms)."""
+        what = f"cloud '{self.cloud}' (OCI)"
+        return self.retry(lambda: bounded(lambda: call(*args, **kwargs), self.timeout, what))
+
     def _all(self, call, *args: Any, **kwargs: Any) -> list:
-        """Every item of a paged list (``opc-next-page``), each page retried alone."""
-        items: list = []
-        page = None
-        while True:
-            extra = {"page": page} if page else {}
-            response = self.retry(call, *args, **kwargs, **extra)
-            items.extend(response.data)
-            page = response.next_page
-            if not page:
-                return items
+        """Every item of a paged list (``opc-next-page``), each page retried alone; a
+        repeated page token or more than the kit's page limit stops it."""
+        def fetch(page: str | None):
+            response = self._call(call, *args, **kwargs, **({"page": page} if page else {}))
+            return response.data, response.next_page
+
+        return list(pages(fetch, what=f"cloud '{self.cloud}': {call.__name__}"))
 
     def _availability_domain(self, zone: str | None = None) -> str:
         if zone:
@@ -250,89 +255,37 @@ class Provider(ComputeNodeABC):
         if self._ad is None:
             require("oci.identity", "cloudmesh-oracle", "oci")
             identity = self._make(_oci().identity.IdentityClient)
-            domains = self.retry(identity.list_availability_domains, self.compartment).data
+            domains = self._call(identity.list_availability_domains, self.compartment).data
             if not domains:
                 raise CloudError(f"cloud '{self.cloud}': the compartment has no availability "
                                  "domain", "set credentials.availability_domain")
             self._ad = sorted(d.name for d in domains)[0]
         return self._ad
 
-    def _subnet(self, network: str | None, subnet: str | None) -> Any:
-        """The subnet to launch in: credentials.subnet_id, else the named or only subnet
-        (of the named or any VCN) of the compartment; several -> UsageError listing them."""
-        wanted = subnet or self.credentials.get("subnet_id")
-        if wanted and str(wanted).startswith("ocid1.subnet."):
-            return self.retry(self.network.get_subnet, str(wanted)).data
-        vcn_id = None
-        if network:
-            vcns = self._all(self.network.list_vcns, self.compartment)
-            found = [v for v in vcns if network in (v.id, v.display_name)]
-            if not found:
-                raise NotFound(f"no VCN '{network}' in the compartment of cloud '{self.cloud}'",
-                               "VCNs: " + ", ".join(v.display_name for v in vcns))
-            vcn_id = found[0].id
-        kwargs = {"vcn_id": vcn_id} if vcn_id else {}
-        subnets = [s for s in self._all(self.network.list_subnets, self.compartment, **kwargs)
-                   if s.lifecycle_state == "AVAILABLE"]
-        if wanted:
-            subnets = [s for s in subnets if s.display_name == wanted]
-            if not subnets:
-                raise NotFound(f"no subnet '{wanted}' in the compartment of cloud "
-                               f"'{self.cloud}'")
-        if not subnets:
-            raise NotFound(f"cloud '{self.cloud}': the compartment has no subnet",
-                           "create a VCN with a subnet, or set credentials.subnet_id")
-        if len(subnets) > 1:
-            names = ", ".join(f"{s.display_name} ({s.id})" for s in subnets)
-            raise UsageError(f"cloud '{self.cloud}' has {len(subnets)} subnets: {names}",
-                             "choose one with --subnet or credentials.subnet_id")
-        return subnets[0]
-
-    def _vcn_id(self) -> str:
-        """The VCN new network security groups belong to: that of credentials.subnet_id,
-        else default.network, else the compartment's only VCN."""
-        if self.credentials.get("subnet_id"):
-            subnet = self.retry(self.network.get_subnet, str(self.credentials["subnet_id"]))
-            return subnet.data.vcn_id
-        vcns = [v for v in self._all(self.network.list_vcns, self.compartment)
-                if v.lifecycle_state == "AVAILABLE"]
-        wanted = self.defaults.get("network")
-        if wanted:
-            vcns = [v for v in vcns if wanted in (v.id, v.display_name)]
-        if len(vcns) == 1:
-            return vcns[0].id
-        if not vcns:
-            raise NotFound(f"cloud '{self.cloud}': no VCN{' ' + str(wanted) if wanted else ''} "
-                           "in the compartment", "create one, or set default.network")
-        names = ", ".join(f"{v.display_name} ({v.id})" for v in vcns)
-        raise UsageError(f"cloud '{self.cloud}' has {len(vcns)} VCNs: {names}",
-                         f"choose one with 'cms set {self.cloud}.network=NAME'")
-
     def _instances(self, name: str | None = None) -> list:
         kwargs = {"display_name": name} if name else {}
         return self._all(self.compute.list_instances, self.compartment, limit=1000, **kwargs)
 
     def _find(self, name: str, live: bool = False):
-        """The instance a name stands for: a live one with that display name (or that
-        OCID); TERMINATED ones stay listed for hours and count only when none is live."""
+        """The instance a reference stands for: its OCID, or the exact display name (any
+        characters OCI allows) of one live instance (the kit's ``find_one``). TERMINATED
+        instances stay listed for hours: without ``live`` the newest one answers when
+        no live instance has the name."""
         if name.startswith("ocid1.instance."):
-            instance = self.retry(self.compute.get_instance, name).data
-            found = [instance]
-        else:
-            found = self._instances(name)
-        current = [i for i in found if i.lifecycle_state not in _GONE]
-        if len(current) > 1:
-            ids = ", ".join(i.id for i in current)
-            raise UsageError(f"{len(current)} VMs on '{self.cloud}' are named '{name}' ({ids})",
-                             "use the instance OCID instead of the name")
-        if current:
-            return current[0]
-        if found and not live:
-            return max(found, key=lambda i: i.time_created)
-        if found:
-            raise NotFound(f"VM '{name}' on cloud '{self.cloud}' is terminated")
-        raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
-                       f"see 'cms vm list --cloud={self.cloud}'")
+            instance = self._call(self.compute.get_instance, name).data
+            if live and instance.lifecycle_state in _GONE:
+                raise NotFound(f"VM '{name}' on cloud '{self.cloud}' is terminated")
+            return instance
+        found = self._instances(name)
+        records = [{"id": i.id, "name": i.display_name, "object": i,
+                    "status": NODE_STATE_MAP.get(i.lifecycle_state, "unknown")}
+                   for i in found if i.lifecycle_state != "TERMINATING"]
+        try:
+            return find_one(records, name, cloud=self.cloud)["object"]
+        except NotFound:
+            if found and not live:
+                return max(found, key=lambda i: i.time_created)
+            raise
 
     def _addresses(self, instances: list) -> dict[str, list]:
         """instance id -> its VNICs (primary first): one attachment list for the
@@ -348,7 +301,7 @@ class Provider(ComputeNodeABC):
 
         def read(attachment):
             try:
-                return attachment.instance_id, self.retry(self.network.get_vnic,
+                return attachment.instance_id, self._call(self.network.get_vnic,
                                                           attachment.vnic_id).data
             except NotFound:  # detached meanwhile
                 return attachment.instance_id, None
@@ -367,13 +320,6 @@ class Provider(ComputeNodeABC):
         for found in vnics.values():
             found.sort(key=lambda v: not v.is_primary)
         return vnics
-
-    def _nsg_names(self, vnics: dict[str, list]) -> dict[str, str]:
-        if not any(v.nsg_ids for found in vnics.values() for v in found):
-            return {}
-        groups = self._all(self.network.list_network_security_groups,
-                           compartment_id=self.compartment)
-        return {g.id: g.display_name for g in groups}
 
     # ---- mappers -------------------------------------------------------------------------
     @record_mapper("instance")
@@ -404,7 +350,8 @@ class Provider(ComputeNodeABC):
                     "fault_domain": instance.fault_domain,
                     "ocpus": getattr(shape_config, "ocpus", None),
                     "memory_gb": getattr(shape_config, "memory_in_gbs", None)},
-        )
+        ) | {"username": metadata.get("cms_username") or self._login_of_image(
+            getattr(source, "image_id", None) or instance.image_id)}
 
     @record_mapper("image")
     def _to_image(self, image) -> dict[str, Any]:
@@ -415,7 +362,7 @@ class Provider(ComputeNodeABC):
             version=image.operating_system_version,
             status=image.lifecycle_state,
             created=image.time_created,
-        )
+        ) | {"arch": _arch(image)}
 
     @staticmethod
     def _vcpus_per_ocpu(shape) -> int:
@@ -488,7 +435,7 @@ class Provider(ComputeNodeABC):
         instance = response.data
         self._wait_for_work(response.headers.get("opc-work-request-id"),
                             f"launch of '{spec.name}'")
-        instance = self.retry(self.compute.get_instance, instance.id).data
+        instance = self._call(self.compute.get_instance, instance.id).data
         if instance.lifecycle_state in _GONE:
             raise CloudError(f"cloud '{self.cloud}': '{spec.name}' ended "
                              f"{instance.lifecycle_state} while launching",
@@ -504,6 +451,19 @@ class Provider(ComputeNodeABC):
     def default_username_for(self, image: str) -> str:
         return self._image_login(self.resolve_image(image))
 
+    def _login_of_image(self, image_id: str | None) -> str:
+        """The login an instance's key is for when cms did not boot it: that of its image
+        (read once per image), the kind's default when the image is gone or unreadable."""
+        if not image_id:
+            return self.default_username
+        if image_id not in self._image_logins:
+            try:
+                image = self._to_image(self._call(self.compute.get_image, image_id).data)
+                self._image_logins[image_id] = self._image_login(image)
+            except (NotFound, CredentialError):
+                self._image_logins[image_id] = self.default_username
+        return self._image_logins[image_id]
+
     def _boot_metadata(self, spec, image: dict[str, Any]) -> dict[str, str]:
         """The instance metadata: the key as ``ssh_authorized_keys`` (OCI gives it to the
         image's own login), and cloud-init ``user_data`` that makes another --username
@@ -516,55 +476,40 @@ class Provider(ComputeNodeABC):
             metadata["ssh_authorized_keys"] = public_key.strip()
             metadata["cms_key"] = str(key.get("name") or "")
         login = self._image_login(image)
-        user = None
+        # the record's username: the boot's own, else the image's login
+        metadata["cms_username"] = spec.username or login
+        userdata = spec.userdata
         if public_key and spec.username and spec.username != login:
-            user = {"name": spec.username, "sudo": "ALL=(ALL) NOPASSWD:ALL",
-                    "shell": "/bin/bash", "ssh_authorized_keys": [public_key.strip()]}
-        userdata = _merge_userdata(spec.userdata, user)
+            userdata = add_user(userdata, spec.username, public_key)
         if userdata:
             metadata["user_data"] = base64.b64encode(userdata.encode()).decode()
         return metadata
 
-    def _nsg_ids(self, names: list[str]) -> list[str]:
-        groups = {g.display_name: g.id for g in self._all(
-            self.network.list_network_security_groups, compartment_id=self.compartment)
-            if g.lifecycle_state == "AVAILABLE"}
-        ids = []
-        for name in names:
-            if name.startswith("ocid1.networksecuritygroup."):
-                ids.append(name)
-            elif name in groups:
-                ids.append(groups[name])
-            else:
-                raise NotFound(f"network security group '{name}' is not on cloud "
-                               f"'{self.cloud}'", "upload it with 'cms secgroup upload'")
-        return ids
-
     def _wait_for_work(self, work_request_id: str | None, what: str) -> None:
-        """Wait for an OCI work request; a FAILED one is a CloudError with OCI's errors."""
+        """Wait for an OCI work request (the kit's poll_until, bounded by
+        default.work_timeout); a FAILED one is a CloudError with OCI's errors."""
         if not work_request_id:
             return
         client = self.work_requests
-        started, delay = time.monotonic(), 0.1
-        while True:
-            request = self.retry(client.get_work_request, work_request_id).data
-            if request.status == "SUCCEEDED":
-                return
-            if request.status in ("FAILED", "CANCELED"):
-                errors = self._all(client.list_work_request_errors, work_request_id)
-                reason = "; ".join(f"{e.code}: {e.message}" for e in errors) or request.status
-                raise CloudError(f"cloud '{self.cloud}': {what} failed: {reason}")
-            if time.monotonic() - started > _POLL_LIMIT:
-                raise CloudError(f"cloud '{self.cloud}': {what} still {request.status} after "
-                                 f"{_POLL_LIMIT:g}s (work request {work_request_id})")
-            time.sleep(delay)
-            delay = min(5.0, delay * 1.5)
+
+        def failed(request) -> str | None:
+            if request.status not in ("FAILED", "CANCELED"):
+                return None
+            errors = self._all(client.list_work_request_errors, work_request_id)
+            reason = "; ".join(f"{e.code}: {e.message}" for e in errors) or request.status
+            return f"cloud '{self.cloud}': {what} failed: {reason}"
+
+        poll_until(lambda: self._call(client.get_work_request, work_request_id).data,
+                   lambda request: request.status == "SUCCEEDED", failed=failed,
+                   timeout=float(self.defaults.get("work_timeout") or WORK_TIMEOUT),
+                   what=f"{what} (work request {work_request_id})",
+                   interval=0.1, max_interval=5.0)
 
     def _action(self, name: str, action: str) -> dict[str, Any]:
         instance = self._find(name, live=True)
         # an action with a retry token may be sent again after a lost answer
         token = uuid.uuid4().hex
-        instance = self.retry(self.compute.instance_action, instance.id, action,
+        instance = self._call(self.compute.instance_action, instance.id, action,
                               opc_retry_token=token).data
         return self._records([instance])[0]
 
@@ -585,7 +530,7 @@ class Provider(ComputeNodeABC):
         instance = self._find(name, live=True)
         keep = str(self.defaults.get("preserve_boot_volume", "")).lower() in ("true", "yes",
                                                                               "1")
-        response = self.retry(self.compute.terminate_instance, instance.id,
+        response = self._call(self.compute.terminate_instance, instance.id,
                               preserve_boot_volume=keep)
         try:
             self._wait_for_work(response.headers.get("opc-work-request-id"),
@@ -593,26 +538,27 @@ class Provider(ComputeNodeABC):
         except CloudError as error:
             raise CloudError(f"{error.message} (the instance {instance.id} and its boot "
                              "volume may remain)") from error
-        return self._to_vm(self.retry(self.compute.get_instance, instance.id).data)
+        return self._to_vm(self._call(self.compute.get_instance, instance.id).data)
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
         instance = self._find(name, live=True)
         tags = {**(instance.freeform_tags or {}), **{str(k): str(v) for k, v in
                                                       metadata.items()}}
         details = _oci().core.models.UpdateInstanceDetails(freeform_tags=tags)
-        updated = self.retry(self.compute.update_instance, instance.id, details).data
+        updated = self._call(self.compute.update_instance, instance.id, details).data
         return dict(updated.freeform_tags or {})
 
     # ---- images and flavors ------------------------------------------------------------
     def _image_objects(self, **kwargs: Any) -> list:
         return self._all(self.compute.list_images, self.compartment, **kwargs)
 
-    def images(self) -> list[dict[str, Any]]:
-        """The compartment's own images and the newest build of each platform family."""
+    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
+        """The compartment's own images and the newest build of each platform family
+        (x86 and Arm builds are families of their own); ``all_builds``: every build."""
         newest: dict[str, Any] = {}
         own = []
         for image in self._image_objects(lifecycle_state="AVAILABLE"):
-            if image.compartment_id:
+            if image.compartment_id or all_builds:
                 own.append(image)
                 continue
             family = _BUILD.sub("", image.display_name or image.id)
@@ -628,7 +574,7 @@ class Provider(ComputeNodeABC):
         """An image by OCID, display name, or family (a display name without its build
         date, e.g. Oracle-Linux-9.4, or "Canonical Ubuntu 24.04"): the newest build."""
         if ref.startswith("ocid1.image."):
-            return self._to_image(self.retry(self.compute.get_image, ref).data)
+            return self._to_image(self._call(self.compute.get_image, ref).data)
         found = self._image_objects(display_name=ref)
         if not found:
             found = [i for i in self._image_objects(lifecycle_state="AVAILABLE")
@@ -679,129 +625,13 @@ class Provider(ComputeNodeABC):
         shape, ocpus, memory = self._shape(name)
         return self._to_flavor(shape, ocpus, memory, name=name)
 
-    # ---- network security groups -------------------------------------------------------
-    def _groups(self) -> list:
-        return [g for g in self._all(self.network.list_network_security_groups,
-                                     compartment_id=self.compartment)
-                if g.lifecycle_state not in ("TERMINATING", "TERMINATED")]
-
-    def _group(self, name: str):
-        for group in self._groups():
-            if name in (group.display_name, group.id):
-                return group
-        raise NotFound(f"no network security group '{name}' on cloud '{self.cloud}'")
-
-    @staticmethod
-    def _to_rule(rule) -> dict[str, Any]:
-        protocol = _PROTOCOLS.get(str(rule.protocol), str(rule.protocol))
-        low = high = None
-        options = rule.tcp_options if protocol == "tcp" else (
-            rule.udp_options if protocol == "udp" else None)
-        if protocol in ("tcp", "udp"):
-            ports = getattr(options, "destination_port_range", None)
-            low, high = (ports.min, ports.max) if ports else (0, 65535)
-        ingress = rule.direction == "INGRESS"
-        return {"direction": "ingress" if ingress else "egress", "protocol": protocol,
-                "from_port": low, "to_port": high,
-                "cidr": rule.source if ingress else rule.destination}
-
-    def _rules(self, group_id: str) -> list:
-        return self._all(self.network.list_network_security_group_security_rules, group_id)
-
-    @record_mapper("network security group")
-    def _to_secgroup(self, group, rules: list) -> dict[str, Any]:
-        return self.secgroup_record(
-            name=group.display_name or group.id, id=group.id,
-            description=(group.freeform_tags or {}).get("description"),
-            rules=[self._to_rule(r) for r in rules],
-            native={"vcn_id": group.vcn_id})
-
-    def secgroups(self) -> list[dict[str, Any]]:
-        groups = self._groups()
-        return sorted((self._to_secgroup(g, self._rules(g.id)) for g in groups),
-                      key=lambda g: g["name"])
-
-    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
-        models = _oci().core.models
-        vcn_id = self._vcn_id()
-        details = models.CreateNetworkSecurityGroupDetails(
-            compartment_id=self.compartment, vcn_id=vcn_id, display_name=name,
-            freeform_tags={"description": description} if description else None)
-        # the token makes a retried create answer the first group instead of a second one
-        group = self.retry(self.network.create_network_security_group, details,
-                           opc_retry_token=uuid.uuid4().hex).data
-        return self._to_secgroup(group, [])
-
-    @staticmethod
-    def _add_details(models, rule: dict[str, Any]):
-        protocol = _PROTOCOL_NUMBERS[rule["protocol"]]
-        ingress = rule.get("direction", "ingress") == "ingress"
-        details = models.AddSecurityRuleDetails(
-            direction="INGRESS" if ingress else "EGRESS", protocol=protocol,
-            is_stateless=False)
-        if ingress:
-            details.source, details.source_type = rule["cidr"], "CIDR_BLOCK"
-        else:
-            details.destination, details.destination_type = rule["cidr"], "CIDR_BLOCK"
-        low, high = rule.get("from_port"), rule.get("to_port")
-        every_port = low is None or (low in (0, 1) and high == 65535)
-        if rule["protocol"] in ("tcp", "udp") and not every_port:
-            ports = models.PortRange(min=max(1, low), max=high)
-            if rule["protocol"] == "tcp":
-                details.tcp_options = models.TcpOptions(destination_port_range=ports)
-            else:
-                details.udp_options = models.UdpOptions(destination_port_range=ports)
-        return details
-
-    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        models = _oci().core.models
-        group = self._group(name)
-        body = models.AddNetworkSecurityGroupSecurityRulesDetails(
-            security_rules=[self._add_details(models, r) for r in rules])
-        self.network.add_network_security_group_security_rules(group.id, body)
-
-    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        from cloudmesh.compute.secgroups import rule_key
-
-        models = _oci().core.models
-        group = self._group(name)
-        unwanted = {rule_key(r) for r in rules}
-        ids = [r.id for r in self._rules(group.id) if rule_key(self._to_rule(r)) in unwanted]
-        if ids:
-            self.network.remove_network_security_group_security_rules(
-                group.id, models.RemoveNetworkSecurityGroupSecurityRulesDetails(
-                    security_rule_ids=ids))
-
-    def secgroup_delete(self, name: str) -> None:
-        self.network.delete_network_security_group(self._group(name).id)
-
     # ---- health ------------------------------------------------------------------------------
     def check(self) -> str:
-        shapes = self.retry(self.compute.list_shapes, self.compartment, limit=100).data
+        shapes = self._call(self.compute.list_shapes, self.compartment, limit=100).data
         return f"region {self.region}, {len(shapes)} shapes visible"
 
 
-def _merge_userdata(userdata: str | None, user: dict[str, Any] | None) -> str | None:
-    """The user's cloud-init with ``user`` added to its users (after cloud-init's
-    ``default`` user, so the image's own login keeps working)."""
-    if user is None:
-        return userdata
-    if not userdata or userdata.lstrip().startswith("#cloud-config"):
-        import yaml
-
-        document = (yaml.safe_load(userdata) if userdata else None) or {}
-        if not isinstance(document, dict):
-            raise UsageError("the userdata is #cloud-config but not a YAML mapping")
-        users = document.get("users") or ["default"]
-        document["users"] = [*users, user]
-        return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
-    import yaml
-    from email.mime.multipart import MIMEMultipart
-    from email.mime.text import MIMEText
-
-    message = MIMEMultipart()
-    config = "#cloud-config\n" + yaml.safe_dump({"users": ["default", user]}, sort_keys=False)
-    message.attach(MIMEText(config, "cloud-config"))
-    message.attach(MIMEText(userdata, "x-shellscript" if userdata.startswith("#!")
-                            else "plain"))
-    return message.as_string()
+def _arch(image) -> str:
+    """x86_64 or aarch64: OCI names Arm platform builds ``...-aarch64-...``; an image
+    without that mark is taken as x86_64 (OCI's Image has no architecture field)."""
+    return "aarch64" if "aarch64" in (image.display_name or "").lower() else "x86_64"
