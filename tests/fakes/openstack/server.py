@@ -54,6 +54,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .spec import SpecViolation, check as spec_check
+
 MAX_MICROVERSION = (2, 96)
 NOVA_ERRORS = {400: "badRequest", 403: "forbidden", 404: "itemNotFound",
                409: "conflictingRequest", 406: "notAcceptable", 413: "overLimit",
@@ -136,6 +138,11 @@ class FakeOpenStack:
         self.lock = threading.RLock()
         self.tokens: dict[str, dict] = {}
         self.calls: list[tuple[str, str]] = []
+        #: requests the API reference does not allow (each answered 400; tests assert
+        #: this stays empty, see spec.py)
+        self.spec_violations: list[str] = []
+        #: reboots (soft and hard) asked of each server, by server id
+        self.reboots: dict[str, int] = {}
         self.servers: dict[str, dict] = {}
         self.keypairs: dict[str, dict] = {}
         self.flavors: dict[str, dict] = {}
@@ -331,7 +338,9 @@ class FakeOpenStack:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll interval: shutdown() returns at once, not after 0.5 s
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.url = self.public_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         return self.url
@@ -379,6 +388,20 @@ class FakeOpenStack:
                 out_headers["Content-Type"] = error.content_type
             return error.status, error.body, out_headers
 
+    def _spec(self, service: str, method: str, path: str, query, body, mv=None) -> None:
+        """The service's own 400 for a request its API reference does not allow."""
+        try:
+            spec_check(service, method, path, query, body, mv)
+        except SpecViolation as violation:
+            self.spec_violations.append(f"{method} {path}: {violation.message}")
+            if service == "compute":
+                raise nova_error(400, violation.message) from None
+            if service == "network":
+                raise neutron_error(400, "HTTPBadRequest", violation.message) from None
+            if service == "image":
+                raise glance_error(400, violation.message) from None
+            raise keystone_error(400, "Bad Request", violation.message) from None
+
     def _authenticate(self, headers, service: str) -> None:
         token = headers.get("X-Auth-Token")
         if not token or token not in self.tokens:
@@ -404,6 +427,7 @@ class FakeOpenStack:
         if method == "GET" and path == "/v3":
             return 200, {"version": v3}
         if method == "POST" and path == "/v3/auth/tokens":
+            self._spec("identity", method, path, query, body)
             return self._issue_token(body or {}, out)
         raise keystone_error(404, "Not Found", "The resource could not be found.")
 
@@ -512,6 +536,7 @@ class FakeOpenStack:
             raise nova_error(404, "The resource could not be found.")
         mv = self._microversion(headers, out)
         rest = path[len("/v2.1"):]
+        self._spec("compute", method, rest, query, body, mv)
         for pattern, handler in self._nova_routes():
             match = re.fullmatch(pattern, f"{method} {rest}")
             if match:
@@ -810,6 +835,8 @@ class FakeOpenStack:
         if vm_state not in allowed:
             raise nova_error(409, f"Cannot '{word}' instance {server_id} while it is in "
                              f"vm_state {vm_state}")
+        if action == "reboot":
+            self.reboots[server_id] = self.reboots.get(server_id, 0) + 1
         server["OS-EXT-STS:task_state"] = running_task
         if running_status:
             server["status"] = running_status
@@ -930,6 +957,7 @@ class FakeOpenStack:
                 {"id": f"v2.{minor}", "status": "CURRENT" if minor == 16 else "SUPPORTED",
                  "links": [{"rel": "self", "href": f"{self.public_url}/image/v2/"}]}
                 for minor in (16, 15, 9, 0)]}
+        self._spec("image", method, path, query, body)
         if method == "GET" and path == "/v2/images":
             return 200, self._image_list(query)
         match = re.fullmatch(r"/v2/images/([^/]+)", path)
@@ -983,6 +1011,7 @@ class FakeOpenStack:
         if method == "GET" and path == "/v2.0":
             return 200, {"resources": [{"name": s, "collection": r, "links": []}
                                        for r, (s, _) in self.NEUTRON.items()]}
+        self._spec("network", method, path, query, body)
         match = re.fullmatch(r"/v2\.0/([a-z-]+)(?:/([^/]+))?", path)
         if not match or match[1] not in self.NEUTRON:
             raise neutron_error(404, "HTTPNotFound", "The resource could not be found.")
