@@ -550,7 +550,7 @@ class TestAzureFaults(FaultSuite):
             cloud="az", proxy=proxy,
             list_match="/providers/Microsoft.Compute/virtualMachines?",
             create_match=f"PUT /subscriptions/{fake.subscription}/resourceGroups/{RG}/"
-                         "providers/Microsoft.Compute/virtualMachines/",
+                         "providers/Microsoft.Compute/virtualMachines/*",
             transient=lambda: {"status": 503, "body": arm_error(
                 "ServerBusy", "The server is currently unable to handle the request.")})
         proxy.stop()

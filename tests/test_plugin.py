@@ -152,3 +152,45 @@ def test_install_hint_from_a_venv_with_only_the_core(tmp_path: Path, cms_home: P
     assert expected in listed.stderr and len(listed.stderr.strip().splitlines()) == 1, \
         listed.stderr
     assert snapshot(cms_home) == before
+
+
+# ---- a provider author's traps (issue 20) ---------------------------------------------
+def test_a_provider_that_shadows_a_reserved_name_is_refused_at_class_creation() -> None:
+    from cloudmesh.compute.abc import ComputeNodeABC
+
+    for name in ("_record", "retry", "timeout", "guard"):
+        with pytest.raises(TypeError, match=f"defines '{name}'.*docs/providers.md"):
+            type("Shadowing", (ComputeNodeABC,), {name: lambda self, *a: None})
+    assert "_record" in (Path(__file__).parents[1] / "docs" / "providers.md").read_text()
+
+
+def test_a_mappers_own_bug_is_reported_as_the_providers_not_the_clouds() -> None:
+    from cloudmesh.compute.abc import ComputeNodeABC
+    from cloudmesh.compute.errors import CloudError, CmsError
+    from cloudmesh.compute.records import record_mapper
+
+    class Demo(ComputeNodeABC):
+        kind = "demo"
+        list = info = create = start = stop = reboot = images = flavors = None
+
+        @record_mapper("server")
+        def _to_vm(self, item: dict) -> dict:
+            return self.vm_record(name=item["name"], colour=item.get("colour"))
+
+        @record_mapper("server")
+        def _to_vm_typo(self, item: dict) -> dict:
+            return self.vm_record(name=itme["name"])  # noqa: F821 - the bug under test
+
+        @record_mapper("server")
+        def _to_vm_right(self, item: dict) -> dict:
+            return self.vm_record(name=item["name"])
+
+    Demo.__abstractmethods__ = frozenset()
+    demo = Demo("c", {})
+    for mapper in (demo._to_vm, demo._to_vm_typo):
+        with pytest.raises(CmsError) as raised:
+            mapper({"name": "a"})
+        assert not isinstance(raised.value, CloudError)
+        assert f"bug in the demo provider: its mapper {mapper.__name__}" in str(raised.value)
+    with pytest.raises(CloudError, match="answered with a server cms cannot read"):
+        demo._to_vm_right({"id": "no name"})

@@ -116,6 +116,22 @@ class ComputeNodeABC(abc.ABC):
     #: True (or a dict of extra spec) when a cloud named after the kind needs no
     #: cloudmesh.yaml entry (multipass)
     zero_config: bool | dict = False
+    #: names the base class keeps for itself (its helpers, and what __init__ sets on each
+    #: instance): a provider that defined one would silently replace it, so a subclass
+    #: that does is refused when it is created (docs/providers.md, "Reserved names")
+    RESERVED = frozenset({
+        "_record", "vm_record", "image_record", "flavor_record", "key_record",
+        "secgroup_record", "translated", "retry", "supports", "not_supported", "features",
+        "_unsupported_reason", "deadline", "_find_in", "cloud", "spec", "credentials",
+        "defaults", "timeout", "retries", "guard", "notice", "RESERVED"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        clash = sorted(cls.RESERVED & set(vars(cls)))
+        if clash:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} defines '{clash[0]}', a "
+                            "name ComputeNodeABC keeps for itself; rename it (the reserved "
+                            "names are listed in docs/providers.md)")
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         self.cloud = cloud
