@@ -27,7 +27,7 @@ from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
-from cloudmesh.compute.kit.paging import pages
+from cloudmesh.compute.kit.paging import MAX_PAGES, pages
 from cloudmesh.compute.kit.polling import poll_until
 from cloudmesh.compute.lazy import require
 from cloudmesh.oracle.network import NetworkMixin
@@ -247,7 +247,8 @@ class Provider(NetworkMixin, ComputeNodeABC):
             response = self._call(call, *args, **kwargs, **({"page": page} if page else {}))
             return response.data, response.next_page
 
-        return list(pages(fetch, what=f"cloud '{self.cloud}': {call.__name__}"))
+        return list(pages(fetch, what=f"cloud '{self.cloud}': {call.__name__}",
+                          max_pages=MAX_PAGES))
 
     def _availability_domain(self, zone: str | None = None) -> str:
         if zone:
