@@ -10,7 +10,7 @@ import pytest
 from cloudmesh.compute import Provider
 from cloudmesh.compute.errors import CredentialError, NotFound, UsageError
 from cloudmesh.compute.testing import ComputeProviderSuite, assert_vm_record
-from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, write_config
+from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, moto_requests, write_config
 
 
 class TestAWSConformance(ComputeProviderSuite):
@@ -37,6 +37,20 @@ class TestAWSConformance(ComputeProviderSuite):
         pairs = ec2.describe_key_pairs(KeyNames=[instance["KeyName"]],
                                        IncludePublicKey=True)["KeyPairs"]
         return [pair["PublicKey"] for pair in pairs]
+
+    def reboot_count(self, cloud_name: str, vm: dict) -> int:
+        # moto keeps no trace of a reboot in its state: the RebootInstances requests it got
+        return sum(vm["id"] in values for request in moto_requests(self.endpoint,
+                                                                   "RebootInstances")
+                   for name, values in request.items() if name.startswith("InstanceId."))
+
+    def bad_credentials(self, spec: dict) -> dict:
+        # moto accepts any key, so the credentials name an AWS profile that does not exist
+        credentials = spec["credentials"]
+        for name in ("access_key_id", "secret_access_key", "session_token"):
+            credentials.pop(name, None)
+        credentials["profile"] = "cms-conformance-no-such-profile"
+        return spec
 
 
 def test_list_pages_past_100_reservations(aws_cloud: str, moto: str) -> None:
@@ -104,7 +118,7 @@ def test_two_vms_with_one_name_are_refused(aws_cloud: str, moto: str) -> None:
         ec2.run_instances(ImageId=MOTO_UBUNTU_AMI, InstanceType="t3.micro", MinCount=1,
                           MaxCount=1, TagSpecifications=[{"ResourceType": "instance", "Tags": [
                               {"Key": "Name", "Value": "twin"}]}])
-    with pytest.raises(UsageError, match="use the instance id"):
+    with pytest.raises(UsageError, match="use the id"):
         Provider(aws_cloud).info("twin")
 
 

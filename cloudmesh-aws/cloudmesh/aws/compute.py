@@ -1,7 +1,9 @@
 """Amazon EC2 provider (kind ``aws``), over boto3.
 
 It maps EC2 objects to cms records and does nothing else. A VM's name is its ``Name``
-tag; an instance id (``i-...``) works wherever a name does.
+tag; an instance id (``i-...``) works wherever a name does. What every provider needs
+(finding one VM, paging, deadlines, the origin rule, error classes) comes from
+``cloudmesh.compute.kit``; this file is the model a new provider copies.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
+from cloudmesh.compute.kit.clients import client_on_first_use
+from cloudmesh.compute.kit.deadline import bounded
+from cloudmesh.compute.kit.finding import find_one
+from cloudmesh.compute.kit.http import classify_http
+from cloudmesh.compute.kit.paging import pages
 from cloudmesh.compute.lazy import require
-
 
 
 class _OnUse:
@@ -44,7 +50,8 @@ NODE_STATE_MAP = {
     "shutting-down": "deleting",
     "terminated": "terminated",
 }
-_LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+#: the tag that remembers the login a VM's key is for (set at boot)
+USER_TAG = "cms-user"
 _AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
                "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired", "OptInRequired",
                "UnrecognizedClientException", "InvalidToken"}
@@ -69,27 +76,19 @@ class Provider(ComputeNodeABC):
     key_delivery = "keypair"
     default_username = "ubuntu"
 
-    def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
-        super().__init__(cloud, spec)  # checks credentials.endpoint_url
-        self._client = self._create_client = None
-
     # ---- client ----------------------------------------------------------------------
-    @property
+    @client_on_first_use
     def client(self):
         """The EC2 client, made on first use (the session reads ~/.aws lazily too). It
         retries throttling, 5xx and dropped connections with backoff (botocore's standard
         mode), which is safe for every call but RunInstances: see create_client."""
-        if self._client is None:
-            self._client = self._make_client(self.retries + 1)
-        return self._client
+        return self._make_client(self.retries + 1)
 
-    @property
+    @client_on_first_use
     def create_client(self):
         """A client that never retries, for RunInstances: a lost answer must not boot a
         second VM (the facade looks whether the VM exists before trying again)."""
-        if self._create_client is None:
-            self._create_client = self._make_client(1)
-        return self._create_client
+        return self._make_client(1)
 
     def _make_client(self, attempts: int):
         creds = self.credentials
@@ -121,11 +120,39 @@ class Provider(ComputeNodeABC):
             check_endpoint(client.meta.endpoint_url,
                            f"cloud '{self.cloud}': the EC2 endpoint of the AWS configuration "
                            "(~/.aws/config or AWS_ENDPOINT_URL)")
+        # the endpoint configured, or the region's own: the only origin signed requests go to
+        self.guard.allow(client.meta.endpoint_url)
+        client.meta.events.register("before-send.ec2", self._check_origin)
         return client
 
-    @property
-    def region(self) -> str | None:
-        return self.credentials.get("region") or (self._client and self._client.meta.region_name)
+    def _check_origin(self, request: Any, **_: Any) -> None:
+        self.guard.check(request.url)  # raises before a byte is sent; None lets it go
+
+    def _call(self, operation: str, client: Any = None, **kwargs: Any) -> Any:
+        """One EC2 call, bounded as a whole (connect, slow reads, botocore's retries) by
+        cm.timeout: a read timeout alone lets a server dripping a byte a second go on."""
+        method = getattr(client or self.client, operation)
+        return bounded(lambda: method(**kwargs), self.timeout,
+                       f"cloud '{self.cloud}' (EC2 {operation})")
+
+    def _paged(self, operation: str, key: str, **kwargs: Any) -> list[dict]:
+        """Every item of a paged EC2 call, through boto3's paginator; stops on a repeated
+        NextToken, at the kit's page limit, and when cm.timeout has passed."""
+        iterator = iter(self.client.get_paginator(operation).paginate(**kwargs))
+        deadline, what = self.deadline(), f"cloud '{self.cloud}': EC2 {operation}"
+        count = 0
+
+        def fetch(token: str | None) -> tuple[list[dict], str | None]:
+            nonlocal count
+            if token and deadline.expired():
+                raise CloudError(f"{what}: still naming a next page after {count} pages "
+                                 f"and {self.timeout:g} s (cm.timeout); stopped",
+                                 "raise cm.timeout for a very large account")
+            page = deadline.bounded(lambda: next(iterator, None), what) or {}
+            count += 1
+            return page.get(key, ()), page.get("NextToken")
+
+        return list(pages(fetch, what=what))
 
     def translate_error(self, error: Exception) -> CmsError | None:
         exc = botocore_exceptions
@@ -149,14 +176,16 @@ class Provider(ComputeNodeABC):
         if isinstance(error, exc.ClientError):
             info = error.response.get("Error", {})
             code, message = info.get("Code", "Unknown"), info.get("Message", "")
-            text = f"{where}: EC2 {code}: {message}".rstrip(": ")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            # EC2 answers 400 for most errors: its code says more than the status
             if code in _AUTH_CODES:
-                return CredentialError(text, "check the credentials with 'cms check'")
-            if code.endswith(".NotFound") or code.endswith("NotFoundException"):
-                return NotFound(text)
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            transient = status >= 500 or code in _THROTTLING_CODES
-            return CloudError(text, retryable=transient)
+                status = 403
+            elif code.endswith(".NotFound") or code.endswith("NotFoundException"):
+                status = 404
+            elif code in _THROTTLING_CODES:
+                status = 503 if not status or status < 500 else status
+            return classify_http(status, code, f"EC2 {code}: {message}".rstrip(": "),
+                                 cloud=self.cloud)
         if isinstance(error, exc.BotoCoreError):
             return CloudError(f"{where}: {error}")
         return None
@@ -190,6 +219,7 @@ class Provider(ComputeNodeABC):
             public_ips=public,
             private_ips=private,
             key=instance.get("KeyName"),
+            username=tags.pop(USER_TAG, None) or self.default_username,
             secgroups=[g.get("GroupName") for g in instance.get("SecurityGroups") or
                        [g for i in instance.get("NetworkInterfaces") or ()
                         for g in i.get("Groups") or ()]],
@@ -206,6 +236,7 @@ class Provider(ComputeNodeABC):
             id=image["ImageId"],
             os=image.get("PlatformDetails") or image.get("Platform") or "Linux/UNIX",
             version=image.get("Description"),
+            arch=image.get("Architecture"),
             status=image.get("State"),
             created=image.get("CreationDate"),
             native={"root_device": image.get("RootDeviceName")},
@@ -224,45 +255,43 @@ class Provider(ComputeNodeABC):
 
     # ---- VMs -------------------------------------------------------------------------
     def _instances(self, **kwargs: Any) -> list[dict]:
-        paginator = self.client.get_paginator("describe_instances")
-        return [instance for page in paginator.paginate(**kwargs)
-                for reservation in page.get("Reservations", ())
+        return [instance for reservation in self._paged("describe_instances",
+                                                         "Reservations", **kwargs)
                 for instance in reservation.get("Instances", ())]
 
-    def _find(self, name: str) -> dict:
-        """The instance a name stands for: a live one with that Name tag (or that id);
-        if none is live, the most recently launched terminated one."""
-        if name.startswith("i-"):
-            found = self._instances(InstanceIds=[name])
-        else:
-            found = self._instances(Filters=[{"Name": "tag:Name", "Values": [name]}])
-        live = [i for i in found if i.get("State", {}).get("Name") in _LIVE_STATES]
-        if len(live) > 1:
-            ids = ", ".join(i["InstanceId"] for i in live)
-            raise UsageError(f"{len(live)} VMs on '{self.cloud}' are named '{name}' ({ids})",
-                             "use the instance id instead of the name")
-        if live:
-            return live[0]
-        if found:
-            return max(found, key=lambda i: str(i.get("LaunchTime", "")))
-        raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
-                       f"see 'cms vm list --cloud={self.cloud}'")
+    def _candidates(self, ref: str) -> list[dict[str, Any]]:
+        """The records that may be ``ref``: those of that Name tag, and of that id."""
+        found = self._instances(Filters=[{"Name": "tag:Name", "Values": [ref]}])
+        if ref.startswith("i-"):
+            found += self._instances(Filters=[{"Name": "instance-id", "Values": [ref]}])
+        return [self._to_vm(i) for i in found]
 
-    def _find_live(self, name: str) -> dict:
-        instance = self._find(name)
-        if instance.get("State", {}).get("Name") not in _LIVE_STATES:
-            raise NotFound(f"VM '{name}' on cloud '{self.cloud}' is terminated")
-        return instance
+    def _find(self, ref: str) -> dict[str, Any]:
+        """The one live VM ``ref`` names (its id, else its exact Name tag)."""
+        return find_one(self._candidates(ref), ref, cloud=self.cloud)
+
+    def _by_id(self, instance_id: str) -> dict[str, Any]:
+        return self._to_vm(self._instances(InstanceIds=[instance_id])[0])
 
     def list(self) -> list[dict[str, Any]]:
         return [self._to_vm(i) for i in self._instances()]
 
     def info(self, name: str) -> dict[str, Any]:
-        return self._to_vm(self._find(name))
+        candidates = self._candidates(name)
+        try:
+            return find_one(candidates, name, cloud=self.cloud)
+        except NotFound:
+            # an id names one instance for good: show it terminated rather than not found
+            gone = [r for r in candidates if r["id"] == name]
+            if gone:
+                return gone[0]
+            raise
 
     def create(self, spec: BootSpec) -> dict[str, Any]:
         image = self.resolve_image(spec.image)
         tags = [{"Key": "Name", "Value": spec.name}]
+        if spec.username:
+            tags.append({"Key": USER_TAG, "Value": spec.username})
         tags += [{"Key": str(k), "Value": str(v)} for k, v in spec.metadata.items()]
         request: dict[str, Any] = {
             "ImageId": image["id"], "InstanceType": self.flavor(spec.flavor)["id"],
@@ -297,7 +326,7 @@ class Provider(ComputeNodeABC):
             root = (image.get("native") or {}).get("root_device") or "/dev/sda1"
             request["BlockDeviceMappings"] = [{"DeviceName": root, "Ebs": {
                 "VolumeSize": spec.disk_gb, "DeleteOnTermination": True}}]
-        response = self.create_client.run_instances(**request)
+        response = self._call("run_instances", self.create_client, **request)
         return self._to_vm(response["Instances"][0])
 
     def _subnet(self, network: str | None, subnet: str | None,
@@ -306,8 +335,8 @@ class Provider(ComputeNodeABC):
         the named VPC (in the zone, if one is given); None: EC2's default VPC."""
         if subnet:
             key = "subnet-id" if subnet.startswith("subnet-") else "tag:Name"
-            found = self.client.describe_subnets(
-                Filters=[{"Name": key, "Values": [subnet]}])["Subnets"]
+            found = self._call("describe_subnets",
+                               Filters=[{"Name": key, "Values": [subnet]}])["Subnets"]
             if len(found) != 1:
                 raise (NotFound if not found else UsageError)(
                     f"{len(found) or 'no'} subnets on cloud '{self.cloud}' match '{subnet}'",
@@ -316,7 +345,7 @@ class Provider(ComputeNodeABC):
         if not network:
             return None
         key = "vpc-id" if network.startswith("vpc-") else "tag:Name"
-        vpcs = self.client.describe_vpcs(Filters=[{"Name": key, "Values": [network]}])["Vpcs"]
+        vpcs = self._call("describe_vpcs", Filters=[{"Name": key, "Values": [network]}])["Vpcs"]
         if len(vpcs) != 1:
             raise (NotFound if not vpcs else UsageError)(
                 f"{len(vpcs) or 'no'} VPCs on cloud '{self.cloud}' match '{network}'",
@@ -324,7 +353,7 @@ class Provider(ComputeNodeABC):
         filters = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
         if zone:
             filters.append({"Name": "availability-zone", "Values": [zone]})
-        subnets = self.client.describe_subnets(Filters=filters)["Subnets"]
+        subnets = self._call("describe_subnets", Filters=filters)["Subnets"]
         if len(subnets) != 1:
             choices = ", ".join(sorted(s["SubnetId"] for s in subnets)) or "none"
             raise UsageError(f"network '{network}' on cloud '{self.cloud}' has "
@@ -336,8 +365,8 @@ class Provider(ComputeNodeABC):
         ids = [g for g in groups if g.startswith("sg-")]
         names = [g for g in groups if not g.startswith("sg-")]
         if names:
-            found = self.client.describe_security_groups(
-                Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+            found = self._call("describe_security_groups",
+                               Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
             by_name = {g["GroupName"]: g["GroupId"] for g in found}
             missing = [n for n in names if n not in by_name]
             if missing:
@@ -346,36 +375,33 @@ class Provider(ComputeNodeABC):
             ids += [by_name[n] for n in names]
         return ids
 
+    def _act(self, operation: str, name: str) -> dict[str, Any]:
+        instance_id = self._find(name)["id"]
+        self._call(operation, InstanceIds=[instance_id])
+        return self._by_id(instance_id)
+
     def start(self, name: str) -> dict[str, Any]:
-        instance = self._find_live(name)
-        self.client.start_instances(InstanceIds=[instance["InstanceId"]])
-        return self.info(instance["InstanceId"])
+        return self._act("start_instances", name)
 
     def stop(self, name: str) -> dict[str, Any]:
-        instance = self._find_live(name)
-        self.client.stop_instances(InstanceIds=[instance["InstanceId"]])
-        return self.info(instance["InstanceId"])
+        return self._act("stop_instances", name)
 
     def reboot(self, name: str) -> dict[str, Any]:
-        instance = self._find_live(name)
-        self.client.reboot_instances(InstanceIds=[instance["InstanceId"]])
-        return self.info(instance["InstanceId"])
+        return self._act("reboot_instances", name)
 
     def destroy(self, name: str) -> dict[str, Any]:
-        instance = self._find_live(name)
         # EBS root volumes booted by cms are DeleteOnTermination (EC2's default for AMIs'
         # root devices, and what create asks for with --disk): nothing else to clean up
-        self.client.terminate_instances(InstanceIds=[instance["InstanceId"]])
-        return self.info(instance["InstanceId"])
+        return self._act("terminate_instances", name)
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
-        instance = self._find_live(name)
-        if "Name" in metadata:
-            raise UsageError("the metadata key 'Name' is the VM's name; it cannot be set")
-        self.client.create_tags(Resources=[instance["InstanceId"]],
-                                Tags=[{"Key": str(k), "Value": str(v)}
-                                      for k, v in metadata.items()])
-        return self.metadata_get(instance["InstanceId"])
+        instance_id = self._find(name)["id"]
+        if "Name" in metadata or USER_TAG in metadata:
+            raise UsageError(f"the metadata keys 'Name' and '{USER_TAG}' are the VM's name "
+                             "and login; they cannot be set")
+        self._call("create_tags", Resources=[instance_id],
+                   Tags=[{"Key": str(k), "Value": str(v)} for k, v in metadata.items()])
+        return self.metadata_get(instance_id)
 
     # ---- images and flavors ----------------------------------------------------------
     def _image_owners(self) -> list[str]:
@@ -383,37 +409,35 @@ class Provider(ComputeNodeABC):
         return [owners] if isinstance(owners, str) else [str(o) for o in owners]
 
     def images(self) -> list[dict[str, Any]]:
-        paginator = self.client.get_paginator("describe_images")
-        pages = paginator.paginate(Owners=self._image_owners(),
-                                   Filters=[{"Name": "state", "Values": ["available"]}])
-        return [self._to_image(i) for page in pages for i in page.get("Images", ())]
+        found = self._paged("describe_images", "Images", Owners=self._image_owners(),
+                            Filters=[{"Name": "state", "Values": ["available"]}])
+        return [self._to_image(i) for i in found]
 
     def image(self, name: str) -> dict[str, Any]:
         """An image by id (ami-...) or by name (the newest of that name)."""
         if name.startswith("ami-"):
-            found = self.client.describe_images(ImageIds=[name])["Images"]
+            found = self._call("describe_images", ImageIds=[name])["Images"]
         else:
-            found = self.client.describe_images(
-                Filters=[{"Name": "name", "Values": [name]}])["Images"]
+            found = self._call("describe_images",
+                               Filters=[{"Name": "name", "Values": [name]}])["Images"]
         if not found:
             raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
                            f"see 'cms image list --cloud={self.cloud}'")
         return self._to_image(max(found, key=lambda i: i.get("CreationDate", "")))
 
     def flavors(self) -> list[dict[str, Any]]:
-        paginator = self.client.get_paginator("describe_instance_types")
-        return sorted((self._to_flavor(t) for page in paginator.paginate()
-                       for t in page.get("InstanceTypes", ())), key=lambda f: f["name"])
+        return sorted((self._to_flavor(t) for t in
+                       self._paged("describe_instance_types", "InstanceTypes")),
+                      key=lambda f: f["name"])
 
     def flavor(self, name: str) -> dict[str, Any]:
         try:
-            found = self.client.describe_instance_types(InstanceTypes=[name])["InstanceTypes"]
+            found = self._call("describe_instance_types", InstanceTypes=[name])["InstanceTypes"]
         except botocore_exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("InvalidInstanceType",
-                                                                 "InvalidParameterValue"):
-                found = []
-            else:
+            if self.translate_error(error).code not in ("InvalidInstanceType",
+                                                        "InvalidParameterValue"):
                 raise
+            found = []
         if not found:
             raise NotFound(f"no flavor '{name}' on cloud '{self.cloud}'",
                            f"see 'cms flavor list --cloud={self.cloud}'")
@@ -434,19 +458,19 @@ class Provider(ComputeNodeABC):
                                        "ec2_fingerprint": pair.get("KeyFingerprint")})
 
     def keys(self) -> list[dict[str, Any]]:
-        pairs = self.client.describe_key_pairs(IncludePublicKey=True)["KeyPairs"]
+        pairs = self._call("describe_key_pairs", IncludePublicKey=True)["KeyPairs"]
         return sorted((self._to_key(p) for p in pairs), key=lambda k: k["name"])
 
     def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
-        self.client.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
-        pair = self.client.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
+        self._call("import_key_pair", KeyName=name, PublicKeyMaterial=public_key.encode())
+        pair = self._call("describe_key_pairs", KeyNames=[name], IncludePublicKey=True)
         return self._to_key(pair["KeyPairs"][0])
 
     def key_delete(self, name: str) -> None:
         # EC2 answers success for a name that does not exist; say NotFound instead
         if name not in {k["name"] for k in self.keys()}:
             raise NotFound(f"no key '{name}' on cloud '{self.cloud}'")
-        self.client.delete_key_pair(KeyName=name)
+        self._call("delete_key_pair", KeyName=name)
 
     # ---- security groups -------------------------------------------------------------
     def _to_rules(self, permissions: list[dict], direction: str) -> list[dict[str, Any]]:
@@ -488,41 +512,42 @@ class Provider(ComputeNodeABC):
         return permissions
 
     def _group(self, name: str) -> dict:
-        found = self.client.describe_security_groups(
-            Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+        found = self._call("describe_security_groups",
+                           Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
         if not found:
             raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
         return found[0]
 
     def secgroups(self) -> list[dict[str, Any]]:
-        paginator = self.client.get_paginator("describe_security_groups")
-        return sorted((self._to_secgroup(g) for page in paginator.paginate()
-                       for g in page.get("SecurityGroups", ())), key=lambda g: g["name"])
+        return sorted((self._to_secgroup(g) for g in
+                       self._paged("describe_security_groups", "SecurityGroups")),
+                      key=lambda g: g["name"])
 
     def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
-        created = self.client.create_security_group(GroupName=name, Description=description)
-        return self._to_secgroup(self.client.describe_security_groups(
-            GroupIds=[created["GroupId"]])["SecurityGroups"][0])
+        created = self._call("create_security_group", GroupName=name, Description=description)
+        return self._to_secgroup(self._call("describe_security_groups",
+                                            GroupIds=[created["GroupId"]])["SecurityGroups"][0])
 
     def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        self._change_rules(name, rules, self.client.authorize_security_group_ingress,
-                           self.client.authorize_security_group_egress)
+        self._change_rules(name, rules, "authorize_security_group_ingress",
+                           "authorize_security_group_egress")
 
     def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        self._change_rules(name, rules, self.client.revoke_security_group_ingress,
-                           self.client.revoke_security_group_egress)
+        self._change_rules(name, rules, "revoke_security_group_ingress",
+                           "revoke_security_group_egress")
 
-    def _change_rules(self, name: str, rules: list[dict[str, Any]], ingress_call,
-                      egress_call) -> None:
+    def _change_rules(self, name: str, rules: list[dict[str, Any]], ingress: str,
+                      egress: str) -> None:
         group_id = self._group(name)["GroupId"]
-        for direction, call in (("ingress", ingress_call), ("egress", egress_call)):
+        for direction, operation in (("ingress", ingress), ("egress", egress)):
             chosen = [r for r in rules if r.get("direction", "ingress") == direction]
             if chosen:
-                call(GroupId=group_id, IpPermissions=self._to_permissions(chosen))
+                self._call(operation, GroupId=group_id,
+                           IpPermissions=self._to_permissions(chosen))
 
     def secgroup_delete(self, name: str) -> None:
-        self.client.delete_security_group(GroupId=self._group(name)["GroupId"])
+        self._call("delete_security_group", GroupId=self._group(name)["GroupId"])
 
     def check(self) -> str:
-        zones = self.client.describe_availability_zones()["AvailabilityZones"]
+        zones = self._call("describe_availability_zones")["AvailabilityZones"]
         return f"region {self.client.meta.region_name}, {len(zones)} availability zones"
