@@ -167,7 +167,7 @@ def test_boot_request_is_what_gce_expects(gce: str, fake: GoogleFake, tmp_path: 
     login = provider.provider.default_username
     assert items["ssh-keys"] == f"{login}:{key['public_key']}"
     assert fake.ssh_keys("req1") == [key["public_key"]]
-    assert vm["key"] == "k1" and vm["metadata"]["username"] == login
+    assert vm["key"] == "k1" and vm["username"] == login and "username" not in vm["metadata"]
     assert vm["status"] in ("running", "booting")
 
 

@@ -45,7 +45,7 @@ class ProjectKeys:
                         project=self.project, metadata_resource=body,
                         request_id=str(uuid.uuid4())))
             except CloudError as error:
-                if "412" in error.message:
+                if error.status == 412:
                     continue
                 raise
             self._wait(operation, None, "writing the project's ssh-keys")
@@ -78,12 +78,13 @@ class ProjectKeys:
     def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
         """Add ``name:public_key`` to the project's ssh-keys: GCE's guest agent makes
         the login ``name`` with that key on every VM of the project."""
-        from cloudmesh.compute.keys import fingerprint
-
         if not LOGIN.fullmatch(name):
             raise UsageError(f"'{name}' cannot be a GCE ssh-keys user",
                              "use a lowercase login name (letters, digits, '_', '-')")
-        wanted = fingerprint(public_key)
+        from cloudmesh.compute.keys import parse_public_key
+
+        key = parse_public_key(public_key, f"key '{name}'")
+        wanted = key.fingerprint
 
         def change(items: dict[str, str]) -> bool:
             lines = self._key_lines(items)
@@ -94,7 +95,8 @@ class ProjectKeys:
                 raise CloudError(f"cloud '{self.cloud}': the project already has a key "
                                  f"'{name}' ({same[0]['fingerprint']}), not {wanted}",
                                  "delete it first or use another name")
-            items["ssh-keys"] = "\n".join(lines + [f"{name}:{public_key.strip()}"])
+            # from the validated key's parts only: one line, never the text as given
+            items["ssh-keys"] = "\n".join(lines + [f"{name}:{key.line()}"])
             return True
         self._write_project_metadata(change)
         return next(k for k in self.keys() if k["name"] == name and k["fingerprint"] == wanted)
@@ -121,9 +123,8 @@ class FirewallGroups:
 
     def _firewalls(self) -> list[Any]:
         types = sdk.types()
-        return [f for page in self._pages("firewalls", "list",
-                                          types.ListFirewallsRequest(project=self.project))
-                for f in page.items]
+        return list(self._pages("firewalls", "list",
+                                types.ListFirewallsRequest(project=self.project)))
 
     @staticmethod
     def _firewall_rules(firewall: Any) -> list[dict[str, Any]]:

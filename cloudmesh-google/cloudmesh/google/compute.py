@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import sys
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -27,6 +26,13 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
+from cloudmesh.compute.keys import parse_public_key
+from cloudmesh.compute.kit.deadline import bounded
+from cloudmesh.compute.kit.finding import find_one
+from cloudmesh.compute.kit.http import classify_http
+from cloudmesh.compute.kit.paging import pages
+from cloudmesh.compute.kit.polling import poll_until
+from cloudmesh.compute.kit.transport import guard_requests_session
 from cloudmesh.google import sdk
 from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys
 
@@ -53,11 +59,22 @@ _IMAGE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?projects/([^/]+)/global
 _MACHINE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?(?:projects/[^/]+/)?"
                           r"zones/([^/]+)/machineTypes/([^/]+)")
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_POLL_LIMIT = 900.0  # seconds an operation may run before cms stops waiting for it
+#: where requests go when the cloud names no api_endpoint
+DEFAULT_ENDPOINT = "https://compute.googleapis.com"
+#: error reasons GCE answers with 403 that are about quota or rate, not credentials
+_THROTTLED = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
+              "dailyLimitExceeded")
 
 
 def _last(link: str | None) -> str | None:
     return link.rsplit("/", 1)[-1] if link else None
+
+
+def _utc(stamp: str) -> str:
+    """A GCE timestamp (US Pacific offset) in UTC, for comparing builds across offsets."""
+    from cloudmesh.compute.abc import iso_utc
+
+    return iso_utc(stamp) or ""
 
 
 def _local_login() -> str:
@@ -79,6 +96,8 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     key_delivery = "inject"
     default_username = _local_login()
     unsupported: dict[str, str] = {}
+    #: seconds a long-running operation (insert, stop, delete...) is waited for
+    operation_timeout: float = 900.0
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
@@ -112,39 +131,49 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         return str(zone)
 
     def _client(self, service: str):
-        """One client per service, all with the same endpoint and credentials."""
+        """One client per service, all with the same endpoint and credentials; the
+        requests session under each REST transport refuses any origin but the endpoint's
+        (issue 21), so the SDK's own paging and retries are covered too."""
         with self._lock:
             client = self._clients.get(service)
             if client is None:
                 module = sdk.service(service)
                 endpoint = self.credentials.get("api_endpoint")
+                self.guard.allow(str(endpoint) if endpoint else DEFAULT_ENDPOINT)
                 client = getattr(module, sdk.CLASSES[service])(
                     credentials=self._credentials(), transport="rest",
                     client_options={"api_endpoint": str(endpoint)} if endpoint else None)
+                guard_requests_session(client._transport._session, self.guard)
                 self._clients[service] = client
         return client
 
     def _call(self, service: str, method: str, **kwargs: Any) -> Any:
-        """One request, translated and retried as base ``retry`` does; the library's own
-        retry is off (it would wait up to 600 s on 503 and knows no 429 or 500)."""
+        """One request, translated and retried as base ``retry`` does, all of it within
+        cm.timeout (slow reads included); the library's own retry is off (it would wait
+        up to 600 s on 503 and knows no 429 or 500)."""
         function = getattr(self._client(service), method)
-        return self.retry(function, retry=None, timeout=self.timeout, **kwargs)
+        return bounded(lambda: self.retry(function, retry=None, timeout=self.timeout,
+                                          **kwargs),
+                       self.timeout, f"Compute Engine ({service}.{method})")
 
     def _call_once(self, service: str, method: str, **kwargs: Any) -> Any:
         """One request, translated, never repeated here: for inserts, which the facade
         tries again itself (with the same requestId) after looking for the VM."""
-        return self.translated(getattr(self._client(service), method), retry=None,
-                               timeout=self.timeout, **kwargs)
+        function = getattr(self._client(service), method)
+        return bounded(lambda: self.translated(function, retry=None, timeout=self.timeout,
+                                               **kwargs),
+                       self.timeout, f"Compute Engine ({service}.{method})")
 
-    def _pages(self, service: str, method: str, request: Any):
-        """Every page of a list, each page fetched (and retried) alone."""
-        while True:
+    def _pages(self, service: str, method: str, request: Any, items=None):
+        """The items of every page of a list (kit ``pages``: a repeated token or too many
+        pages end it), each page fetched (and retried) alone."""
+        def fetch(token: str | None):
+            if token:
+                request.page_token = token
             pager = self._call(service, method, request=request)
             page = next(iter(pager.pages))  # the response already fetched: no request
-            yield page
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
+            return (items(page) if items else page.items), page.next_page_token or None
+        return pages(fetch, what=f"cloud '{self.cloud}': {service} list")
 
     # ---- errors ----------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -161,22 +190,19 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                                    "get a new access_token or use a service_account_file")
         if auth and isinstance(error, auth.TransportError):
             return CloudError(f"{where}: cannot reach Google's token service", retryable=True)
-        if core is None:
-            return None
-        if isinstance(error, core.GoogleAPICallError):
-            code = error.code or 0
+        if isinstance(error, CmsError):  # the origin guard's refusal, raised in the SDK
+            return error
+        if core is not None and isinstance(error, core.GoogleAPICallError):
+            status = error.code or None
             reason = next((e.get("reason") for e in error.errors or ()
                            if isinstance(e, dict) and e.get("reason")), None)
-            text = f"{where}: Compute Engine {code}" + (f" {reason}" if reason else "") \
+            text = f"Compute Engine {status}" + (f" {reason}" if reason else "") \
                 + f": {error.message}"
-            throttled = reason in ("rateLimitExceeded", "userRateLimitExceeded")
-            if code in (401, 403) and not throttled and reason not in ("quotaExceeded",
-                                                                       "dailyLimitExceeded"):
-                return CredentialError(text, "check the credentials with 'cms check'")
-            if code == 404:
-                return NotFound(text)
-            return CloudError(text, retryable=code in (429, 500, 502, 503, 504) or throttled)
-        if isinstance(error, core.RetryError):
+            if reason in _THROTTLED:  # GCE says 403 for these: not the credentials
+                return CloudError(f"{where}: {text}", retryable="RateLimit" in reason[4:]
+                                  or reason == "rateLimitExceeded", status=status, code=reason)
+            return classify_http(status, reason, text, cloud=self.cloud)
+        if core is not None and isinstance(error, core.RetryError):
             return CloudError(f"{where}: Compute Engine did not answer: {error}",
                               retryable=True)
         requests_exceptions = sys.modules.get("requests.exceptions")
@@ -191,32 +217,34 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
 
     # ---- operations ------------------------------------------------------------------
     def _wait(self, operation: Any, zone: str | None = None, what: str = "") -> Any:
-        """Poll a zone (or global) operation until DONE, through the same endpoint and
-        credentials; a failed operation becomes a CloudError with GCE's message."""
-        types = sdk.types()
-        done = types.Operation.Status.DONE
-        started, interval = time.monotonic(), 0.05
-        while operation.status != done:
-            if time.monotonic() - started > _POLL_LIMIT:
-                raise CloudError(f"cloud '{self.cloud}': {what or operation.name} is not "
-                                 f"done after {_POLL_LIMIT:.0f}s (operation "
-                                 f"{operation.name})")
-            time.sleep(interval)
-            interval = min(2.0, interval * 1.6)
+        """Poll a zone (or global) operation until DONE (kit ``poll_until``, at most
+        ``operation_timeout`` seconds), through the same endpoint and credentials; a
+        failed operation becomes a CloudError with GCE's message."""
+        done = sdk.types().Operation.Status.DONE
+        name = operation.name
+
+        def fetch() -> Any:
             if zone:
-                operation = self._call("zone_operations", "get", project=self.project,
-                                       zone=zone, operation=operation.name)
-            else:
-                operation = self._call("global_operations", "get", project=self.project,
-                                       operation=operation.name)
-        errors = list(operation.error.errors) if operation.error else []
-        if errors:
-            message = "; ".join(f"{e.code}: {e.message}" if e.code else e.message
-                                for e in errors)
+                return self._call("zone_operations", "get", project=self.project,
+                                  zone=zone, operation=name)
+            return self._call("global_operations", "get", project=self.project,
+                              operation=name)
+
+        def failed(found: Any) -> str | None:
             # final: the same requestId would only answer this failed operation again
-            raise CloudError(f"cloud '{self.cloud}': {what or operation.operation_type} "
-                             f"failed: {message}")
-        return operation
+            errors = list(found.error.errors) if found.error else []
+            return "; ".join(f"{e.code}: {e.message}" if e.code else e.message
+                             for e in errors) or None
+
+        label = f"cloud '{self.cloud}': {what or operation.operation_type or name}"
+        if operation.status == done:  # no request needed
+            message = failed(operation)
+            if message:
+                raise CloudError(f"{label} failed: {message}")
+            return operation
+        return poll_until(fetch, lambda found: found.status == done, failed=failed,
+                          timeout=self.operation_timeout, what=label, interval=0.05,
+                          max_interval=2.0)
 
     @staticmethod
     def _request_id(token: str | None) -> str:
@@ -244,16 +272,15 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         hidden = {key: metadata.pop(key) for key in _HIDDEN if key in metadata}
         logins = [line.split(":", 1)[0] for line in hidden.get("ssh-keys", "").splitlines()
                   if ":" in line]
-        if logins and "username" not in metadata:
-            metadata["username"] = logins[0]  # the login the injected key is for
+        image = _last(hidden.get("cms-image"))
         zone = _last(pb.zone)
         status = pb.status
-        return self.vm_record(
+        record = self.vm_record(
             name=pb.name,
             id=str(pb.id) if pb.id else pb.name,
             status=NODE_STATE_MAP.get(status, "unknown"),
             state=status,
-            image=_last(hidden.get("cms-image")),
+            image=image,
             flavor=_last(pb.machine_type),
             public_ips=public,
             private_ips=private,
@@ -264,6 +291,9 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
             created=pb.creation_timestamp or None,  # Pacific time; the base makes it UTC
             metadata=metadata,
         )
+        # the login the injected key is for, else the one gcloud would use
+        record["username"] = logins[0] if logins else self.default_username_for(image or "")
+        return record
 
     @record_mapper("image")
     def _to_image(self, image: Any) -> dict[str, Any]:
@@ -272,7 +302,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         family = image.family or None
         os_name = {"ubuntu-os-cloud": "ubuntu", "debian-cloud": "debian",
                    "rocky-linux-cloud": "rocky-linux"}.get(project)
-        return self.image_record(
+        record = self.image_record(
             name=image.name,
             id=f"projects/{project}/global/images/{image.name}",
             os=os_name or (family.split("-")[0] if family else None),
@@ -283,6 +313,9 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                     "architecture": image.architecture or None,
                     "deprecated": image.deprecated.state or None},
         )
+        record["arch"] = {"X86_64": "x86_64", "ARM64": "arm64"}.get(image.architecture,
+                                                                    image.architecture or None)
+        return record
 
     @record_mapper("machine type")
     def _to_flavor(self, machine: Any) -> dict[str, Any]:
@@ -304,37 +337,31 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         request = types.AggregatedListInstancesRequest(project=self.project)
         if filter_:
             request.filter = filter_
-        found = []
-        for page in self._pages("instances", "aggregated_list", request):
-            for scoped in types.InstanceAggregatedList.pb(page).items.values():
-                found.extend(scoped.instances)
-        return found
+        return list(self._pages("instances", "aggregated_list", request, lambda page: [
+            i for scoped in types.InstanceAggregatedList.pb(page).items.values()
+            for i in scoped.instances]))
 
     def list(self) -> list[dict[str, Any]]:
         return [self._to_vm(instance) for instance in self._aggregated()]
 
-    def _find(self, name: str) -> Any:
-        """The instance a name (or numeric id) stands for: first in the configured zone
-        (one GET), then across zones."""
+    def _find(self, ref: str) -> Any:
+        """The instance a reference stands for: its numeric id or its exact name (kit
+        ``find_one``); first one GET in the configured zone, then across zones."""
         zone = self.credentials.get("zone") or self.defaults.get("zone")
-        if zone and NAME_RULE.fullmatch(name):
+        if zone and (NAME_RULE.fullmatch(ref) or ref.isdigit()):
             try:
                 return self._call("instances", "get", project=self.project, zone=str(zone),
-                                  instance=name)
+                                  instance=ref)
             except NotFound:
                 pass
-        field = "id" if name.isdigit() else "name"
-        if field == "name" and not NAME_RULE.fullmatch(name):
-            raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'")
-        found = self._aggregated(f'{field} = "{name}"')
-        if not found:
-            raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
-                           f"see 'cms vm list --cloud={self.cloud}'")
-        if len(found) > 1:
-            zones = ", ".join(sorted(_last(i.zone) for i in found))
-            raise UsageError(f"{len(found)} VMs on '{self.cloud}' are named '{name}' "
-                             f"(zones {zones})", "use the instance id instead of the name")
-        return found[0]
+        # GCE's filter takes a quoted literal: any name GCE allows fits in one
+        field = "id" if ref.isdigit() else "name"
+        quoted = ref.replace("\\", "\\\\").replace('"', '\\"')
+        found = {str(i.id): i for i in self._aggregated(f'{field} = "{quoted}"')}
+        record = find_one(({"id": key, "name": i.name,
+                            "status": NODE_STATE_MAP.get(i.status, "unknown")}
+                           for key, i in found.items()), ref, cloud=self.cloud)
+        return found[record["id"]]
 
     def info(self, name: str) -> dict[str, Any]:
         return self._to_vm(self._find(name))
@@ -347,9 +374,8 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         if spec.network:
             return f"global/networks/{spec.network}", subnet
         types = sdk.types()
-        names = [n.name for page in self._pages(
-            "networks", "list", types.ListNetworksRequest(project=self.project))
-            for n in page.items]
+        names = [n.name for n in self._pages(
+            "networks", "list", types.ListNetworksRequest(project=self.project))]
         if "default" in names:
             return "global/networks/default", subnet
         if len(names) == 1:
@@ -382,7 +408,10 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
             if not LOGIN.fullmatch(spec.username or ""):
                 raise UsageError(f"'{spec.username}' is not a login GCE can create",
                                  "use a lowercase user name (letters, digits, '_', '-')")
-            items["ssh-keys"] = f"{spec.username}:{spec.key['public_key'].strip()}"
+            # built from the validated key's parts: a second line in a key file never
+            # reaches ssh-keys (issue 21)
+            key = parse_public_key(spec.key["public_key"], f"key '{spec.key['name']}'")
+            items["ssh-keys"] = f"{spec.username}:{key.line()}"
             items["cms-key"] = spec.key["name"]
         if spec.userdata:
             items["user-data"] = spec.userdata  # read by cloud-init on GCE's images
@@ -493,7 +522,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                                            instance=instance.name, metadata_resource=body,
                                            request_id=str(uuid.uuid4())))
             except CloudError as error:
-                if "412" in error.message:
+                if error.status == 412:
                     continue
                 raise
             self._wait(operation, zone, f"setting metadata of {instance.name}")
@@ -511,25 +540,28 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
         projects = [self.project] + [str(p) for p in chosen]
         return list(dict.fromkeys(projects))
 
-    def images(self) -> list[dict[str, Any]]:
+    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
         """The project's own images and those of the image projects, newest per family
-        (deprecated ones left out), as `gcloud compute images list` shows them."""
+        (deprecated ones left out), as `gcloud compute images list` shows them;
+        ``all_builds``: every image of those projects, deprecated builds included."""
         types = sdk.types()
         newest: dict[tuple[str, str], Any] = {}
         for project in self._image_projects():
             try:
-                pages = list(self._pages("images", "list",
+                found = list(self._pages("images", "list",
                                          types.ListImagesRequest(project=project)))
             except NotFound:
                 continue
-            for page in pages:
-                for image in page.items:
-                    if image.deprecated.state in ("DEPRECATED", "OBSOLETE", "DELETED"):
-                        continue
-                    key = (project, image.family or image.name)
-                    if key not in newest or image.creation_timestamp > \
-                            newest[key].creation_timestamp:
-                        newest[key] = image
+            for image in found:
+                if all_builds:
+                    newest[(project, image.name)] = image
+                    continue
+                if image.deprecated.state in ("DEPRECATED", "OBSOLETE", "DELETED"):
+                    continue
+                key = (project, image.family or image.name)
+                if key not in newest or _utc(image.creation_timestamp) > \
+                        _utc(newest[key].creation_timestamp):
+                    newest[key] = image
         return sorted((self._to_image(i) for i in newest.values()),
                       key=lambda r: (r["native"]["project"], r["name"]))
 
@@ -572,8 +604,8 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     def flavors(self) -> list[dict[str, Any]]:
         types = sdk.types()
         request = types.ListMachineTypesRequest(project=self.project, zone=self.zone)
-        return sorted((self._to_flavor(m) for page in self._pages(
-            "machine_types", "list", request) for m in page.items), key=lambda f: f["name"])
+        return sorted((self._to_flavor(m) for m in self._pages(
+            "machine_types", "list", request)), key=lambda f: f["name"])
 
     def flavor(self, name: str) -> dict[str, Any]:
         return self._to_flavor(self._machine_type_get(name, self.zone))
