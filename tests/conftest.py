@@ -3,10 +3,13 @@ helper that runs the real ``cms`` script as a subprocess."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,11 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
             "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2",
             "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+# moto's request recorder (read when moto is imported) writes to a file of this process
+# only, never to ./moto_recording (see moto_requests)
+_MOTO_DIR = tempfile.mkdtemp(prefix="cms-tests-moto-")
+atexit.register(shutil.rmtree, _MOTO_DIR, True)
+os.environ["MOTO_RECORDER_FILEPATH"] = os.path.join(_MOTO_DIR, "requests.jsonl")
 # moto validates AMIs and instance types as EC2 does (read per request by moto)
 os.environ["MOTO_ENABLE_AMI_VALIDATION"] = "true"
 os.environ["MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION"] = "true"
@@ -50,12 +58,40 @@ def moto_server() -> str:
     server.stop()
 
 
+def _moto_api(endpoint: str, path: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/{path}", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+
+
 @pytest.fixture
 def moto(moto_server: str) -> str:
     """A moto server with no state left from earlier tests."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
+    _moto_api(moto_server, "reset")
+    recording = Path(os.environ["MOTO_RECORDER_FILEPATH"])
+    if recording.exists() and recording.stat().st_size:  # a test recorded requests
+        _moto_api(moto_server, "recorder/stop-recording")
+        _moto_api(moto_server, "recorder/reset-recording")
     return moto_server
+
+
+def moto_requests(endpoint: str, action: str) -> list[dict[str, list[str]]]:
+    """The parameters of each EC2 ``action`` request moto received since the first call
+    of this in the test (that call starts moto's recorder; the next test stops it)."""
+    import base64
+    from urllib.parse import parse_qs
+
+    _moto_api(endpoint, "recorder/start-recording")  # no-op once it runs
+    recording = Path(os.environ["MOTO_RECORDER_FILEPATH"])
+    found = []
+    for line in recording.read_text().splitlines() if recording.exists() else []:
+        entry = json.loads(line)
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            body = base64.b64decode(body).decode("utf-8", "replace")
+        parameters = parse_qs(body)
+        if parameters.get("Action") == [action]:
+            found.append(parameters)
+    return found
 
 
 # the fixtures a third party's provider tests use too (cms_home, write_config, sshd)
