@@ -468,3 +468,37 @@ def test_list_imports_only_its_own_sdk(oracle: str) -> None:
 
     # (oci's own __init__ imports every service package: 'oci.core' alone is not possible)
     assert_list_imports_only(oracle, {"oci"})
+
+
+def test_records_name_the_login_without_username(oracle: str, fake: OciFake,
+                                                 tmp_path: Path) -> None:
+    """Issue 26: a boot with a key and no --username records the image's login."""
+    provider = Provider(oracle)
+    add_key(provider, tmp_path)
+    boot(provider, "loginu", key="k1", image=UBUNTU)
+    boot(provider, "logino", key="k1")
+    assert provider.info("loginu")["username"] == "ubuntu"
+    assert {r["name"]: r["username"] for r in provider.list()} == {"loginu": "ubuntu",
+                                                                   "logino": "opc"}
+    fake.seed_instances(["console-made"], image=UBUNTU)  # not booted by cms
+    assert provider.info("console-made")["username"] == "ubuntu"
+
+
+def test_existing_vm_found_by_its_exact_name(oracle: str, fake: OciFake) -> None:
+    fake.seed_instances(["Test Server 2"])
+    provider = Provider(oracle)
+    assert provider.info("Test Server 2")["name"] == "Test Server 2"
+
+
+def test_image_list_all_builds_reaches_older_builds(oracle: str, fake: OciFake) -> None:
+    older = "Oracle-Linux-9.4-2024.08.29-0"
+    ocid = "ocid1.image.oc1.phx.olderbuild"
+    fake.images[ocid] = {**fake.images[fake.image_id(IMAGE)], "id": ocid,
+                         "displayName": older, "timeCreated": "2024-08-29T10:00:00.000Z"}
+    provider = Provider(oracle)
+    default = [i["name"] for i in provider.provider.images()]
+    every = {i["name"]: i for i in provider.provider.images(all_builds=True)}
+    assert IMAGE in default and older not in default
+    assert older in every and every[older]["arch"] == "x86_64"
+    assert every["Canonical-Ubuntu-24.04-aarch64-2024.10.09-0"]["arch"] == "aarch64"
+    assert provider.image(older)["id"] == ocid

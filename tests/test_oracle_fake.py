@@ -183,3 +183,50 @@ def test_network_security_groups_and_rules(clients, fake):
     assert network.list_network_security_group_security_rules(group.id).data == []
     network.delete_network_security_group(group.id)
     assert network.list_network_security_groups(compartment_id=TENANCY).data == []
+
+
+def test_retry_token_on_instance_action_answers_the_first_action(clients, fake):
+    """Same token, same request: the first answer again and no second reset; same
+    token, another request: 409 as Oracle documents."""
+    compute, _ = clients
+    ocid = launch(compute, fake).data.id
+    wait_state(compute, ocid, "RUNNING")
+    first = compute.instance_action(ocid, "SOFTRESET", opc_retry_token="act-1")
+    again = compute.instance_action(ocid, "SOFTRESET", opc_retry_token="act-1")
+    assert again.data.lifecycle_state == first.data.lifecycle_state == "STOPPING"
+    assert fake.reboots[ocid] == 1
+    with pytest.raises(oci.exceptions.ServiceError) as raised:
+        compute.instance_action(ocid, "STOP", opc_retry_token="act-1")
+    assert (raised.value.status, raised.value.code) == (409, "InvalidatedRetryToken")
+
+
+def test_retry_token_on_create_network_security_group(clients, fake):
+    from oci.core import models
+
+    _, network = clients
+    vcn = next(iter(fake.vcns))
+    details = models.CreateNetworkSecurityGroupDetails(compartment_id=TENANCY, vcn_id=vcn,
+                                                       display_name="web")
+    first = network.create_network_security_group(details, opc_retry_token="nsg-1").data
+    again = network.create_network_security_group(details, opc_retry_token="nsg-1").data
+    assert first.id == again.id and len(fake.nsgs) == 1
+    details.display_name = "other"
+    with pytest.raises(oci.exceptions.ServiceError) as raised:
+        network.create_network_security_group(details, opc_retry_token="nsg-1")
+    assert raised.value.status == 409 and len(fake.nsgs) == 1
+
+
+def test_request_outside_the_description_is_refused_and_recorded(clients, fake):
+    """An action OCI does not list, and a query parameter ListInstances does not take:
+    400 InvalidParameter, and the fake records them (a test fixture fails on any)."""
+    compute, _ = clients
+    ocid = launch(compute, fake).data.id
+    session, signer = compute.base_client.session, compute.base_client.signer
+    answer = session.post(f"{fake.url}/20160918/instances/{ocid}?action=HIBERNATE",
+                          json={}, auth=signer)
+    assert (answer.status_code, answer.json()["code"]) == (400, "InvalidParameter")
+    answer = session.get(f"{fake.url}/20160918/instances?compartmentId={TENANCY}&foo=1",
+                         auth=signer)
+    assert answer.status_code == 400 and "foo" in answer.json()["message"]
+    assert len(fake.violations) == 2
+    fake.violations.clear()
