@@ -33,7 +33,11 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.endpoints import is_loopback_host
+from cloudmesh.compute.kit.clients import client_on_first_use
+from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
+from cloudmesh.compute.kit.origins import retry_after_seconds
+from cloudmesh.compute.kit.paging import MAX_PAGES, pages
 from cloudmesh.compute.lazy import require
 
 if TYPE_CHECKING:  # the facade builds it; we only read it
@@ -50,6 +54,8 @@ NODE_STATE_MAP = {
     "deallocating": "stopping",
     "deallocated": "stopped",
 }
+#: VirtualMachineImage properties.architecture -> cms arch
+ARCHITECTURES = {"x64": "x86_64", "arm64": "arm64"}
 #: provisioning states that say more than the power state
 PROVISIONING_MAP = {"creating": "booting", "deleting": "deleting", "failed": "error"}
 
@@ -112,10 +118,18 @@ class Provider(ComputeNodeABC):
     default_username = "azureuser"
     zero_config = False
 
+    #: the most pages one list follows (kit.paging)
+    max_pages = MAX_PAGES
+
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        self._compute = self._network = self._resources = self._create_compute = None
         self._credential = None
+        self._credential_lock = threading.Lock()
+        # the bearer token goes only to the ARM endpoint (issue 21); a nextLink or an
+        # operation URL elsewhere is refused by _guard_policy before a byte is sent
+        self.guard.allow(self.base_url)
+        #: bound of one long-running operation (a VM create takes minutes on Azure)
+        self.operation_timeout = float(self.defaults.get("operation_timeout", 900))
         #: set when a boot had to create the resource group (reported in native)
         self.group_created = False
         # boots run in threads: one of them makes the group and network, the others wait
@@ -146,12 +160,15 @@ class Provider(ComputeNodeABC):
         return str(self.credentials.get("base_url") or _ARM).rstrip("/")
 
     def _get_credential(self):
-        if self._credential is not None:
+        with self._credential_lock:
+            if self._credential is None:
+                self._credential = self._make_credential()
             return self._credential
+
+    def _make_credential(self):
         creds = self.credentials
         if creds.get("access_token"):
-            self._credential = _StaticToken(str(creds["access_token"]))
-            return self._credential
+            return _StaticToken(str(creds["access_token"]))
         identity = require("azure.identity", DIST, "azure-identity")
         if creds.get("client_secret") or creds.get("client_id"):
             missing = [k for k in ("tenant_id", "client_id", "client_secret") if not creds.get(k)]
@@ -168,15 +185,13 @@ class Provider(ComputeNodeABC):
                                   "use credentials.access_token for a local endpoint")
             host = urlsplit(self.base_url).hostname or ""
             authority = _AUTHORITIES.get(host, "login.microsoftonline.com")
-            self._credential = identity.ClientSecretCredential(
+            return identity.ClientSecretCredential(
                 str(creds["tenant_id"]), str(creds["client_id"]), str(creds["client_secret"]),
                 authority=authority)
-        else:
-            # no secret in the config: the Azure CLI's login, as 'az' itself uses it
-            self._credential = identity.AzureCliCredential(
-                tenant_id=str(creds["tenant_id"]) if creds.get("tenant_id") else "",
-                process_timeout=int(max(10, self.timeout)))
-        return self._credential
+        # no secret in the config: the Azure CLI's login, as 'az' itself uses it
+        return identity.AzureCliCredential(
+            tenant_id=str(creds["tenant_id"]) if creds.get("tenant_id") else "",
+            process_timeout=int(max(10, self.timeout)))
 
     def _client_options(self, retries: int) -> dict[str, Any]:
         credential = self._get_credential()
@@ -187,7 +202,8 @@ class Provider(ComputeNodeABC):
             # ARM answers with Retry-After (10 s and more); this is only the fallback
             polling_interval=float(self.defaults.get("poll_interval", 2)),
             retry_total=retries, retry_backoff_factor=0.5, retry_backoff_max=8,
-            connection_timeout=min(10.0, self.timeout), read_timeout=self.timeout)
+            connection_timeout=min(10.0, self.timeout), read_timeout=self.timeout,
+            per_retry_policies=[_guard_policy(self.guard)])
         if _is_loopback_http(self.base_url):
             options["authentication_policy"] = _loopback_policy(credential, scope)
         return options
@@ -197,36 +213,27 @@ class Provider(ComputeNodeABC):
         return self.translated(lambda: getattr(sdk, cls)(
             self._get_credential(), self.subscription, **self._client_options(retries)))
 
-    @property
+    @client_on_first_use
     def compute(self):
-        if self._compute is None:
-            self._compute = self._make("azure.mgmt.compute", "ComputeManagementClient",
-                                       "azure-mgmt-compute", self.retries)
-        return self._compute
+        return self._make("azure.mgmt.compute", "ComputeManagementClient",
+                          "azure-mgmt-compute", self.retries)
 
-    @property
+    @client_on_first_use
     def create_compute(self):
         """A compute client that never retries, for the VM's PUT: a lost answer is
         followed by the facade's look-before-retry, not by a blind second request."""
-        if self._create_compute is None:
-            self._create_compute = self._make("azure.mgmt.compute", "ComputeManagementClient",
-                                              "azure-mgmt-compute", 0)
-        return self._create_compute
+        return self._make("azure.mgmt.compute", "ComputeManagementClient",
+                          "azure-mgmt-compute", 0)
 
-    @property
+    @client_on_first_use
     def network(self):
-        if self._network is None:
-            self._network = self._make("azure.mgmt.network", "NetworkManagementClient",
-                                       "azure-mgmt-network", self.retries)
-        return self._network
+        return self._make("azure.mgmt.network", "NetworkManagementClient",
+                          "azure-mgmt-network", self.retries)
 
-    @property
+    @client_on_first_use
     def resources(self):
-        if self._resources is None:
-            self._resources = self._make("azure.mgmt.resource.resources",
-                                         "ResourceManagementClient", "azure-mgmt-resource",
-                                         self.retries)
-        return self._resources
+        return self._make("azure.mgmt.resource.resources", "ResourceManagementClient",
+                          "azure-mgmt-resource", self.retries)
 
     # ---- errors ----------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -273,10 +280,29 @@ class Provider(ComputeNodeABC):
 
     def _lro(self, begin, *args: Any, **kwargs: Any) -> Any:
         """Start a long-running operation and return its result once it is done (the
-        poller sleeps what Azure's Retry-After says); a refused start or a failed
-        operation is a CmsError carrying Azure's code and message."""
-        poller = self._call(begin, *args, **kwargs)
+        poller sleeps what Azure's Retry-After says, capped at 60 s by _guard_policy);
+        a refused start or a failed operation is a CmsError carrying Azure's code and
+        message; an operation still running after ``operation_timeout`` a CloudError."""
+        return self._finish(self._call(begin, *args, **kwargs), getattr(begin, "__name__", ""))
+
+    def _finish(self, poller: Any, what: str) -> Any:
+        self._call(poller.wait, self.operation_timeout)
+        if not poller.done():
+            raise CloudError(f"cloud '{self.cloud}': Azure operation {what.removeprefix('begin_')}"
+                             f" did not finish within {self.operation_timeout:g} s",
+                             "see the resource group's activity log in the Azure portal")
         return self._call(poller.result)
+
+    def _all(self, list_call, what: str) -> list[Any]:
+        """Every item of an ARM list, page by page through kit.paging: a nextLink that
+        repeats, or more than ``max_pages`` pages, ends the list with a CloudError; a
+        nextLink off the ARM endpoint is refused (also by _guard_policy)."""
+        def fetch(link: str | None):
+            pager = list_call().by_page(continuation_token=link)
+            page = list(next(pager, []))
+            return page, pager.continuation_token
+        return self._call(lambda: list(pages(fetch, what=f"cloud '{self.cloud}': {what}",
+                                             max_pages=self.max_pages, guard=self.guard)))
 
     # ---- mappers ---------------------------------------------------------------------
     @record_mapper("virtual machine")
@@ -316,8 +342,10 @@ class Provider(ComputeNodeABC):
         image = storage.get("imageReference") or {}
         os_profile = props.get("osProfile") or {}
         metadata = {k: v for k, v in tags.items() if k not in _INTERNAL_TAGS}
-        if os_profile.get("adminUsername"):
-            metadata["username"] = os_profile["adminUsername"]
+        image_name = _urn(image) if image.get("publisher") else image.get("id")
+        username = os_profile.get("adminUsername") or self.default_username_for(
+            str(image_name or ""))
+        metadata["username"] = username
         native: dict[str, Any] = {"provisioning_state": props.get("provisioningState"),
                                   "vm_id": props.get("vmId"), "resource_group": self.group,
                                   "os_disk": ((storage.get("osDisk") or {}).get("managedDisk")
@@ -331,7 +359,7 @@ class Provider(ComputeNodeABC):
         zones = vm.get("zones") or []
         return self.vm_record(
             name=vm["name"], id=vm.get("id"), status=status, state=state,
-            image=_urn(image) if image.get("publisher") else image.get("id"),
+            image=image_name, username=username,
             flavor=(props.get("hardwareProfile") or {}).get("vmSize"),
             public_ips=public, private_ips=private, key=tags.get(TAG_KEY),
             secgroups=groups, region=vm.get("location"), zone=zones[0] if zones else None,
@@ -339,9 +367,10 @@ class Provider(ComputeNodeABC):
 
     @record_mapper("image")
     def _to_image(self, publisher: str, offer: str, sku: str, version: str,
-                  os: str | None = None) -> dict[str, Any]:
+                  os: str | None = None, arch: str | None = None) -> dict[str, Any]:
         urn = f"{publisher}:{offer}:{sku}:{version}"
         return self.image_record(name=urn, id=urn, os=os or "Linux", version=version,
+                                 arch=ARCHITECTURES.get(str(arch or "x64").lower(), arch),
                                  status="available",
                                  native={"publisher": publisher, "offer": offer, "sku": sku})
 
@@ -355,10 +384,10 @@ class Provider(ComputeNodeABC):
     def _addresses(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The group's NICs and public IPs by lower-case id: two lists per `vm list`,
         not calls per VM."""
-        nics = {str(n["id"]).lower(): n for n in self._call(
-            lambda: list(self.network.network_interfaces.list(self.group)))}
-        ips = {str(i["id"]).lower(): i for i in self._call(
-            lambda: list(self.network.public_ip_addresses.list(self.group)))}
+        nics = {str(n["id"]).lower(): n for n in self._all(
+            lambda: self.network.network_interfaces.list(self.group), "NIC list")}
+        ips = {str(i["id"]).lower(): i for i in self._all(
+            lambda: self.network.public_ip_addresses.list(self.group), "public IP list")}
         return nics, ips
 
     def list(self) -> list[dict[str, Any]]:
@@ -367,7 +396,7 @@ class Provider(ComputeNodeABC):
         # $expand=instanceView needs a scale-set $filter (ComputeRP.json), so a
         # group-wide expand is refused by Azure (azure-rest-api-specs#42411)
         try:
-            vms = self._call(lambda: list(self.compute.virtual_machines.list(self.group)))
+            vms = self._all(lambda: self.compute.virtual_machines.list(self.group), "VM list")
         except NotFound as missing:
             if missing.code == "ResourceGroupNotFound":
                 return []  # nothing was ever booted here
@@ -384,23 +413,30 @@ class Provider(ComputeNodeABC):
         list of the subscription's VMs (a few pages whatever the number of VMs)."""
         prefix = f"/subscriptions/{self.subscription}/resourcegroups/{self.group}/".lower()
         views = {}
-        for vm in self._call(lambda: list(self.compute.virtual_machines.list_all(
-                status_only="true"))):
+        for vm in self._all(lambda: self.compute.virtual_machines.list_all(
+                status_only="true"), "VM status list"):
             vm_id = str(vm.get("id", "")).lower()
             if vm_id.startswith(prefix):
                 views[vm_id] = (vm.get("properties") or {}).get("instanceView")
         return views
 
-    def _get_vm(self, name: str):
-        if name.startswith("/subscriptions/"):
-            name = name.rstrip("/").rsplit("/", 1)[-1]
+    def _get_vm(self, ref: str):
+        """The VM ``ref`` names: its ARM id, or its exact name (any characters Azure
+        allowed, e.g. one made in the portal). A name is unique in a resource group, so
+        one GET finds it; otherwise the kit's find_one over the list says what exists."""
+        is_id = ref.lower().startswith("/subscriptions/")
+        name = ref.rstrip("/").rsplit("/", 1)[-1] if is_id else ref
         try:
-            return self._call(self.compute.virtual_machines.get, self.group, name,
-                              expand="instanceView")
-        except NotFound:
-            raise NotFound(f"no VM named '{name}' in resource group '{self.group}' of "
-                           f"cloud '{self.cloud}'", f"see 'cms vm list --cloud={self.cloud}'") \
-                from None
+            vm = self._call(self.compute.virtual_machines.get, self.group, name,
+                            expand="instanceView")
+            if not is_id or str(vm.get("id", "")).lower() == ref.rstrip("/").lower():
+                return vm
+        except NotFound as missing:
+            if missing.code not in ("ResourceNotFound", "ResourceGroupNotFound", "NotFound"):
+                raise
+        found = find_one(self.list(), ref, cloud=self.cloud)
+        return self._call(self.compute.virtual_machines.get, self.group, found["name"],
+                          expand="instanceView")
 
     def _vm_of(self, vm: Any) -> dict[str, Any]:
         """A VM's record, reading only its own NICs and public IPs."""
@@ -449,7 +485,8 @@ class Provider(ComputeNodeABC):
     def _subnet_id(self, network: str | None, subnet: str | None) -> str:
         """The subnet a new NIC goes into: the one named, or the group's only one; a
         virtual network and subnet are made when the group has none."""
-        vnets = self._call(lambda: list(self.network.virtual_networks.list(self.group)))
+        vnets = self._all(lambda: self.network.virtual_networks.list(self.group),
+                          "virtual network list")
         if network:
             chosen = [v for v in vnets if v["name"].lower() == network.lower()]
             if not chosen:
@@ -539,7 +576,7 @@ class Provider(ComputeNodeABC):
             if not error.retryable:  # the VM does not exist: undo what was made for it
                 self._undo(made)
             raise
-        vm = self._call(poller.result)
+        vm = self._finish(poller, "begin_create_or_update")
         record = self._vm_of(self._call(self.compute.virtual_machines.get, self.group,
                                          name, expand="instanceView") or vm)
         if self.group_created:
@@ -720,14 +757,21 @@ class Provider(ComputeNodeABC):
                 aliases[name.strip().lower()] = urn.strip()
         return aliases
 
-    def _latest(self, publisher: str, offer: str, sku: str) -> str:
+    def _versions(self, publisher: str, offer: str, sku: str, newest_only: bool) -> list:
+        """The versions of one SKU with their properties (architecture), newest first."""
+        options: dict[str, Any] = {"expand": "properties"}
+        if newest_only:
+            options.update(top=1, orderby="name desc")
         versions = self._call(self.compute.virtual_machine_images.list, self.location,
-                              publisher, offer, sku, top=1, orderby="name desc")
-        names = [v["name"] for v in versions or ()]
-        if not names:
+                              publisher, offer, sku, **options)
+        return sorted(versions or (), key=lambda v: _version_key(v["name"]), reverse=True)
+
+    def _latest(self, publisher: str, offer: str, sku: str) -> str:
+        versions = self._versions(publisher, offer, sku, newest_only=True)
+        if not versions:
             raise NotFound(f"image {publisher}:{offer}:{sku} has no versions in "
                            f"{self.location} on cloud '{self.cloud}'")
-        return max(names, key=_version_key)
+        return versions[0]["name"]
 
     def resolve_image(self, ref: str) -> dict[str, Any]:
         """A marketplace URN publisher:offer:sku:version (``latest`` resolved) or a
@@ -747,19 +791,21 @@ class Provider(ComputeNodeABC):
         except NotFound:
             raise NotFound(f"no image '{ref}' in {self.location} on cloud '{self.cloud}'",
                            f"see 'cms image list --cloud={self.cloud}'") from None
-        os_name = ((found.get("properties") or {}).get("osDiskImage") or {}).get(
-            "operatingSystem")
-        record = self._to_image(publisher, offer, sku, version, os_name)
+        props = found.get("properties") or {}
+        os_name = (props.get("osDiskImage") or {}).get("operatingSystem")
+        record = self._to_image(publisher, offer, sku, version, os_name,
+                                props.get("architecture"))
         record["native"]["version"] = version
         return record
 
     def image(self, name: str) -> dict[str, Any]:
         return self.resolve_image(name)
 
-    def images(self) -> list[dict[str, Any]]:
-        """The newest version of every SKU of the configured offers: default.image_offers
-        (publisher:offer), else every offer of default.image_publishers, else the offers
-        the aliases name. Never a crawl of the whole marketplace."""
+    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
+        """The newest version of every SKU of the configured offers (every version with
+        ``all_builds``): default.image_offers (publisher:offer), else every offer of
+        default.image_publishers, else the offers the aliases name. Never a crawl of the
+        whole marketplace."""
         offers: list[tuple[str, str]] = []
         configured = self.defaults.get("image_offers")
         publishers = self.defaults.get("image_publishers")
@@ -778,11 +824,13 @@ class Provider(ComputeNodeABC):
         for publisher, offer in offers:
             for sku in self._call(self.compute.virtual_machine_images.list_skus,
                                   self.location, publisher, offer):
-                try:
-                    version = self._latest(publisher, offer, sku["name"])
-                except NotFound:
-                    continue
-                records.append(self._to_image(publisher, offer, sku["name"], version))
+                for version in self._versions(publisher, offer, sku["name"],
+                                              newest_only=not all_builds):
+                    props = version.get("properties") or {}
+                    records.append(self._to_image(
+                        publisher, offer, sku["name"], version["name"],
+                        (props.get("osDiskImage") or {}).get("operatingSystem"),
+                        props.get("architecture")))
         return records
 
     def flavors(self) -> list[dict[str, Any]]:
@@ -811,8 +859,8 @@ class Provider(ComputeNodeABC):
 
     def keys(self) -> list[dict[str, Any]]:
         try:
-            found = self._call(lambda: list(
-                self.compute.ssh_public_keys.list_by_resource_group(self.group)))
+            found = self._all(lambda: self.compute.ssh_public_keys.list_by_resource_group(
+                self.group), "key list")
         except NotFound:
             return []
         return sorted((self._to_key(k) for k in found), key=lambda k: k["name"])
@@ -868,8 +916,8 @@ class Provider(ComputeNodeABC):
 
     def secgroups(self) -> list[dict[str, Any]]:
         try:
-            found = self._call(lambda: list(
-                self.network.network_security_groups.list(self.group)))
+            found = self._all(lambda: self.network.network_security_groups.list(self.group),
+                              "network security group list")
         except NotFound:
             return []
         return sorted((self._to_secgroup(g) for g in found), key=lambda g: g["name"])
@@ -933,6 +981,33 @@ class Provider(ComputeNodeABC):
         except NotFound:
             group = f"resource group {self.group} does not exist yet (the first boot creates it)"
         return f"subscription {self.subscription}, {self.location}: {len(sizes)} VM sizes; {group}"
+
+
+def _guard_policy(guard):
+    """An azure-core policy run before every attempt of every request of the clients
+    (first pages, nextLink pages, Azure-AsyncOperation and Location polls): a URL off the
+    configured origins is refused before a byte is sent (issue 21), and an answer's
+    Retry-After is capped at 60 s so no poll sleeps a day."""
+    policies = require("azure.core.pipeline.policies", DIST, "azure-core")
+
+    class OriginGuardPolicy(policies.SansIOHTTPPolicy):
+        def on_request(self, request):
+            guard.check(request.http_request.url)
+
+        def on_response(self, request, response):
+            headers = response.http_response.headers
+            for name in ("Retry-After", "retry-after-ms", "x-ms-retry-after-ms"):
+                if name in headers:
+                    seconds = retry_after_seconds(headers[name] if name == "Retry-After"
+                                                  else str(float(headers[name]) / 1000))
+                    if seconds is None:
+                        del headers[name]
+                    elif name == "Retry-After":
+                        headers[name] = str(int(seconds))
+                    else:
+                        headers[name] = str(int(seconds * 1000))
+
+    return OriginGuardPolicy()
 
 
 def _loopback_policy(credential, scope: str):

@@ -283,7 +283,10 @@ class AzureFake:
         split = urlsplit(raw_path)
         path = split.path.rstrip("/")
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        host = next((v for k, v in headers.items() if k.lower() == "host"), "127.0.0.1")
+        # links go to the host the client asked (behind a reverse proxy: the proxy's)
+        host = next((v for k, v in headers.items() if k.lower() == "x-forwarded-host" and v),
+                    None) or next((v for k, v in headers.items() if k.lower() == "host"),
+                                  "127.0.0.1")
         base = f"http://{host}"
         out_headers = {"x-ms-request-id": str(uuid.uuid4()),
                        "x-ms-correlation-request-id": str(uuid.uuid4())}
@@ -461,15 +464,17 @@ class AzureFake:
                 versions = versions[::-1]
             if query.get("$top"):
                 versions = versions[:int(query["$top"])]
-            return entries(versions, f"{skus_root}/{rest[6]}/Versions")
+            listed = entries(versions, f"{skus_root}/{rest[6]}/Versions")
+            if (query.get("$expand") or "").lower() == "properties":
+                for entry in listed:  # VirtualMachineImages_ListWithProperties
+                    entry["properties"] = _image_properties(rest[6])
+            return listed
         version = rest[8]
         if version not in versions:
             raise ArmError(404, "NotFound", "Artifact: VMImage was not found.")
         return {"name": version, "location": location,
                 "id": f"{skus_root}/{rest[6]}/Versions/{version}",
-                "properties": {"osDiskImage": {"operatingSystem": "Linux", "sizeInGb": 30},
-                               "hyperVGeneration": "V2", "architecture": "x64",
-                               "imageDeprecationStatus": {"imageState": "Active"}}}
+                "properties": _image_properties(rest[6])}
 
     def _operation(self, op_id: str, result: bool) -> tuple[int, dict, Any]:
         op = self.operations.get(op_id)
@@ -1079,6 +1084,13 @@ class AzureFake:
                 nsg["properties"]["networkInterfaces"] = [
                     n for n in nsg["properties"].get("networkInterfaces", [])
                     if n["id"].lower() != resource["id"].lower()]
+
+
+def _image_properties(sku: str) -> dict:
+    return {"osDiskImage": {"operatingSystem": "Linux", "sizeInGb": 30},
+            "hyperVGeneration": "V2",
+            "architecture": "Arm64" if "arm64" in sku.lower() else "x64",
+            "imageDeprecationStatus": {"imageState": "Active"}}
 
 
 def _scale_set_filter(items: list[dict], query: dict) -> list[dict]:

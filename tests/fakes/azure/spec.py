@@ -166,7 +166,7 @@ OPERATIONS: tuple[Operation, ...] = (
               _IMG + "/{publisherName}/artifacttypes/vmimage/offers/{offer}/skus", COMPUTE),
     Operation("VirtualMachineImages_List", "GET",
               _IMG + "/{publisherName}/artifacttypes/vmimage/offers/{offer}/skus/{skus}"
-              "/versions", COMPUTE, {"$expand": None, "$top": None, "$orderby": None},
+              "/versions", COMPUTE, {"$expand": ("properties",), "$top": None, "$orderby": None},
               rules=("top-is-integer",)),
     Operation("VirtualMachineImages_Get", "GET",
               _IMG + "/{publisherName}/artifacttypes/vmimage/offers/{offer}/skus/{skus}"

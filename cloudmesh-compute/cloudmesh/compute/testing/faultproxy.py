@@ -151,6 +151,9 @@ class FaultProxy:
                 connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 headers["Host"] = target.netloc
+                # as a reverse proxy says it: a fake that writes absolute links (ARM's
+                # nextLink, Azure-AsyncOperation) points them at the proxy, not past it
+                headers["X-Forwarded-Host"] = self.headers.get("Host") or ""
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
