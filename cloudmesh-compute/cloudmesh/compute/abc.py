@@ -9,47 +9,17 @@ NotSupported, which cms prints as "VERB is not supported by KIND: reason".
 from __future__ import annotations
 
 import abc
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, NotSupported, UsageError
 from cloudmesh.compute.wait import Progress, wait_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cloudmesh.compute.boot import BootSpec
+    from cloudmesh.compute.bootspec import BootSpec
 
-VM_STATUSES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
-               "deleting", "terminated", "error", "unknown")
-VM_FIELDS = ("name", "id", "cloud", "kind", "status", "state", "image", "flavor",
-             "public_ips", "private_ips", "key", "secgroups", "region", "zone", "created",
-             "metadata")
-IMAGE_FIELDS = ("name", "id", "cloud", "kind", "os", "version", "status", "created")
-FLAVOR_FIELDS = ("name", "id", "cloud", "kind", "vcpus", "ram_mb", "disk_gb")
-KEY_FIELDS = ("name", "fingerprint", "cloud", "kind")
-SECGROUP_FIELDS = ("name", "id", "description", "rules")
-_LIST_FIELDS = {"public_ips", "private_ips", "secgroups", "rules"}
-_DICT_FIELDS = {"metadata"}
-
-
-def record_mapper(what: str):
-    """Decorate a provider's ``_to_*`` mapper: an answer from the cloud that does not have
-    the shape the mapper expects becomes a CloudError naming it, not a KeyError deep in
-    a provider."""
-    import functools
-
-    def decorate(mapper):
-        @functools.wraps(mapper)
-        def mapped(self, item, *args, **kwargs):
-            try:
-                return mapper(self, item, *args, **kwargs)
-            except (KeyError, TypeError, AttributeError, ValueError, IndexError) as error:
-                from cloudmesh.compute.errors import CloudError
-
-                raise CloudError(f"cloud '{self.cloud}' answered with a {what} cms cannot "
-                                 f"read ({type(error).__name__}: {error})") from error
-        return mapped
-    return decorate
-
+from cloudmesh.compute.records import (FLAVOR_FIELDS, IMAGE_FIELDS,  # noqa: F401
+                                       KEY_FIELDS, SECGROUP_FIELDS, VM_FIELDS, VM_STATUSES,
+                                       _DICT_FIELDS, _LIST_FIELDS, iso_utc, record_mapper)
 
 #: verbs whose base implementation raises NotSupported
 _OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "secgroups",
@@ -66,32 +36,6 @@ FEATURES = {"boot": "create", "list": "list", "start": "start", "stop": "stop",
             "public IP": "public_ip", "metadata": "metadata_set", "ssh": "ssh"}
 #: a name a cloud accepts for a VM unless its provider says otherwise
 _GENERIC_NAME = None  # compiled on first use (re costs start-up time)
-
-
-def iso_utc(value: Any) -> str | None:
-    """A timestamp (datetime, epoch seconds or ISO text) as ISO 8601 in UTC, ``...Z``."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        try:
-            value = datetime.fromtimestamp(value, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None  # not a time at all
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return None  # not a time we can state in UTC: say nothing rather than guess
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        try:
-            value = value.astimezone(timezone.utc)
-        except (OverflowError, ValueError):
-            return None
-        return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return None
 
 
 class ComputeNodeABC(abc.ABC):
@@ -291,7 +235,7 @@ class ComputeNodeABC(abc.ABC):
 
     @abc.abstractmethod
     def create(self, spec: BootSpec) -> dict[str, Any]:
-        """Boot one VM as ``spec`` says (see cloudmesh.compute.boot.BootSpec); return its
+        """Boot one VM as ``spec`` says (see cloudmesh.compute.bootspec.BootSpec); return its
         record once the cloud's own operation is done (usually status booting). Deliver
         ``spec.key`` the kind's way, pass ``spec.token`` where the cloud takes an
         idempotency token, and never retry blindly."""

@@ -1,5 +1,5 @@
-"""Booting: the one ``BootSpec`` a provider's ``create`` receives, and how the facade
-builds it and boots with it.
+"""Booting: how the facade builds each VM's ``BootSpec`` (:mod:`.bootspec`) and boots
+with it.
 
 The facade fills every field from the command line, then ``cms set`` (``CLOUD.x``, then
 ``x``), then the cloud's ``default:`` block, then the provider's own defaults. Before any
@@ -13,19 +13,20 @@ whether the lost request booted the VM.
 from __future__ import annotations
 
 import os
-import uuid
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import replace
+from typing import Any, Callable
 
 from cloudmesh.compute import names as name_expr
+from cloudmesh.compute.bootspec import (BOOT_OPTIONS, CMS_DEFAULT_GROUP,  # noqa: F401
+                                        BootSpec, cloud_group_name, parse_bool,
+                                        parse_disk)
 from cloudmesh.compute.errors import CmsError, NotFound, UsageError
+from cloudmesh.compute.fanout import Outcome, fan_out
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cloudmesh.compute.provider import Outcome, Provider
+#: the Provider facade (cloudmesh.compute.provider), which imports this module: named by
+#: its role here so that the two modules do not import each other
+Facade = Any
 
-#: the cloud-side name of a group defined locally as ``default``: every cloud has its own
-#: ``default`` group, which cms never edits (DESIGN section 10)
-CMS_DEFAULT_GROUP = "cms-default"
 #: how long a name stays reserved after its VM was created, so that a second boot of the
 #: name on this machine is refused even where the cloud's own listing lags behind
 RESERVE_AFTER_CREATE = 120.0
@@ -33,67 +34,10 @@ RESERVE_AFTER_CREATE = 120.0
 RESERVE_IN_FLIGHT = 1800.0
 
 
-@dataclass(frozen=True)
-class BootSpec:
-    """Everything one VM is booted with. Built only by the facade; a provider reads it."""
-
-    name: str
-    image: str
-    flavor: str
-    #: None, or {"name", "public_key", "fingerprint"} from the local key registry
-    #: (public_key and fingerprint are None for a key pair known only to the cloud)
-    key: dict[str, Any] | None = None
-    #: the login the key is for (never None when a provider's create sees the spec)
-    username: str | None = None
-    secgroups: list[str] = field(default_factory=list)
-    network: str | None = None
-    subnet: str | None = None
-    public_ip: bool = True
-    zone: str | None = None
-    disk_gb: int | None = None
-    userdata: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    #: the same on every retry of this one boot: EC2 ClientToken, GCE requestId, ...
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-#: boot options a kind may list in ``unsupported`` -> the BootSpec field and its "unset"
-BOOT_OPTIONS = {"network": None, "subnet": None, "zone": None, "disk_gb": None,
-                "userdata": None, "metadata": {}}
-
-
-def cloud_group_name(local: str) -> str:
-    """The name a locally defined group has on a cloud."""
-    return CMS_DEFAULT_GROUP if local == "default" else local
-
-
-def parse_bool(value: Any, option: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise UsageError(f"{option} must be true or false, not {value!r}")
-
-
-def parse_disk(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        size = int(str(value).strip().lower().removesuffix("g").removesuffix("gb"))
-    except ValueError:
-        raise UsageError(f"--disk must be a size in GB such as 20, not {value!r}") from None
-    if not 1 <= size <= 65536:
-        raise UsageError(f"--disk={size} is outside 1..65536 GB")
-    return size
-
-
 class Booter:
     """Boots VMs for one facade (one cloud)."""
 
-    def __init__(self, facade: Provider) -> None:
+    def __init__(self, facade: Facade) -> None:
         self.facade = facade
         self.provider = facade.provider
         self.state = facade.state
@@ -246,12 +190,11 @@ class Booter:
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def boot(facade: Provider, names: str | list[str] | None, count: int | None,
+def boot(facade: Facade, names: str | list[str] | None, count: int | None,
          dryrun: bool, wait: bool, timeout: float,
          progress: Callable[[str, dict, float], None] | None,
          **options: Any) -> list[Outcome]:
     """Boot VMs, one per name (or ``count`` generated names), concurrently."""
-    from cloudmesh.compute.provider import Outcome, fan_out
 
     booter = Booter(facade)
     reserved: tuple[int, int] | None = None

@@ -264,7 +264,11 @@ class Config:
         return self.get(key)
 
     def __contains__(self, key: str) -> bool:
-        return self.raw(key, _MISSING_SENTINEL) is not _MISSING_SENTINEL
+        try:
+            self.raw(key)
+        except NotFound:
+            return False
+        return True
 
     def expand(self, value: Any, key: str = "") -> Any:
         """Expand ${NAME} in a value (recursively); an unset variable is a ConfigError
@@ -442,9 +446,6 @@ class Config:
         """Replace the whole file (used by cms init), atomically with mode 0600."""
         atomic_write(self.path, text)
         self._data = None
-
-
-_MISSING_SENTINEL = object()
 
 
 def _did_you_mean(word: str, choices) -> str:

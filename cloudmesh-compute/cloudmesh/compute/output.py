@@ -13,8 +13,8 @@ from cloudmesh.compute.errors import UsageError, escape_control, scrub
 
 FORMATS = ("table", "json", "yaml", "csv")
 
-VM_COLUMNS = ["name", "status", "cloud", "image", "flavor", "public_ips", "private_ips",
-              "zone", "created"]
+from cloudmesh.compute.cells import VM_COLUMNS, _cell, table_cells  # noqa: E402,F401
+
 IMAGE_COLUMNS = ["name", "id", "os", "status", "created"]
 FLAVOR_COLUMNS = ["name", "vcpus", "ram_mb", "disk_gb"]
 
@@ -24,23 +24,6 @@ def check_format(output: str | None) -> str:
     if output not in FORMATS:
         raise UsageError(f"unknown --output '{output}'", f"use one of {', '.join(FORMATS)}")
     return output
-
-
-def _cell(value: object) -> object:
-    """A table or CSV cell: lists joined with commas, None as empty text, text escaped."""
-    if isinstance(value, (list, tuple)):
-        return escape_control(",".join(str(v) for v in value))
-    if isinstance(value, dict):
-        return escape_control(",".join(f"{k}={v}" for k, v in value.items()))
-    if isinstance(value, str):
-        return escape_control(value)
-    return "" if value is None else value
-
-
-def table_cells(records: list[dict], columns: list[str]) -> list[list]:
-    """The cells of a table: lists joined with commas, None as empty text."""
-    return [[v if type(v) is str else _cell(v) for v in map(record.get, columns)]
-            for record in records]
 
 
 def simple_table(headers: list[str], rows: list[list]) -> str | None:

@@ -16,6 +16,7 @@ from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config, resolve_cloud
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
+from cloudmesh.compute.fanout import MAX_WORKERS, Outcome, fan_out  # noqa: F401 (re-exported)
 from cloudmesh.compute.registry import load as load_provider_class
 from cloudmesh.compute.registry import zero_config_spec
 from cloudmesh.compute.state import State
@@ -23,7 +24,6 @@ from cloudmesh.compute.state import State
 if TYPE_CHECKING:  # pragma: no cover
     from cloudmesh.compute.sshclient import SshTarget
 
-MAX_WORKERS = 16
 #: spellings the seeds and older cloudmesh files use for the same default
 _DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secgroups"),
                     "image": ("image",), "key": ("key",), "username": ("username", "user"),
@@ -34,82 +34,6 @@ def _warn(text: str) -> None:
     print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
-class Outcome:
-    """What happened to one item of a fan-out: a result or an error, never both.
-    (A plain class: dataclasses costs 5 ms of start-up on every command.)"""
-
-    __slots__ = ("item", "result", "error")
-
-    def __init__(self, item: str, result: Any = None,
-                 error: BaseException | None = None) -> None:
-        self.item, self.result, self.error = item, result, error
-
-    def __repr__(self) -> str:
-        return f"Outcome({self.item!r}, result={self.result!r}, error={self.error!r})"
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def get(self) -> Any:
-        """The result; raises the error (a CmsError) if this item failed."""
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def fan_out(function: Callable[[str], Any], items: Iterable[str],
-            workers: int = MAX_WORKERS) -> list[Outcome]:
-    """Run ``function`` for each item concurrently; one failure does not hide the other
-    results. Outcomes keep the order of ``items``.
-
-    The workers are daemon threads, not a ThreadPoolExecutor: on Ctrl-C the waiting main
-    thread gets KeyboardInterrupt at once and the command exits (130) while calls are
-    still running; an executor's threads are joined first, at shutdown too, which took
-    up to a wait's whole --timeout."""
-    items = list(items)
-
-    def one(item: str) -> Outcome:
-        try:
-            return Outcome(item, result=function(item))
-        except Exception as error:  # reported per item by the caller
-            return Outcome(item, error=error)
-
-    if len(items) <= 1:
-        return [one(item) for item in items]
-    import queue
-    import threading
-
-    outcomes: list[Outcome | None] = [None] * len(items)
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    finished: queue.SimpleQueue = queue.SimpleQueue()
-    stopping = threading.Event()  # set on Ctrl-C: items not started yet are not started
-    for entry in enumerate(items):
-        todo.put(entry)
-
-    def work() -> None:
-        while not stopping.is_set():
-            try:
-                index, item = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                outcomes[index] = one(item)
-            except BaseException as error:  # (SystemExit): still an outcome, never a hang
-                outcomes[index] = Outcome(item, error=error)
-            finished.put(index)
-
-    for _ in range(min(workers, len(items))):
-        threading.Thread(target=work, name="cms-fan-out", daemon=True).start()
-    try:
-        for _ in items:
-            finished.get()  # Ctrl-C interrupts this wait in the main thread
-    except BaseException:
-        stopping.set()
-        raise
-    return outcomes  # type: ignore[return-value]  (every slot is filled)
-
-
 def _one_per_name(records: list[dict]) -> list[dict]:
     """The cache keeps one VM per name: a live one over a terminated one of that name."""
     chosen: dict[str, dict] = {}
@@ -118,6 +42,12 @@ def _one_per_name(records: list[dict]) -> list[dict]:
         if current is None or current.get("status") == "terminated":
             chosen[record["name"]] = record
     return list(chosen.values())
+
+
+#: verb -> (the provider's method, the status that ``wait=True`` waits for)
+ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
+           "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
+           "resume": ("resume", "running"), "delete": ("destroy", "terminated")}
 
 
 class Provider:
@@ -366,13 +296,8 @@ class Provider:
         return outcomes
 
     # ---- one VM at a time: return the record or raise -------------------------------
-    #: verb -> (the provider's method, the status that ``wait=True`` waits for)
-    _ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
-                "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
-                "resume": ("resume", "running"), "delete": ("destroy", "terminated")}
-
     def _act_one(self, verb: str, name: str, wait: bool, timeout: float) -> dict:
-        method, target = self._ACTIONS[verb]
+        method, target = ACTIONS[verb]
         if len(name_expr.expand(name)) != 1:
             raise UsageError(f"{verb} takes one VM name, not {name!r}",
                              f"use act({method!r}, names) for several")
@@ -460,7 +385,7 @@ class Provider:
         if group is None:
             raise NotFound(f"security group '{name}' is not defined locally",
                            f"define it with 'cms secgroup add {name}' and 'cms secgroup rule add'")
-        from cloudmesh.compute.boot import cloud_group_name
+        from cloudmesh.compute.bootspec import cloud_group_name
 
         # the local group 'default' is the cms-owned 'cms-default' on the cloud
         group = {**group, "name": cloud_group_name(name)}
@@ -468,7 +393,7 @@ class Provider:
 
     def delete_secgroups(self, names: str | list[str]) -> list[Outcome]:
         """Delete groups on the cloud: one Outcome per group."""
-        from cloudmesh.compute.boot import cloud_group_name
+        from cloudmesh.compute.bootspec import cloud_group_name
 
         return fan_out(lambda n: self.call("secgroup_delete", cloud_group_name(n)),
                        name_expr.expand(names))

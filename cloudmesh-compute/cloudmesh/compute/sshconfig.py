@@ -75,16 +75,6 @@ def check_user(user: str) -> str:
     return user
 
 
-def check_port(port: object) -> int:
-    try:
-        number = int(str(port))
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 65535:
-        raise _refuse("the port", port, "a number from 1 to 65535")
-    return number
-
-
 def quote_path(path: object) -> str:
     """A path as one double-quoted OpenSSH argument; '%' doubled, since OpenSSH expands
     %-tokens in IdentityFile and UserKnownHostsFile."""
@@ -96,6 +86,8 @@ def quote_path(path: object) -> str:
 
 def host_block(target, known_hosts: object) -> list[str]:
     """The lines of one Host block (without markers); UsageError if a value is unsafe."""
+    from cloudmesh.compute.sshclient import check_port
+
     body = [f"Host {check_alias(target.name)}",
             f"    HostName {check_hostname(target.host)}",
             f"    User {check_user(target.username)}",

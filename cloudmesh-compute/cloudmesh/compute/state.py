@@ -52,7 +52,7 @@ def _cells(record: dict[str, Any], kind: str) -> str | None:
     table of 10,000 VMs without parsing a record."""
     if kind != "vm":
         return None
-    from cloudmesh.compute.output import VM_COLUMNS, table_cells
+    from cloudmesh.compute.cells import VM_COLUMNS, table_cells
 
     return json.dumps(table_cells([record], VM_COLUMNS)[0], default=str)
 

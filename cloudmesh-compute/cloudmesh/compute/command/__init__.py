@@ -252,20 +252,11 @@ def confirm_many(facade, verb: str, names: list[str], yes: bool, dryrun: bool = 
     confirm(f"{verb} {len(names)} VMs on {facade.name} ({shown})?", yes, verb)
 
 
-def open_provider(cloud: str | None, state=None):
+def open_provider(cloud: str | None, state=None, config=None):
     """The Provider facade for a cloud (imports only that cloud's SDK)."""
     from cloudmesh.compute.provider import Provider
 
-    return Provider(cloud, state=state)
-
-
-def progress_printer(action: str = ""):
-    """A progress callback that prints status changes of a wait on stderr."""
-    def show(name: str, record: dict, elapsed: float) -> None:
-        status = record.get("status")
-        print(f"{name}: {status}{' ' + action if action else ''} ({elapsed:.0f}s)",
-              file=sys.stderr, flush=True)
-    return show
+    return Provider(cloud, config=config, state=state)
 
 
 def _tick_seconds(default: float = 5.0) -> float:

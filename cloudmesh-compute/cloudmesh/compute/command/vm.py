@@ -77,6 +77,7 @@ from __future__ import annotations
 import sys
 
 from cloudmesh.compute.command import (WAIT_STATES, WaitProgress, check_choice, confirm_many,
+                                       open_provider,
                                        positive_int, positive_seconds, report_errors,
                                        run_command)
 from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
@@ -84,9 +85,6 @@ from cloudmesh.compute.command import list_options
 from cloudmesh.compute.output import (VM_COLUMNS, check_format, emit, emit_record,
                                       select)
 
-_ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
-            "reboot": ("reboot", "running"), "suspend": ("suspend", "suspended"),
-            "resume": ("resume", "running"), "delete": ("destroy", "terminated")}
 STATUS_COLUMNS = ["name", "status", "state", "cloud"]
 
 
@@ -105,10 +103,9 @@ def _context():
 
 
 def _provider(cloud: str | None):
+    """open_provider, after a broken configuration was reported (before any SDK loads)."""
     config, state = _context()
-    from cloudmesh.compute.provider import Provider
-
-    return Provider(cloud, config=config, state=state)
+    return open_provider(cloud, state, config)
 
 
 def _vm(arguments: dict) -> int:
@@ -152,7 +149,9 @@ def _vm(arguments: dict) -> int:
             outcomes = provider.wait(arguments["NAMES"], state, timeout=timeout,
                                      interval=interval, progress=progress)
         return report_errors(outcomes)
-    for verb, (method, target) in _ACTIONS.items():
+    from cloudmesh.compute.provider import ACTIONS
+
+    for verb, (method, target) in ACTIONS.items():
         if arguments[verb]:
             return _act(arguments, verb, method, target, timeout)
     raise UsageError("cms vm: no verb given", "see 'cms vm --help'")
