@@ -433,3 +433,13 @@ def test_the_kit_imports_no_sdk_and_no_requests():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_deadline_bounded_names_the_whole_deadline_not_what_was_left():
+    release = threading.Event()
+    deadline = Deadline(0.3)
+    time.sleep(0.1)
+    with pytest.raises(CloudError, match=r"within 0.3 s \(cm.timeout\)") as caught:
+        deadline.bounded(lambda: release.wait(30), "EC2")
+    assert caught.value.code == "deadline"
+    release.set()

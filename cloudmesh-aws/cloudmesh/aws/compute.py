@@ -144,11 +144,14 @@ class Provider(ComputeNodeABC):
 
         def fetch(token: str | None) -> tuple[list[dict], str | None]:
             nonlocal count
-            if token and deadline.expired():
-                raise CloudError(f"{what}: still naming a next page after {count} pages "
-                                 f"and {self.timeout:g} s (cm.timeout); stopped",
-                                 "raise cm.timeout for a very large account")
-            page = deadline.bounded(lambda: next(iterator, None), what) or {}
+            try:
+                page = deadline.bounded(lambda: next(iterator, None), what) or {}
+            except CloudError as error:
+                if token and error.code == "deadline":  # pages kept coming, fast enough
+                    raise CloudError(f"{what}: still naming a next page after {count} "
+                                     f"pages and {self.timeout:g} s (cm.timeout); stopped",
+                                     "raise cm.timeout for a very large account") from None
+                raise
             count += 1
             return page.get(key, ()), page.get("NextToken")
 

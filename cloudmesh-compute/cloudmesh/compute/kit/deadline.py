@@ -43,13 +43,18 @@ class Deadline:
     def bounded(self, call: Callable[[], T], what: str) -> T:
         """``call()`` bounded by what is left of this deadline."""
         self.check(what)
-        return bounded(call, self.remaining(), what)
+        return _run_bounded(call, self.remaining(), what, self.seconds)
 
 
 def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     """The result of ``call()``, run in a daemon thread; its exception is raised here.
     When ``seconds`` pass first, CloudError "no answer from <what> within N s
     (cm.timeout)" (the thread is left to end on its own)."""
+    return _run_bounded(call, seconds, what, seconds)
+
+
+def _run_bounded(call: Callable[[], T], seconds: float, what: str, shown: float) -> T:
+    """``bounded``, naming ``shown`` seconds (the whole deadline) when it gives up."""
     import contextvars
 
     outcome: dict[str, object] = {}
@@ -65,7 +70,7 @@ def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     worker.start()
     worker.join(max(0.0, seconds))
     if worker.is_alive():
-        raise _late(what, seconds)
+        raise _late(what, shown)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]
