@@ -194,3 +194,26 @@ def test_a_mappers_own_bug_is_reported_as_the_providers_not_the_clouds() -> None
         assert f"bug in the demo provider: its mapper {mapper.__name__}" in str(raised.value)
     with pytest.raises(CloudError, match="answered with a server cms cannot read"):
         demo._to_vm_right({"id": "no name"})
+
+
+def test_provider_new_says_next_steps_that_work_in_a_fresh_venv(cms_home: Path,
+                                                                tmp_path: Path) -> None:
+    """A fresh venv has no pytest: the next steps install the generated distribution with
+    its [test] extra (which brings pytest) and run pytest through that venv's python."""
+    import tomllib
+
+    made = run_cms("provider", "new", "nextcloud", f"--dir={tmp_path / 'dist'}")
+    assert made.code == 0, made
+    steps = made.err.strip()
+    assert steps.startswith("next: pip install -e ") and "[test]" in steps, steps
+    assert "python -m pytest" in steps
+    project = tomllib.loads((tmp_path / "dist" / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("pytest") for r in project["optional-dependencies"]["test"])
+    test_text = (tmp_path / "dist" / "tests" / "test_nextcloud.py").read_text()
+    docs = (Path(__file__).parents[1] / "docs" / "providers.md").read_text()
+    # the template and the guide agree on how fixtures reach the tests
+    assert "from cloudmesh.compute.testing.fixtures import cms_home" in test_text
+    assert "from cloudmesh.compute.testing.fixtures import cms_home" in docs
+    assert "pytest_plugins" not in docs.replace("not `pytest_plugins`", "")
+    compute_text = (tmp_path / "dist" / "cloudmesh" / "nextcloud" / "compute.py").read_text()
+    assert "_find_in" not in compute_text and "find_one" in compute_text

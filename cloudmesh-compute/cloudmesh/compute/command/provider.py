@@ -24,7 +24,8 @@ and operation: {kind, operation, supported, reason}.
 'cms provider new KIND' writes a provider distribution that works from the start against
 a small fake cloud: pyproject.toml, cloudmesh/KIND/compute.py (what is left to do says
 "to do"), cloudmesh/KIND/fakecloud.py and tests/test_KIND.py (the conformance suite).
-'pip install -e DIR' adds the kind; 'pytest DIR/tests' runs the suite.
+'pip install -e "DIR[test]"' adds the kind with pytest; 'python -m pytest DIR/tests'
+runs the suites.
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ def _new(kind: str, directory: str | None) -> int:
     root = os.path.dirname(written[0]) or "."
     for path in written:
         print(path)
-    print(f"next: pip install -e {shlex.quote(root)}; cms provider list; "
-          f"pytest {shlex.quote(os.path.join(root, 'tests'))}", file=sys.stderr)
+    # the [test] extra brings pytest: a fresh venv has none, and 'pytest' alone might run
+    # another environment's; 'python -m pytest' runs this one's
+    print(f"next: pip install -e {shlex.quote(root + '[test]')}; cms provider list; "
+          f"python -m pytest {shlex.quote(os.path.join(root, 'tests'))}", file=sys.stderr)
     return 0
