@@ -12,7 +12,7 @@ from typing import Any
 from cloudmesh.compute.errors import UsageError
 
 #: the cloud-side name of a group defined locally as ``default``: every cloud has its own
-#: ``default`` group, which cms never edits (DESIGN section 10)
+#: ``default`` group, which cms never edits (docs/architecture.md, "Groups cms owns")
 CMS_DEFAULT_GROUP = "cms-default"
 
 @dataclass(frozen=True)

@@ -343,7 +343,7 @@ class WaitProgress:
                 pass
 
 
-#: what 'cms vm wait --state' takes: the normalised statuses (DESIGN section 6) and 'ssh'
+#: what 'cms vm wait --state' takes: the normalised statuses (records.VM_STATUSES, docs/architecture.md) and 'ssh'
 WAIT_STATES = ("booting", "running", "stopping", "stopped", "suspended", "rebooting",
                "deleting", "terminated", "error", "unknown", "ssh")
 
