@@ -61,9 +61,9 @@ EMPTY_REGION = "eu-west-3"
 CACHED_VMS = 10_000
 SECTIONS = ("startup", "list", "shell", "multipass", "cached", "fanout", "provider",
             "kinds")
-#: DESIGN 9: cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
+#: budget (docs/architecture.md): cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
 KIND_CPU_LIMIT = 1.15
-#: DESIGN 9: first use of a kind, `cms vm list` wall time over the bare script's (google)
+#: budget (docs/architecture.md): first use of a kind, `cms vm list` wall time over the bare script's (google)
 FIRST_USE_KINDS = {"google": 1.25}
 
 
@@ -207,7 +207,7 @@ def bench_startup(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, 
         rows.append(ratio_row("startup", f"{label} vs aws --version", m[label].wall, aws.wall,
                               "", "aws --version", 0.2,
                               numbers={"aws_rss_mb": round(aws.rss_mb, 1)}))
-    rows.append(ratio_row("startup", "cms help vs the imports (DESIGN 9)", m["cms help"].wall,
+    rows.append(ratio_row("startup", "cms help vs the imports (budget)", m["cms help"].wall,
                           trio.wall, "", "python -c 'import yaml, docopt, tabulate'", 2))
     return rows, m
 
@@ -426,7 +426,7 @@ def bench_cached(env: dict[str, str], base: Measure, trio: Measure, runs: int
                               "python -c pass", 10,
                               numbers={"rss_mb": round(m[label].rss_mb, 1)}))
     label = "cms vm list --cached (1 VM, table)"
-    rows.append(ratio_row("cached", f"{label} vs the imports (DESIGN 9)", m[label].wall,
+    rows.append(ratio_row("cached", f"{label} vs the imports (budget)", m[label].wall,
                           trio.wall, "", "python -c 'import yaml, docopt, tabulate'", 2))
     return rows, m
 
