@@ -1,5 +1,6 @@
-"""Shared fixtures: an isolated cms home per test, moto's EC2 server on 127.0.0.1, and a
-helper that runs the real ``cms`` script as a subprocess."""
+"""Shared fixtures: an isolated cms home per test, moto's EC2 server on 127.0.0.1, and two
+ways to run cms: ``cms_here`` in this process (most CLI tests) and ``run_cms``, the real
+``cms`` script as a subprocess (what only a process shows)."""
 
 from __future__ import annotations
 
@@ -94,8 +95,16 @@ def moto_requests(endpoint: str, action: str) -> list[dict[str, list[str]]]:
     return found
 
 
-# the fixtures a third party's provider tests use too (cms_home, write_config, sshd)
-from cloudmesh.compute.testing.fixtures import cms_home, sshd, write_config  # noqa: E402,F401
+# the fixtures a third party's provider tests use too (cms_home, write_config, sshd, cms)
+from cloudmesh.compute.testing.fixtures import (  # noqa: E402,F401
+    cms, cms_home, run_in_process, sshd, write_config)
+
+#: ``cms_here("vm", "list", env=..., stdin=..., cwd=...)``: a cms command line run in this
+#: process, isolated as a subprocess (its env, cwd, streams and signal handlers are put
+#: back), returning the same ``.code``/``.out``/``.err``/``.json()`` as run_cms. Most CLI
+#: tests use it; run_cms (a real process) stays for exit by signal, a terminal, the
+#: network guard, start-up imports and the installed entry point.
+cms_here = run_in_process
 
 
 def aws_cloud_spec(endpoint: str, region: str = "us-east-1", **default: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""The cms command itself, run as a subprocess: main paths and every documented error.
-Each error is one line on stderr, with its documented exit code, and leaves the config
-and the state database as they were."""
+"""The cms command itself: main paths and every documented error. Each error is one line
+on stderr, with its documented exit code, and leaves the config and the state database
+as they were. The command lines run in this process (cms_here, cms's own dispatch);
+help and version run the installed ``cms`` script, so the entry point is tested too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, run_cms, snapshot, write_config
+from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, run_cms, snapshot, write_config
 
 
 def assert_one_line_error(result, code: int, *fragments: str) -> None:
@@ -23,7 +24,7 @@ def assert_one_line_error(result, code: int, *fragments: str) -> None:
 
 # ---- help, version, discovery ----------------------------------------------------------
 def test_help_lists_every_command(cms_home: Path) -> None:
-    result = run_cms("help")
+    result = run_cms("help")  # the installed entry point, as a process
     assert result.code == 0, result
     for command in ("vm", "image", "flavor", "config", "set", "init", "check", "provider",
                     "version", "help"):
@@ -34,7 +35,7 @@ def test_help_lists_every_command(cms_home: Path) -> None:
 @pytest.mark.parametrize("argv", [["help", "vm"], ["vm", "--help"], ["vm", "-h"],
                                   ["vm", "list", "--help"]])
 def test_command_help(cms_home: Path, argv: list[str]) -> None:
-    result = run_cms(*argv)
+    result = cms_here(*argv)
     assert result.code == 0, result
     assert "cms vm boot" in result.out and "cms vm list" in result.out
 
@@ -46,7 +47,7 @@ def test_version_lists_distributions(cms_home: Path) -> None:
 
 
 def test_provider_list_reads_the_file_system(cms_home: Path) -> None:
-    result = run_cms("provider", "list", "--output=json")
+    result = cms_here("provider", "list", "--output=json")
     assert result.code == 0
     kinds = {row["kind"]: row for row in result.json()}
     assert kinds["aws"]["distribution"] == "cloudmesh-aws"
@@ -54,13 +55,13 @@ def test_provider_list_reads_the_file_system(cms_home: Path) -> None:
 
 
 def test_unknown_command(cms_home: Path) -> None:
-    result = run_cms("frobnicate")
+    result = cms_here("frobnicate")
     assert result.code == 2 and "unknown command 'frobnicate'" in result.err
 
 
 # ---- init and config -------------------------------------------------------------------
 def test_init_writes_a_private_template_once(cms_home: Path) -> None:
-    result = run_cms("init", "--user=ada")
+    result = cms_here("init", "--user=ada")
     assert result.code == 0, result
     path = cms_home / "cloudmesh.yaml"
     assert path.stat().st_mode & 0o777 == 0o600
@@ -69,7 +70,7 @@ def test_init_writes_a_private_template_once(cms_home: Path) -> None:
         assert f"kind: {kind}" in text
     assert "user: ada" in text and text.count("#") > 10
     path.write_text(text + "# mine\n")
-    again = run_cms("init")
+    again = cms_here("init")
     assert again.code == 0 and "left as it is" in again.err
     assert path.read_text().endswith("# mine\n")
 
@@ -80,35 +81,35 @@ def test_config_cat_and_get_mask_secrets(cms_home: Path, monkeypatch) -> None:
     spec["credentials"]["session_token"] = "${TOKEN_FROM_ENV}"
     write_config(cms_home, {"c": spec})
     monkeypatch.setenv("TOKEN_FROM_ENV", "env-canary-token-456")
-    cat = run_cms("config", "cat")
+    cat = cms_here("config", "cat")
     assert cat.code == 0, cat
     assert "plain-canary-secret-123" not in cat.out + cat.err
     assert "env-canary-token-456" not in cat.out + cat.err
     assert "********" in cat.out and "${TOKEN_FROM_ENV}" in cat.out
     for key in ("secret_access_key", "session_token"):
-        got = run_cms("config", "get", f"cloudmesh.compute.c.credentials.{key}")
+        got = cms_here("config", "get", f"cloudmesh.compute.c.credentials.{key}")
         assert got.code == 0
         assert "canary" not in got.out + got.err
-    whole = run_cms("config", "get", "cloudmesh.compute.c.credentials")
+    whole = cms_here("config", "get", "cloudmesh.compute.c.credentials")
     assert "canary" not in whole.out and "region: us-east-1" in whole.out
-    assert run_cms("config", "get", "cloudmesh.cloud.c.credentials.region").out.strip() == \
+    assert cms_here("config", "get", "cloudmesh.cloud.c.credentials.region").out.strip() == \
         "us-east-1"  # cloudmesh.cloud is an alias of cloudmesh.compute
 
 
 def test_config_set_keeps_comments_and_order(cms_home: Path) -> None:
-    run_cms("init", "--user=ada")
+    cms_here("init", "--user=ada")
     path = cms_home / "cloudmesh.yaml"
     before = path.read_text()
-    result = run_cms("config", "set", "cloudmesh.compute.aws.default.flavor=t3.small")
+    result = cms_here("config", "set", "cloudmesh.compute.aws.default.flavor=t3.small")
     assert result.code == 0, result
     after = path.read_text()
     assert "flavor: t3.small" in after
     assert [l for l in before.splitlines() if l.lstrip().startswith("#")] == \
         [l for l in after.splitlines() if l.lstrip().startswith("#")]
     assert path.stat().st_mode & 0o777 == 0o600
-    assert run_cms("config", "get", "cloudmesh.compute.aws.default.flavor").out.strip() == \
+    assert cms_here("config", "get", "cloudmesh.compute.aws.default.flavor").out.strip() == \
         "t3.small"
-    assert run_cms("config", "set", "cloudmesh.profile.count", "3").code == 0
+    assert cms_here("config", "set", "cloudmesh.profile.count", "3").code == 0
     import yaml
 
     assert yaml.safe_load(path.read_text())["cloudmesh"]["profile"]["count"] == 3
@@ -116,19 +117,19 @@ def test_config_set_keeps_comments_and_order(cms_home: Path) -> None:
 
 def test_config_path_and_check(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"m": aws_cloud_spec(moto)}, default="m")
-    assert run_cms("config", "path").out.strip() == str(cms_home / "cloudmesh.yaml")
-    ok = run_cms("config", "check")
+    assert cms_here("config", "path").out.strip() == str(cms_home / "cloudmesh.yaml")
+    ok = cms_here("config", "check")
     assert ok.code == 0, ok
     (cms_home / "cloudmesh.yaml").chmod(0o644)
-    loose = run_cms("config", "check")
+    loose = cms_here("config", "check")
     assert loose.code == 4 and "chmod 600" in loose.err
-    listed = run_cms("vm", "list")  # used anyway, with a warning
+    listed = cms_here("vm", "list")  # used anyway, with a warning
     assert listed.code == 0 and "warning:" in listed.err
 
 
 def test_config_check_names_missing_provider(cms_home: Path) -> None:
     write_config(cms_home, {"x": {"cm": {"kind": "nosuchkind"}}, "y": {"cm": {}}})
-    result = run_cms("config", "check")
+    result = cms_here("config", "check")
     assert result.code == 4
     assert "provides cloudmesh/nosuchkind/compute.py" in result.err
     assert "cloud 'y': no cm.kind" in result.err
@@ -137,83 +138,83 @@ def test_config_check_names_missing_provider(cms_home: Path) -> None:
 # ---- set ---------------------------------------------------------------------------------
 def test_set_cloud_is_used_and_validated(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"a": aws_cloud_spec(moto), "b": aws_cloud_spec(moto, "us-west-2")})
-    assert run_cms("set", "cloud=b").code == 0
-    assert run_cms("set").out.strip() == "cloud=b"
-    booted = run_cms("vm", "boot", "--name=x1", "--output=json")
+    assert cms_here("set", "cloud=b").code == 0
+    assert cms_here("set").out.strip() == "cloud=b"
+    booted = cms_here("vm", "boot", "--name=x1", "--output=json")
     assert booted.code == 0, booted
     assert booted.json()[0]["cloud"] == "b" and booted.json()[0]["zone"].startswith("us-west-2")
     before = snapshot(cms_home)
-    bad = run_cms("set", "cloud=nope")
+    bad = cms_here("set", "cloud=nope")
     assert_one_line_error(bad, 4, "cloud 'nope' is not in")
     assert snapshot(cms_home) == before
-    assert_one_line_error(run_cms("set", "novalue"), 2, "NAME=VALUE")
-    assert run_cms("set", "--delete", "cloud").code == 0
-    assert run_cms("set").out.strip() == ""
+    assert_one_line_error(cms_here("set", "novalue"), 2, "NAME=VALUE")
+    assert cms_here("set", "--delete", "cloud").code == 0
+    assert cms_here("set").out.strip() == ""
 
 
 # ---- the VM life cycle through the CLI -----------------------------------------------------
 def test_vm_session(aws_cloud: str, cms_home: Path) -> None:
-    boot = run_cms("vm", "boot", "--name=web[01-03]", "--wait", "--timeout=60", "--output=json")
+    boot = cms_here("vm", "boot", "--name=web[01-03]", "--wait", "--timeout=60", "--output=json")
     assert boot.code == 0, boot
     assert [vm["name"] for vm in boot.json()] == ["web01", "web02", "web03"]
     assert all(vm["status"] == "running" for vm in boot.json())
     assert "web01: running" in boot.err  # progress on stderr
 
-    table = run_cms("vm", "list")
+    table = cms_here("vm", "list")
     assert table.code == 0
     header = table.out.splitlines()[0].split()
     assert header[:3] == ["name", "status", "cloud"]
     assert sum(1 for line in table.out.splitlines() if line.startswith("web0")) == 3
 
-    as_yaml = run_cms("vm", "list", "web0[1-2]", "--output=yaml")
+    as_yaml = cms_here("vm", "list", "web0[1-2]", "--output=yaml")
     import yaml
 
     assert [vm["name"] for vm in yaml.safe_load(as_yaml.out)] == ["web01", "web02"]
-    as_csv = run_cms("vm", "list", "--output=csv")
+    as_csv = cms_here("vm", "list", "--output=csv")
     assert as_csv.out.splitlines()[0].startswith("name,status,cloud")
     assert len(as_csv.out.splitlines()) == 4
 
-    info = run_cms("vm", "info", "web01", "--output=json")
+    info = cms_here("vm", "info", "web01", "--output=json")
     assert info.json()["name"] == "web01" and info.json()["image"] == MOTO_UBUNTU_AMI
 
-    stop = run_cms("vm", "stop", "web0[1-2]", "--wait", "--timeout=60")
+    stop = cms_here("vm", "stop", "web0[1-2]", "--wait", "--timeout=60")
     assert stop.code == 0, stop
-    status = run_cms("vm", "status", "web[01-03]", "--output=json").json()
+    status = cms_here("vm", "status", "web[01-03]", "--output=json").json()
     assert [vm["status"] for vm in status] == ["stopped", "stopped", "running"]
-    assert run_cms("vm", "start", "web01,web02", "--wait", "--timeout=60").code == 0
-    assert run_cms("vm", "reboot", "web03").code == 0
+    assert cms_here("vm", "start", "web01,web02", "--wait", "--timeout=60").code == 0
+    assert cms_here("vm", "reboot", "web03").code == 0
 
-    cached = run_cms("vm", "list", "--cached", "--output=json")
+    cached = cms_here("vm", "list", "--cached", "--output=json")
     assert {vm["name"] for vm in cached.json()} == {"web01", "web02", "web03"}
 
-    delete = run_cms("vm", "delete", "web[01-03]", "--wait", "--timeout=60")
+    delete = cms_here("vm", "delete", "web[01-03]", "--wait", "--timeout=60")
     assert delete.code == 0, delete
-    after = run_cms("vm", "list", "--output=json").json()
+    after = cms_here("vm", "list", "--output=json").json()
     assert {vm["status"] for vm in after} == {"terminated"}
 
 
 def test_generated_names_and_failed_boot_releases_counter(aws_cloud: str,
                                                           cms_home: Path) -> None:
-    first = run_cms("vm", "boot", "--n=2", "--output=json")
+    first = cms_here("vm", "boot", "--n=2", "--output=json")
     assert [vm["name"] for vm in first.json()] == ["tester-vm-1", "tester-vm-2"]
     before = snapshot(cms_home)
-    failed = run_cms("vm", "boot", "--flavor=t9.nonexistent")
+    failed = cms_here("vm", "boot", "--flavor=t9.nonexistent")
     assert failed.code == 3, failed
     assert "t9.nonexistent" in failed.err and "Traceback" not in failed.err
     assert snapshot(cms_home) == before  # the counter was given back
-    nxt = run_cms("vm", "boot", "--output=json")
+    nxt = cms_here("vm", "boot", "--output=json")
     assert nxt.json()[0]["name"] == "tester-vm-3"
 
 
 def test_dryrun_changes_nothing(aws_cloud: str, cms_home: Path, moto: str) -> None:
-    run_cms("vm", "boot", "--name=keep")
+    cms_here("vm", "boot", "--name=keep")
     before = snapshot(cms_home)
     from conftest import ec2_client
 
     instances_before = ec2_client(moto).describe_instances()["Reservations"]
-    boot = run_cms("vm", "boot", "--name=new[1-2]", "--dryrun")
+    boot = cms_here("vm", "boot", "--name=new[1-2]", "--dryrun")
     assert boot.code == 0 and boot.err.count("would boot") == 2
-    stop = run_cms("vm", "delete", "keep", "--dryrun")
+    stop = cms_here("vm", "delete", "keep", "--dryrun")
     assert stop.code == 0 and "would delete keep" in stop.err
     assert ec2_client(moto).describe_instances()["Reservations"] == instances_before
     assert snapshot(cms_home) == before
@@ -223,30 +224,30 @@ def test_multi_cloud_list_shows_the_others_when_one_fails(cms_home: Path, moto: 
     spec_bad = aws_cloud_spec("http://127.0.0.1:9")  # nothing listens there
     write_config(cms_home, {"east": aws_cloud_spec(moto), "west": aws_cloud_spec(moto, "us-west-2"),
                             "down": spec_bad})
-    assert run_cms("vm", "boot", "--name=e1", "--cloud=east").code == 0
-    assert run_cms("vm", "boot", "--name=w1", "--cloud=west").code == 0
-    both = run_cms("vm", "list", "--cloud=east,west", "--output=json")
+    assert cms_here("vm", "boot", "--name=e1", "--cloud=east").code == 0
+    assert cms_here("vm", "boot", "--name=w1", "--cloud=west").code == 0
+    both = cms_here("vm", "list", "--cloud=east,west", "--output=json")
     assert both.code == 0 and {vm["name"] for vm in both.json()} == {"e1", "w1"}
-    partial = run_cms("vm", "list", "--cloud=east,down", "--output=json", timeout=180)
+    partial = cms_here("vm", "list", "--cloud=east,down", "--output=json")
     assert partial.code == 1
     assert [vm["name"] for vm in partial.json()] == ["e1"]
     assert "cannot reach EC2" in partial.err
 
 
 def test_image_and_flavor_commands(aws_cloud: str) -> None:
-    images = run_cms("image", "list", "--output=json")
+    images = cms_here("image", "list", "--output=json")
     assert images.code == 0 and MOTO_UBUNTU_AMI in {i["id"] for i in images.json()}
-    show = run_cms("image", "show", MOTO_UBUNTU_AMI, "--output=json")
+    show = cms_here("image", "show", MOTO_UBUNTU_AMI, "--output=json")
     assert show.json()["id"] == MOTO_UBUNTU_AMI and show.json()["kind"] == "aws"
-    assert "field" in run_cms("image", "show", MOTO_UBUNTU_AMI).out
-    flavors = run_cms("flavor", "list", "--output=json")
+    assert "field" in cms_here("image", "show", MOTO_UBUNTU_AMI).out
+    flavors = cms_here("flavor", "list", "--output=json")
     assert {"t3.micro", "m5.large"} <= {f["name"] for f in flavors.json()}
-    micro = run_cms("flavor", "show", "t3.micro", "--output=json").json()
+    micro = cms_here("flavor", "show", "t3.micro", "--output=json").json()
     assert micro["vcpus"] == 2 and micro["ram_mb"] == 1024
-    cached = run_cms("flavor", "list", "--cached", "--output=json")
+    cached = cms_here("flavor", "list", "--cached", "--output=json")
     assert len(cached.json()) == len(flavors.json())
-    assert_one_line_error(run_cms("flavor", "show", "t9.none"), 3, "t9.none")
-    assert_one_line_error(run_cms("image", "show", "ami-00000000"), 3)
+    assert_one_line_error(cms_here("flavor", "show", "t9.none"), 3, "t9.none")
+    assert_one_line_error(cms_here("image", "show", "ami-00000000"), 3)
 
 
 def test_check_reports_each_cloud(cms_home: Path, moto: str) -> None:
@@ -254,13 +255,13 @@ def test_check_reports_each_cloud(cms_home: Path, moto: str) -> None:
     del bare["credentials"]["access_key_id"], bare["credentials"]["secret_access_key"]
     write_config(cms_home, {"good": aws_cloud_spec(moto), "nocreds": bare,
                             "nokind": {"cm": {"kind": "nosuchkind"}}})
-    result = run_cms("check", "--output=json")
+    result = cms_here("check", "--output=json")
     rows = {row["cloud"]: row for row in result.json()}
     assert rows["good"]["status"] == "ok" and "us-east-1" in rows["good"]["detail"]
     assert rows["nocreds"]["status"] == "failed" and "credentials" in rows["nocreds"]["detail"]
     assert "provides cloudmesh/nosuchkind/compute.py" in rows["nokind"]["detail"]
     assert result.code == 4
-    only = run_cms("check", "good")
+    only = cms_here("check", "good")
     assert only.code == 0 and "good" in only.out and "nocreds" not in only.out
 
 
@@ -271,12 +272,12 @@ def test_bad_yaml_names_file_and_line(cms_home: Path) -> None:
     path.write_text("cloudmesh:\n  compute:\n    a: {cm: {kind: aws}\n  other: [1, 2\n")
     path.chmod(0o600)
     before = snapshot(cms_home)
-    result = run_cms("vm", "list", "--cloud=a")
+    result = cms_here("vm", "list", "--cloud=a")
     assert_one_line_error(result, 4, f"{path}:", "invalid YAML")
     line = int(result.err.split(f"{path}:")[1].split(":")[0])
     assert 3 <= line <= 4
     assert snapshot(cms_home) == before
-    assert run_cms("config", "set", "cloudmesh.profile.user", "x").code == 4
+    assert cms_here("config", "set", "cloudmesh.profile.user", "x").code == 4
     assert snapshot(cms_home) == before
 
 
@@ -300,33 +301,33 @@ def test_malformed_configs(cms_home: Path, content: bytes, fragment: str) -> Non
     cms_home.mkdir(parents=True)
     (cms_home / "cloudmesh.yaml").write_bytes(content)
     (cms_home / "cloudmesh.yaml").chmod(0o600)
-    assert_one_line_error(run_cms("vm", "list", "--cloud=a"), 4, fragment)
+    assert_one_line_error(cms_here("vm", "list", "--cloud=a"), 4, fragment)
 
 
 def test_missing_config_and_directory_in_its_place(cms_home: Path) -> None:
-    assert_one_line_error(run_cms("vm", "list", "--cloud=a"), 4, "cms init")
+    assert_one_line_error(cms_here("vm", "list", "--cloud=a"), 4, "cms init")
     (cms_home / "cloudmesh.yaml").mkdir(parents=True)
-    assert_one_line_error(run_cms("vm", "list", "--cloud=a"), 4, "is a directory")
+    assert_one_line_error(cms_here("vm", "list", "--cloud=a"), 4, "is a directory")
 
 
 def test_unknown_cloud(aws_cloud: str, cms_home: Path) -> None:
     before = snapshot(cms_home)
-    assert_one_line_error(run_cms("vm", "list", "--cloud=mars"), 4, "cloud 'mars'",
+    assert_one_line_error(cms_here("vm", "list", "--cloud=mars"), 4, "cloud 'mars'",
                           "known: moto")
     assert snapshot(cms_home) == before
 
 
 def test_no_cloud_at_all(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"a": aws_cloud_spec(moto)})
-    assert_one_line_error(run_cms("vm", "list"), 4, "no cloud given", "--cloud")
+    assert_one_line_error(cms_here("vm", "list"), 4, "no cloud given", "--cloud")
 
 
 def test_missing_kind_and_unset_env(cms_home: Path) -> None:
     write_config(cms_home, {"nokind": {"credentials": {}},
                             "env": {"cm": {"kind": "aws"},
                                     "credentials": {"secret_access_key": "${NOT_SET_ANYWHERE}"}}})
-    assert_one_line_error(run_cms("vm", "list", "--cloud=nokind"), 4, "no cm.kind")
-    result = run_cms("vm", "list", "--cloud=env")
+    assert_one_line_error(cms_here("vm", "list", "--cloud=nokind"), 4, "no cm.kind")
+    result = cms_here("vm", "list", "--cloud=env")
     assert_one_line_error(result, 4, "NOT_SET_ANYWHERE", "secret_access_key")
 
 
@@ -335,28 +336,28 @@ def test_missing_credentials(cms_home: Path, moto: str) -> None:
     del spec["credentials"]["access_key_id"], spec["credentials"]["secret_access_key"]
     write_config(cms_home, {"bare": spec})
     before = snapshot(cms_home)
-    assert_one_line_error(run_cms("vm", "boot", "--name=a", "--cloud=bare"), 4,
+    assert_one_line_error(cms_here("vm", "boot", "--name=a", "--cloud=bare"), 4,
                           "no AWS credentials")
     assert snapshot(cms_home) == before
 
 
 def test_api_error_from_the_cloud(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"z": aws_cloud_spec(moto, zone="us-east-1z")}, default="z")
-    run_cms("vm", "list")
+    cms_here("vm", "list")
     before = snapshot(cms_home)
-    result = run_cms("vm", "boot", "--name=x")
+    result = cms_here("vm", "boot", "--name=x")
     assert_one_line_error(result, 1, "EC2 InvalidParameterValue", "us-east-1z")
     assert snapshot(cms_home) == before
     assert snapshot(cms_home) == before
-    missing = run_cms("vm", "boot", "--name=y", "--image=ami-00000000")
+    missing = cms_here("vm", "boot", "--name=y", "--image=ami-00000000")
     assert_one_line_error(missing, 3, "InvalidAMIID.NotFound")
     assert snapshot(cms_home) == before
 
 
 def test_not_found_and_not_supported(aws_cloud: str, cms_home: Path) -> None:
-    assert_one_line_error(run_cms("vm", "stop", "ghost"), 3, "ghost")
-    run_cms("vm", "boot", "--name=s1")
-    assert_one_line_error(run_cms("vm", "suspend", "s1"), 2,
+    assert_one_line_error(cms_here("vm", "stop", "ghost"), 3, "ghost")
+    cms_here("vm", "boot", "--name=s1")
+    assert_one_line_error(cms_here("vm", "suspend", "s1"), 2,
                           "suspend is not supported by aws:")
 
 
@@ -374,19 +375,19 @@ def test_not_found_and_not_supported(aws_cloud: str, cms_home: Path) -> None:
 ])
 def test_usage_errors(aws_cloud: str, cms_home: Path, argv: list[str], fragment: str) -> None:
     before = snapshot(cms_home)
-    assert_one_line_error(run_cms(*argv), 2, fragment)
+    assert_one_line_error(cms_here(*argv), 2, fragment)
     assert snapshot(cms_home) == before
 
 
 def test_debug_shows_the_traceback(cms_home: Path) -> None:
-    result = run_cms("--debug", "vm", "list", "--cloud=a")
+    result = cms_here("--debug", "vm", "list", "--cloud=a")
     assert result.code == 4 and "Traceback" in result.err
     assert result.err.strip().splitlines()[-1].startswith("error: ")
 
 
 def test_unknown_command_suggests_the_closest(cms_home: Path) -> None:
-    assert_one_line_error(run_cms("vmm", "list"), 2, "unknown command 'vmm'",
+    assert_one_line_error(cms_here("vmm", "list"), 2, "unknown command 'vmm'",
                           "did you mean 'cms vm'?")
-    plain = run_cms("zzzq")
+    plain = cms_here("zzzq")
     assert_one_line_error(plain, 2, "unknown command 'zzzq'")
     assert "did you mean" not in plain.err

@@ -113,6 +113,12 @@ class _Capture(io.TextIOWrapper):
         return self.buffer.getvalue().decode("utf-8", errors="replace")
 
 
+#: what cms remembers for the life of a process (a warning given once, the secrets to
+#: scrub): empty at the start of each in-process command line, as in a new process, and
+#: put back afterwards
+PROCESS_MEMORY = (("cloudmesh.compute.config", "_warned_permissions"),
+                  ("cloudmesh.compute.errors", "_SECRETS"))
+
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGPIPE")
                  if hasattr(signal, name))
 
@@ -131,7 +137,12 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_handlers = {number: signal.getsignal(number) for number in _SIGNALS}
     out, err = _Capture(), _Capture()
+    memories = [getattr(sys.modules[module], name) for module, name in PROCESS_MEMORY
+                if module in sys.modules]
+    saved_memories = [set(memory) for memory in memories]
     try:
+        for memory in memories:
+            memory.clear()
         os.environ.update({k: v for k, v in (env or {}).items() if v is not None})
         for name in [k for k, v in (env or {}).items() if v is None]:
             os.environ.pop(name, None)  # env={"NAME": None}: unset, as a subprocess's env
@@ -145,6 +156,9 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         return CmsResult(int(code), out.text(), err.text())
     finally:
+        for memory, saved in zip(memories, saved_memories):
+            memory.clear()
+            memory.update(saved)
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         os.chdir(saved_cwd)
         os.environ.clear()
