@@ -106,36 +106,17 @@ def check_image(image: str) -> str:
 
 
 def with_authorized_key(userdata: str | None, username: str, public_key: str) -> str:
-    """Cloud-init user data that authorizes ``public_key`` for ``username``, merged into
-    the user's own ``#cloud-config`` document (Multipass adds its own key the same way)."""
-    import yaml
+    """Cloud-init user data that creates ``username`` with ``public_key``, merged into the
+    user's own ``#cloud-config`` document by the kit's ``add_user`` (the same merge on
+    every kind). Anything else is refused here: multipassd parses --cloud-init as YAML, so
+    the kit's MIME multi-part for a script would fail there."""
+    from cloudmesh.compute.kit.cloudinit import add_user
 
-    key = public_key.strip()
-    if username == "ubuntu":  # the image's default user
-        addition: dict[str, Any] = {"ssh_authorized_keys": [key]}
-    else:
-        addition = {"users": ["default", {"name": username, "ssh_authorized_keys": [key],
-                                          "shell": "/bin/bash",
-                                          "sudo": "ALL=(ALL) NOPASSWD:ALL"}]}
     text = userdata or ""
     if text.strip() and not text.lstrip().startswith("#cloud-config"):
-        # multipassd parses --cloud-init as YAML: a script or a MIME multi-part fails there
         raise UsageError("Multipass takes cloud-init user data as a #cloud-config document "
                          "only", "put the script under runcmd: in a #cloud-config file")
-    try:
-        document = (yaml.safe_load(text) or {}) if text.strip() else {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"the user data is not valid YAML: {error}".splitlines()[0]) \
-            from None
-    if not isinstance(document, dict):
-        raise UsageError("the #cloud-config user data must be a mapping")
-    if "ssh_authorized_keys" in addition:
-        keys = list(document.get("ssh_authorized_keys") or [])
-        document["ssh_authorized_keys"] = keys + [key] if key not in keys else keys
-    else:
-        users = list(document.get("users") or ["default"])
-        document["users"] = users + addition["users"][1:]
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
+    return add_user(text, username, public_key)
 
 
 def normalise_state(state: Any) -> str:
