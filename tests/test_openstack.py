@@ -280,7 +280,7 @@ def test_duplicate_names_need_the_id(os_cloud: str, openstack_fake: FakeOpenStac
         region_name="RegionOne")
     conn.compute.create_server(name="twin", image_id=vm["image"], flavor_id="1",
                                networks=[{"uuid": openstack_fake.tenant_network["id"]}])
-    with pytest.raises(UsageError, match="use the server id"):
+    with pytest.raises(UsageError, match="use the id"):
         provider.info("twin")
     assert provider.info(vm["id"])["id"] == vm["id"]
 
@@ -295,7 +295,9 @@ def test_metadata_userdata_and_zone(os_cloud: str, openstack_fake: FakeOpenStack
     provider.provider.metadata_set("meta", {"owner": "alice"})
     assert provider.info("meta")["metadata"] == {"project": "x", "owner": "alice"}
     (server,) = openstack_fake.server_by_name("meta")
-    assert server["metadata"] == {"project": "x", "owner": "alice"}
+    # the login the key is for is kept on the server (the record's username)
+    assert server["metadata"] == {"project": "x", "owner": "alice", "cms-user": "ubuntu"}
+    assert provider.info("meta")["username"] == "ubuntu"
     assert base64.b64decode(server["_user_data"]).decode() == "#cloud-config\npackages: [htop]\n"
 
 

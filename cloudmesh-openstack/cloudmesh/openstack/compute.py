@@ -5,8 +5,11 @@ groups to cms records, and does nothing else. Only proxy calls are used: the SDK
 layer (``create_server(auto_ip=True)``, ``delete_server(delete_ips=True)``) may reuse or
 release floating IPs the project held before, which cms must never touch.
 
-A floating IP that cms allocates for a server carries the description
-``cms:server=<server id>``; ``destroy`` releases exactly those.
+Built on the provider kit (docs/providers.md): every SDK call is bounded by cm.timeout
+(``kit.deadline.bounded``), waits use ``poll_until``, a server is found by ``find_one``,
+and keystoneauth's requests.Session carries the kit's origin guard, so the token goes only
+to the configured auth_url and the endpoints the Keystone catalog returned, whatever link
+the SDK follows while paging. Floating IPs and network choice are in ``network.py``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ from __future__ import annotations
 import base64
 import os
 import re
-import threading
-import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError, register_secret)
+from cloudmesh.compute.kit.cloudinit import add_user
+from cloudmesh.compute.kit.clients import client_on_first_use
+from cloudmesh.compute.kit.deadline import bounded
+from cloudmesh.compute.kit.finding import find_one
+from cloudmesh.compute.kit.http import classify_http
+from cloudmesh.compute.kit.polling import poll_until
 from cloudmesh.compute.lazy import require
+from cloudmesh.openstack.network import (attach_floating_ip, boot_network,
+                                         external_network, has_floating,
+                                         owned_floating_ips, release)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cloudmesh.compute.boot import BootSpec
@@ -65,7 +75,13 @@ TASK_STATE_MAP = {
     "reboot_pending_hard": "rebooting",
     "reboot_started_hard": "rebooting",
 }
-FLOATING_IP_MARK = "cms:server="
+#: server metadata key holding the login the boot's key is for (the record's username)
+USER_KEY = "cms-user"
+#: Glance os_distro -> the login its cloud images create
+DISTRO_LOGINS = {"ubuntu": "ubuntu", "debian": "debian", "fedora": "fedora",
+                 "centos": "centos", "rocky": "rocky", "almalinux": "almalinux",
+                 "cirros": "cirros", "rhel": "cloud-user", "opensuse": "opensuse",
+                 "sles": "sles", "arch": "arch", "freebsd": "freebsd"}
 #: how long a boot may stay in BUILD, and a deleted server may linger, before cms gives up
 BUILD_TIMEOUT = 1800.0
 DELETE_TIMEOUT = 600.0
@@ -91,21 +107,23 @@ class Provider(ComputeNodeABC):
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        self._connection = None
-        self._connection_lock = threading.Lock()  # boots fan out over threads
         self._checked: set[str] = set()  # services whose catalog endpoint was checked
+        self._image_logins: dict[str, str] = {}  # image id -> its login
 
     # ---- connection -------------------------------------------------------------------
-    @property
+    @client_on_first_use
     def connection(self):
-        """The SDK connection, made on first use. It never retries by itself (keystoneauth
-        would resend a server create whose answer was lost); reads go through
-        ``self.retry`` instead."""
-        if self._connection is None:
-            with self._connection_lock:
-                if self._connection is None:
-                    self._connection = self._connect()
-        return self._connection
+        """The SDK connection, made on first use (thread-safe: boots fan out). It never
+        retries by itself (keystoneauth would resend a server create whose answer was
+        lost); reads go through ``self.call``. Its requests.Session is origin-guarded."""
+        from cloudmesh.compute.kit.transport import guard_requests_session
+
+        connection = self._connect()
+        auth_url = (connection.config.config.get("auth") or {}).get("auth_url")
+        if auth_url:
+            self.guard.allow(auth_url)
+        guard_requests_session(connection.session.session, self.guard)
+        return connection
 
     def _connect(self):
         import logging
@@ -190,9 +208,10 @@ class Provider(ComputeNodeABC):
         from the cloud, and the token must not travel in clear text either."""
         proxy = getattr(self.connection, service)
         if service not in self._checked:
-            url = self.retry(proxy.get_endpoint)
+            url = self.call(proxy.get_endpoint)
             check_endpoint(url, f"cloud '{self.cloud}': the {service} endpoint in the "
                                 "Keystone catalog")
+            self.guard.allow(url)  # the identity service named it: a trusted origin
             self._checked.add(service)
         return proxy
 
@@ -210,8 +229,9 @@ class Provider(ComputeNodeABC):
 
     @property
     def region(self) -> str | None:
+        made = self.__dict__.get("connection")
         return self.credentials.get("region_name") or (
-            self._connection.config.region_name if self._connection else None)
+            made.config.region_name if made is not None else None)
 
     # ---- errors -----------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -243,7 +263,7 @@ class Provider(ComputeNodeABC):
                 return CloudError(f"{where}: cannot reach OpenStack: {text}",
                                   retryable=not isinstance(error, ksa.SSLError))
             if isinstance(error, ksa.DiscoveryFailure):
-                unreachable = "Unable to establish connection" in str(error)
+                unreachable = isinstance(error.__context__, ksa.ConnectFailure)
                 return CloudError(f"{where}: " + (
                     "cannot reach Keystone" if unreachable else
                     "Keystone did not answer with its API versions") +
@@ -251,19 +271,12 @@ class Provider(ComputeNodeABC):
                     "on most clouds) or try later", retryable=unreachable)
             if isinstance(error, ksa.HttpError) and not (
                     sdk and isinstance(error, sdk.HttpException)):
-                status = error.http_status or 0
-                return CloudError(f"{where}: OpenStack answered {status}: {error.message}",
-                                  retryable=status == 429 or status >= 500)
+                return classify_http(error.http_status, None, f"OpenStack answered "
+                                     f"{error.http_status}: {error.message}", cloud=self.cloud)
         if sdk is not None:
             if isinstance(error, sdk.HttpException):
-                status = error.status_code or 0
-                text = f"{where}: {self._message(error)}"
-                if status in (401, 403):
-                    return CredentialError(text, "check the credentials with 'cms check'")
-                if status == 404:
-                    return NotFound(text)
-                return CloudError(text, retryable=status in (429, 502, 503, 504)
-                                  or status >= 500)
+                return classify_http(error.status_code, self._code(error),
+                                     self._message(error), cloud=self.cloud)
             if isinstance(error, sdk.ConfigException):
                 return ConfigError(f"{where}: {error}", "check credentials.region_name and "
                                    "the service catalog ('openstack catalog list')")
@@ -274,9 +287,24 @@ class Provider(ComputeNodeABC):
         return None
 
     def _auth_url(self) -> str | None:
-        if self._connection is not None:
-            return (self._connection.config.config.get("auth") or {}).get("auth_url")
+        made = self.__dict__.get("connection")
+        if made is not None:
+            return (made.config.config.get("auth") or {}).get("auth_url")
         return self.credentials.get("auth_url")
+
+    @staticmethod
+    def _code(error: Exception) -> str | None:
+        """The error's name in the body: Nova's ``itemNotFound``, Neutron's ``type``."""
+        response = getattr(error, "response", None)
+        try:
+            body = response.json() if response is not None else None
+        except ValueError:
+            return None
+        if isinstance(body, dict) and len(body) == 1:
+            (key, inner), = body.items()
+            if isinstance(inner, dict):
+                return str(inner.get("type") or key)
+        return None
 
     @staticmethod
     def _message(error: Exception) -> str:
@@ -325,11 +353,12 @@ class Provider(ComputeNodeABC):
             public_ips=public,
             private_ips=private,
             key=server.key_name,
+            username=(server.metadata or {}).get(USER_KEY),
             secgroups=[g.get("name") for g in server.security_groups or ()],
             region=self.region,
             zone=server.availability_zone,
             created=server.created_at,
-            metadata=dict(server.metadata or {}),
+            metadata={k: v for k, v in (server.metadata or {}).items() if k != USER_KEY},
             native=native,
         )
 
@@ -340,6 +369,7 @@ class Provider(ComputeNodeABC):
             id=image.id,
             os=image.os_distro or (image.properties or {}).get("os_type"),
             version=image.os_version,
+            arch=image.architecture,
             status=image.status,
             created=image.created_at,
         )
@@ -349,41 +379,72 @@ class Provider(ComputeNodeABC):
         return self.flavor_record(name=flavor.name, id=flavor.id, vcpus=flavor.vcpus,
                                   ram_mb=flavor.ram, disk_gb=flavor.disk)
 
-    # ---- finding servers ------------------------------------------------------------
+    # ---- calls, lists and finding servers ----------------------------------------------
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One SDK call, retried when retryable, each try bounded by cm.timeout as a whole
+        (connect, slow reads and keystoneauth's own work included)."""
+        what = f"cloud '{self.cloud}' ({getattr(function, '__name__', 'OpenStack')})"
+        return self.retry(lambda: bounded(lambda: function(*args, **kwargs), self.timeout,
+                                          what))
+
+    def listed(self, items: Callable[[], Any], what: str) -> list:
+        """Every item of an SDK listing (the SDK follows Nova's, Neutron's and Glance's
+        next links, through the origin-guarded session), bounded by cm.timeout as a whole;
+        an item seen twice means the cloud repeated a page: stopped, not looped."""
+        def collect() -> list:
+            seen: set[str] = set()
+            found = []
+            for item in items():
+                key = getattr(item, "id", None)
+                if key is not None and key in seen:
+                    raise CloudError(f"cloud '{self.cloud}': {what}: the cloud repeated a "
+                                     f"page ({key} twice); stopped")
+                seen.add(key)
+                found.append(item)
+            return found
+        return self.retry(lambda: bounded(collect, self.timeout,
+                                          f"cloud '{self.cloud}' ({what})"))
+
     def _servers(self, **query: Any) -> list:
-        # Nova pages with limit/marker (servers_links); the SDK follows the next links
-        return self.retry(lambda: list(self.compute.servers(details=True, **query)))
+        return self.listed(lambda: self.compute.servers(details=True, **query), "servers")
 
     def _find(self, name: str):
-        """The server a name (or id) stands for. Nova allows one name twice: then the
-        user must say which by id."""
+        """The one live server a reference means: its id, else its exact name (any
+        characters Nova allowed), by the kit's ``find_one``."""
         if _UUID.fullmatch(name):
             try:
-                return self.retry(self.compute.get_server, name)
+                return self.call(self.compute.get_server, name)
             except NotFound:
                 pass
         # the name filter is a regular expression on Nova's side: anchor and escape it
         pattern = "^" + re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", name) + "$"
-        found = [s for s in self._servers(name=pattern) if s.name == name]
-        live = [s for s in found if s.task_state != "deleting"] or found
-        if len(live) > 1:
-            ids = ", ".join(s.id for s in live)
-            raise UsageError(f"{len(live)} servers on '{self.cloud}' are named '{name}' ({ids})",
-                             "use the server id instead of the name")
-        if not live:
-            raise NotFound(f"no VM named '{name}' on cloud '{self.cloud}'",
-                           f"see 'cms vm list --cloud={self.cloud}'")
-        return live[0]
+        servers = self._servers(name=pattern)
+        records = [{"id": s.id, "name": s.name, "object": s,
+                    "status": "deleted" if s.task_state == "deleting" else s.status}
+                   for s in servers]
+        if not [r for r in records if r["status"] != "deleted"]:
+            for record in records:  # only servers being deleted: still addressable
+                record["status"] = record["object"].status
+        return find_one(records, name, cloud=self.cloud)["object"]
 
     def list(self) -> list[dict[str, Any]]:
-        return self._named_flavors([self._to_vm(s) for s in self._servers()])
+        return self._complete([self._to_vm(s) for s in self._servers()])
 
     def info(self, name: str) -> dict[str, Any]:
-        return self._named_flavors([self._to_vm(self._find(name))])[0]
+        return self._complete([self._to_vm(self._find(name))])[0]
 
-    def _named_flavors(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Before microversion 2.47 Nova names a server's flavor by id only: look the
-        names up once (a cloud from before 2017 is rare, but not gone)."""
+    def _complete(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What a server's own JSON lacks: the login of a VM cms did not boot (its image's,
+        one Glance listing for all of them), and before microversion 2.47 the flavor's
+        name (Nova names it by id only then)."""
+        unknown = {r["image"] for r in records if r["username"] is None and r["image"]}
+        if unknown - set(self._image_logins):
+            for image in self.listed(self.image_service.images, "images"):
+                self._image_logins[image.id] = _login_of(image, self.default_username)
+        for record in records:
+            if record["username"] is None:
+                record["username"] = self._image_logins.get(record["image"],
+                                                             self.default_username)
         if any(r["native"].get("flavor_id") for r in records):
             names = {f["id"]: f["name"] for f in self.flavors()}
             for record in records:
@@ -393,66 +454,23 @@ class Provider(ComputeNodeABC):
         return records
 
     # ---- booting ----------------------------------------------------------------------
-    def _networks(self) -> list:
-        return self.retry(lambda: list(self.network.networks()))
-
-    def _boot_network(self, wanted: str | None, networks: list):
-        """The network a server attaches to: the one named, or the project's only tenant
-        network (external networks are where floating IPs come from, not where servers
-        attach; shared ones count only when the project has none of its own)."""
-        if wanted:
-            found = [n for n in networks if wanted in (n.name, n.id)]
-            if not found:
-                raise NotFound(f"no network '{wanted}' on cloud '{self.cloud}'",
-                               "choices: " + ", ".join(self._network_names(networks)))
-            if len(found) > 1:
-                raise UsageError(f"{len(found)} networks on '{self.cloud}' are named "
-                                 f"'{wanted}'", "use the network id: "
-                                 + ", ".join(n.id for n in found))
-            if found[0].is_router_external:
-                raise UsageError(f"network '{wanted}' is external: servers attach to a "
-                                 "tenant network and get a floating IP from it",
-                                 "choices: " + ", ".join(self._network_names(networks)))
-            return found[0]
-        tenant = [n for n in networks if not n.is_router_external]
-        project = self.connection.current_project_id
-        own = [n for n in tenant if n.project_id == project] or tenant
-        if len(own) == 1:
-            return own[0]
-        if not own:
-            raise UsageError(f"the project on '{self.cloud}' has no tenant network",
-                             "create one (openstack network create) or ask the cloud's "
-                             "operators")
-        raise UsageError(f"the project on '{self.cloud}' has {len(own)} networks: "
-                         + ", ".join(self._network_names(own)),
-                         f"choose one with --network=NAME or 'cms set {self.cloud}.network="
-                         "NAME'")
-
-    @staticmethod
-    def _network_names(networks: list) -> list[str]:
-        return sorted(n.name or n.id for n in networks if not n.is_router_external)
-
-    def _external_network(self, networks: list):
-        external = [n for n in networks if n.is_router_external]
-        if len(external) > 1:
-            external = [n for n in external if n.is_default] or external
-        if len(external) == 1:
-            return external[0]
-        if not external:
-            raise UsageError(f"cloud '{self.cloud}' has no external network for floating IPs",
-                             "boot with --public_ip=false")
-        raise UsageError(f"cloud '{self.cloud}' has several external networks ("
-                         + ", ".join(sorted(n.name or n.id for n in external)) + ")",
-                         "boot with --public_ip=false and associate one yourself")
+    def default_username_for(self, image: str) -> str:
+        """The login of the image's distribution (Glance's ``os_distro``): cloud images
+        create ``ubuntu``, ``debian``, ``fedora``... with the key pair."""
+        return _login_of(self.resolve_image_object(image), self.default_username)
 
     def create(self, spec: BootSpec) -> dict[str, Any]:
         image = self.resolve_image(spec.image)
         flavor = self.flavor(spec.flavor)
-        networks = self._networks()
-        network = self._boot_network(spec.network, networks)
-        external = self._external_network(networks) if spec.public_ip else None
+        networks = self.listed(self.network.networks, "networks")
+        network = boot_network(self, spec.network, networks)
+        external = external_network(self, networks) if spec.public_ip else None
+        metadata = {str(k): str(v) for k, v in (spec.metadata or {}).items()}
+        # the record's username: the boot's own, else the image's login
+        metadata[USER_KEY] = spec.username or _login_of(
+            self.resolve_image_object(image["id"]), self.default_username)
         attrs: dict[str, Any] = {"name": spec.name, "image_id": image["id"],
-                                 "flavor_id": flavor["id"],
+                                 "flavor_id": flavor["id"], "metadata": metadata,
                                  "networks": [{"uuid": network.id}]}
         if spec.key:
             attrs["key_name"] = spec.key["name"]
@@ -460,17 +478,21 @@ class Provider(ComputeNodeABC):
             attrs["security_groups"] = [{"name": g} for g in spec.secgroups]
         if spec.zone:
             attrs["availability_zone"] = spec.zone
-        if spec.userdata:
-            attrs["user_data"] = base64.b64encode(spec.userdata.encode()).decode()
-        if spec.metadata:
-            attrs["metadata"] = {str(k): str(v) for k, v in spec.metadata.items()}
+        userdata = spec.userdata
+        if spec.key and spec.username and spec.username != _login_of(
+                self.resolve_image_object(image["id"]), self.default_username):
+            # the key pair reaches the image's own login; cloud-init makes --username
+            userdata = add_user(userdata, spec.username, spec.key["public_key"])
+        if userdata:
+            attrs["user_data"] = base64.b64encode(userdata.encode()).decode()
         # Nova has no idempotency token: never retried here (the facade looks for the
         # server by name before it tries again)
-        server = self.compute.create_server(**attrs)
+        server = bounded(lambda: self.compute.create_server(**attrs), self.timeout,
+                         f"cloud '{self.cloud}' (create_server)")
         try:
             server = self._wait_built(server.id, spec.name)
             if external is not None:
-                self._attach_floating_ip(server, network, external)
+                attach_floating_ip(self, server, network, external)
                 server = self._wait_address(server.id)
         except CmsError as error:
             if not error.retryable:
@@ -481,77 +503,36 @@ class Provider(ComputeNodeABC):
                              f"created, but then: {error.message}",
                              f"see 'cms vm info {server.id}'; delete it with "
                              f"'cms vm delete {server.id}'") from error
-        return self._to_vm(server)
+        return self._complete([self._to_vm(server)])[0]
 
-    def _poll(self, fetch: Callable[[], Any], done: Callable[[Any], bool], limit: float,
-              what: str):
-        """Poll until ``done``: quick at first (a fake or a fast cloud answers in
-        milliseconds), then every few seconds."""
-        started, delay = time.monotonic(), 0.05
-        while True:
-            item = fetch()
-            if done(item):
-                return item
-            if time.monotonic() - started > limit:
-                raise CloudError(f"cloud '{self.cloud}': {what} did not finish within "
-                                 f"{limit:g}s", retryable=False)
-            time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+    def _poll(self, server_id: str, done: Callable[[Any], bool], timeout: float, what: str,
+              failed: Callable[[Any], str | None] | None = None):
+        return poll_until(lambda: self.call(self.compute.get_server, server_id), done,
+                          timeout=timeout, what=f"cloud '{self.cloud}': {what}",
+                          failed=failed, interval=0.05, max_interval=5.0)
 
     def _wait_built(self, server_id: str, name: str):
-        server = self._poll(lambda: self.retry(self.compute.get_server, server_id),
-                            lambda s: s.status != "BUILD", BUILD_TIMEOUT,
-                            f"the boot of {name}")
-        if server.status == "ERROR":
-            fault = (server.fault or {}).get("message") or "no fault message"
-            raise CloudError(f"cloud '{self.cloud}': server {name} ({server.id}) went to "
-                             f"ERROR: {fault}", f"it is left for inspection; delete it with "
-                             f"'cms vm delete {server.id}'")
-        return server
-
-    def _attach_floating_ip(self, server, network, external) -> None:
-        ports = self.retry(lambda: list(self.network.ports(device_id=server.id,
-                                                            network_id=network.id)))
-        if not ports:
-            raise CloudError(f"cloud '{self.cloud}': server {server.name} has no port on "
-                             f"network {network.name}; no floating IP was allocated")
-        # allocated and associated in one request, marked as cms's own so that destroy
-        # releases it and nothing else
-        mark = FLOATING_IP_MARK + server.id
-        try:
-            self.network.create_ip(floating_network_id=external.id, port_id=ports[0].id,
-                                   description=mark)
-        except Exception as error:
-            cause = error if isinstance(error, CmsError) else self.translate_error(error)
-            if cause is None:
-                raise
-            # the answer may be lost after Neutron did it; never allocate a second one
-            if cause.retryable and self.retry(
-                    lambda: [ip for ip in self.network.ips(port_id=ports[0].id)
-                             if ip.description == mark]):
-                return
-            # not retryable: the facade would find the server and call the boot a success
-            raise CloudError(f"cloud '{self.cloud}': server {server.name} is {server.status} "
-                             f"but got no floating IP: {cause.message}",
-                             f"delete it with 'cms vm delete {server.id}', or boot with "
-                             "--no-public-ip") from error
+        def fault(server) -> str | None:
+            if server.status != "ERROR":
+                return None
+            return (f"server {name} ({server.id}) went to ERROR: "
+                    + ((server.fault or {}).get("message") or "no fault message")
+                    + f"; it is left for inspection: 'cms vm delete {server.id}'")
+        return self._poll(server_id, lambda s: s.status != "BUILD", BUILD_TIMEOUT,
+                          f"the boot of {name}", fault)
 
     def _wait_address(self, server_id: str):
-        """Nova learns of a floating IP a moment after Neutron associates it."""
-        def floating(server) -> bool:
-            return any(e.get("OS-EXT-IPS:type") == "floating"
-                       for entries in (server.addresses or {}).values() for e in entries)
         try:
-            return self._poll(lambda: self.retry(self.compute.get_server, server_id),
-                              floating, 60, "the floating IP association")
+            return self._poll(server_id, has_floating, 60, "the floating IP association")
         except CloudError:
-            return self.retry(self.compute.get_server, server_id)
+            return self.call(self.compute.get_server, server_id)
 
     # ---- actions -------------------------------------------------------------------
     def _act(self, name: str, action: Callable[[Any], Any]) -> dict[str, Any]:
         server = self._find(name)
-        action(server)
-        return self._to_vm(self.retry(self.compute.get_server, server.id))
+        bounded(lambda: action(server), self.timeout, f"cloud '{self.cloud}' (action)")
+        return self._complete([self._to_vm(self.call(self.compute.get_server,
+                                                     server.id))])[0]
 
     def start(self, name: str) -> dict[str, Any]:
         return self._act(name, self.compute.start_server)
@@ -570,20 +551,14 @@ class Provider(ComputeNodeABC):
 
     def destroy(self, name: str) -> dict[str, Any]:
         server = self._find(name)
-        record = self._to_vm(server)
-        mark = FLOATING_IP_MARK + server.id
-        ours = self.retry(lambda: [ip for ip in self.network.ips()
-                                   if ip.description == mark])
-        left = []
-        for ip in ours:
-            try:
-                self.retry(self.network.delete_ip, ip, ignore_missing=True)
-            except CmsError as error:
-                left.append(f"floating IP {ip.floating_ip_address} ({ip.id}): {error}")
-        self.retry(self.compute.delete_server, server, ignore_missing=True)
+        record = self._complete([self._to_vm(server)])[0]
+        # found before the server goes: its ports (and so the association) go with it
+        left = release(self, owned_floating_ips(self, server))
+        self.call(self.compute.delete_server, server, ignore_missing=True)
         try:
-            self._poll(lambda: self._gone(server.id), bool, DELETE_TIMEOUT,
-                       f"the deletion of {record['name']}")
+            poll_until(lambda: self._gone(server.id), bool, timeout=DELETE_TIMEOUT,
+                       what=f"cloud '{self.cloud}': the deletion of {record['name']}",
+                       interval=0.05, max_interval=5.0)
         except CloudError as error:
             left.append(f"server {record['name']} ({server.id}): {error}")
         if left:
@@ -593,38 +568,46 @@ class Provider(ComputeNodeABC):
 
     def _gone(self, server_id: str) -> bool:
         try:
-            self.retry(self.compute.get_server, server_id)
+            self.call(self.compute.get_server, server_id)
         except NotFound:
             return True
         return False
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
         server = self._find(name)
-        self.retry(self.compute.set_server_metadata, server,
-                   **{str(k): str(v) for k, v in metadata.items()})
+        self.call(self.compute.set_server_metadata, server,
+                  **{str(k): str(v) for k, v in metadata.items()})
         return self.metadata_get(server.id)
 
     # ---- images and flavors -----------------------------------------------------------
-    def images(self) -> list[dict[str, Any]]:
-        # Glance's default list: public images plus the project's own and shared ones
-        return [self._to_image(i) for i in self.retry(
-            lambda: list(self.image_service.images(status="active")))]
+    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
+        """Glance's default list (public images plus the project's own and shared ones,
+        active); ``all_builds`` adds the builds an operator hid (``os_hidden``), as
+        clouds do with superseded ones."""
+        found = self.listed(lambda: self.image_service.images(status="active"), "images")
+        if all_builds:
+            found += self.listed(lambda: self.image_service.images(status="active",
+                                                                   os_hidden=True), "images")
+        return [self._to_image(i) for i in found]
 
-    def image(self, name: str) -> dict[str, Any]:
+    def resolve_image_object(self, name: str):
         if _UUID.fullmatch(name):
             try:
-                return self._to_image(self.retry(self.image_service.get_image, name))
+                return self.call(self.image_service.get_image, name)
             except NotFound:
                 pass
-        found = self.retry(lambda: list(self.image_service.images(name=name)))
+        found = self.listed(lambda: self.image_service.images(name=name), "images")
         if not found:
             raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
                            f"see 'cms image list --cloud={self.cloud}'")
-        return self._to_image(max(found, key=lambda i: i.created_at or ""))
+        return max(found, key=lambda i: i.created_at or "")
+
+    def image(self, name: str) -> dict[str, Any]:
+        return self._to_image(self.resolve_image_object(name))
 
     def flavors(self) -> list[dict[str, Any]]:
-        return sorted((self._to_flavor(f) for f in self.retry(
-            lambda: list(self.compute.flavors(details=True)))),
+        return sorted((self._to_flavor(f) for f in self.listed(
+            lambda: self.compute.flavors(details=True), "flavors")),
             key=lambda f: (f["vcpus"] or 0, f["ram_mb"] or 0, f["name"]))
 
     def flavor(self, name: str) -> dict[str, Any]:
@@ -644,14 +627,14 @@ class Provider(ComputeNodeABC):
                                        "type": pair.type})
 
     def keys(self) -> list[dict[str, Any]]:
-        pairs = self.retry(lambda: list(self.compute.keypairs()))
+        pairs = self.listed(self.compute.keypairs, "key pairs")
         return sorted((self._to_key(p) for p in pairs), key=lambda k: k["name"])
 
     def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
         return self._to_key(self.compute.create_keypair(name=name, public_key=public_key))
 
     def key_delete(self, name: str) -> None:
-        self.retry(self.compute.delete_keypair, name, ignore_missing=False)
+        self.call(self.compute.delete_keypair, name, ignore_missing=False)
 
     # ---- security groups --------------------------------------------------------------
     @staticmethod
@@ -674,12 +657,12 @@ class Provider(ComputeNodeABC):
                                     rules=[r for r in rules if r])
 
     def secgroups(self) -> list[dict[str, Any]]:
-        groups = self.retry(lambda: list(self.network.security_groups()))
+        groups = self.listed(self.network.security_groups, "security groups")
         return sorted((self._to_secgroup(g) for g in groups), key=lambda g: g["name"])
 
     def _group(self, name: str):
-        groups = self.retry(lambda: [g for g in self.network.security_groups()
-                                     if name in (g.name, g.id)])
+        groups = [g for g in self.listed(self.network.security_groups, "security groups")
+                  if name in (g.name, g.id)]
         if not groups:
             raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
         if len(groups) > 1:
@@ -717,12 +700,12 @@ class Provider(ComputeNodeABC):
         for rule in group.security_group_rules or ():
             mapped = self._to_rule(_Rule(rule))
             if mapped and rule_key(mapped) in unwanted:
-                self.retry(self.network.delete_security_group_rule, rule["id"],
-                           ignore_missing=True)
+                self.call(self.network.delete_security_group_rule, rule["id"],
+                          ignore_missing=True)
 
     def secgroup_delete(self, name: str) -> None:
         group = self._group(name)
-        self.retry(self.network.delete_security_group, group, ignore_missing=False)
+        self.call(self.network.delete_security_group, group, ignore_missing=False)
 
     # ---- health -----------------------------------------------------------------------
     def check(self) -> str:
@@ -745,3 +728,9 @@ class _Rule:
     def __getattr__(self, name: str) -> Any:
         key = {"ether_type": "ethertype"}.get(name, name)
         return self._data.get(key)
+
+
+def _login_of(image, fallback: str) -> str:
+    """The login an image's cloud-init creates, from Glance's ``os_distro``."""
+    distro = str(getattr(image, "os_distro", None) or "").lower()
+    return DISTRO_LOGINS.get(distro, fallback)
