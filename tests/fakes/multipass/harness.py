@@ -9,7 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-FAKE = Path(__file__).with_name("fake_multipass.py")
+import cloudmesh.compute
+
+# the fake ships in the package: 'cms sandbox start' uses it as its Multipass stand-in
+FAKE = Path(cloudmesh.compute.__file__).parent / "testing" / "fake_multipass.py"
 
 
 def install_fake(bin_dir: Path) -> Path:

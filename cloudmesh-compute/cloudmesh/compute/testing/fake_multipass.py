@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""A stateful fake of the ``multipass`` command line for the cms tests.
+"""A stateful fake of the ``multipass`` command line: the cms tests' Multipass, and the
+Multipass stand-in of ``cms sandbox start`` on machines without Multipass (no VM runs;
+the instances live in a JSON file).
 
 It takes the real CLI's arguments and prints what Multipass prints, as its sources define
 it (github.com/canonical/multipass):
