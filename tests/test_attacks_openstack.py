@@ -1,0 +1,166 @@
+"""Issue 21 on the openstack kind: hostile servers that answer as Nova and Neutron do, but
+hostile. 127.0.0.2 stands for a host nobody configured. Each test asserts that the harm
+did not happen: no token reached 127.0.0.2, the command ended within its deadline with
+exit code 1 and a one-line reason, vm-1 kept its address."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudmesh.compute.provider import Provider
+from cloudmesh.compute.testing.fixtures import write_config
+from conftest import run_cms
+from fakes.openstack import FakeOpenStack
+
+pytest.importorskip("openstack")
+
+TIMEOUT = 3  # cm.timeout of the hostile clouds: every command must end near it
+
+
+class Recorder:
+    """An HTTP server on 127.0.0.2 that notes the headers of every request it gets."""
+
+    def __init__(self) -> None:
+        seen = self.headers = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                seen.append(dict(self.headers))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                body = b'{"servers": []}'
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        self.url = f"http://127.0.0.2:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HostileNova(FakeOpenStack):
+    """Nova whose server list pages as ``pages`` says: ``elsewhere`` (the next link on
+    another host), ``endless`` (each page one new server and a new next link), ``repeat``
+    (the same next link again and again)."""
+
+    pages = "elsewhere"
+    elsewhere = ""
+
+    def _server_list(self, mv, query, detail: bool):
+        status, result = super()._server_list(mv, query, detail)
+        base = f"{self.public_url}/compute/v2.1/servers/detail"
+        if self.pages == "elsewhere":
+            # a page with a server: the SDK follows a next link only after a full page
+            result["servers"] = [self._phantom(str(uuid.uuid4()))]
+            result["servers_links"] = [{"rel": "next", "href":
+                                        f"{self.elsewhere}/compute/v2.1/servers/detail"
+                                        "?marker=x"}]
+        elif self.pages == "endless":
+            fake_id = str(uuid.uuid4())
+            result["servers"] = [self._phantom(fake_id)]
+            result["servers_links"] = [{"rel": "next", "href": f"{base}?marker={fake_id}"}]
+        elif self.pages == "repeat":
+            result["servers"] = [self._phantom("11111111-1111-1111-1111-111111111111")]
+            result["servers_links"] = [{"rel": "next", "href": f"{base}?marker=same"}]
+        return status, result
+
+    def _page(self, items, query, key, url, max_limit):
+        if self.pages in ("endless", "repeat") and "servers" in url:
+            return [], []  # any marker: the hostile list makes its own page
+        return super()._page(items, query, key, url, max_limit)
+
+    def _phantom(self, server_id: str) -> dict:
+        return {"id": server_id, "name": f"ghost-{server_id[:8]}", "status": "ACTIVE",
+                "addresses": {}, "metadata": {}, "flavor": {"original_name": "m1.tiny"},
+                "image": {"id": "x"}, "created": "2024-01-01T00:00:00Z"}
+
+
+@pytest.fixture
+def hostile(cms_home: Path):
+    fake = HostileNova(secrets.token_urlsafe(16), build_seconds=0.1, delete_seconds=0.05,
+                       action_seconds=0.05)
+    fake.start()
+    recorder = Recorder()
+    fake.elsewhere = recorder.url
+    spec = {"cm": {"kind": "openstack", "timeout": TIMEOUT, "retries": 0},
+            "credentials": {"auth_url": fake.auth_url, "username": "demo",
+                            "password": fake.password, "project_name": "demo",
+                            "region_name": "RegionOne"},
+            "default": {"image": "ubuntu-24.04", "flavor": "m1.small"}}
+    write_config(cms_home, {"evil": spec}, default="evil")
+    yield fake, recorder
+    recorder.stop()
+    fake.stop()
+
+
+def one_line_failure(result, started: float) -> str:
+    elapsed = time.monotonic() - started
+    assert result.code == 1, result
+    assert elapsed < TIMEOUT + 10, f"took {elapsed:.1f} s"
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) <= 2 and "Traceback" not in result.err, result.err
+    return result.err
+
+
+def test_a_next_link_to_another_host_gets_no_token(hostile):
+    fake, recorder = hostile
+    started = time.monotonic()
+    result = run_cms("vm", "list", "--cloud=evil", "--refresh")
+    err = one_line_failure(result, started)
+    assert "refused to send credentials to http://127.0.0.2" in err
+    assert not recorder.headers  # not a byte reached the other host
+
+
+def test_endless_new_next_links_end_within_the_deadline(hostile):
+    fake, _ = hostile
+    fake.pages = "endless"
+    started = time.monotonic()
+    err = one_line_failure(run_cms("vm", "list", "--cloud=evil", "--refresh"), started)
+    assert f"within {TIMEOUT}" in err
+
+
+def test_a_repeated_page_stops_the_list(hostile):
+    fake, _ = hostile
+    fake.pages = "repeat"
+    started = time.monotonic()
+    err = one_line_failure(run_cms("vm", "list", "--cloud=evil", "--refresh"), started)
+    assert "repeated" in err
+
+
+@pytest.mark.parametrize("description", ["cms-owner={vm0}", "cms:server={vm0}"])
+def test_a_floating_ip_labelled_for_another_vm_stays(hostile, description: str):
+    """vm-1's floating IP says it belongs to vm-0 (it moved, or anyone wrote so):
+    deleting vm-0 releases vm-0's own address only."""
+    fake, _ = hostile
+    fake.pages = "normal"
+    provider = Provider("evil")
+    for name in ("vm-0", "vm-1"):
+        (outcome,) = provider.boot(names=name, image="ubuntu-24.04", flavor="m1.small")
+        assert outcome.ok, outcome.error
+    vm0, = fake.server_by_name("vm-0")
+    vm1, = fake.server_by_name("vm-1")
+    (theirs,) = [f for f in fake.floatingips.values()
+                 if fake.ports[f["port_id"]]["device_id"] == vm1["id"]]
+    theirs["description"] = description.format(vm0=vm0["id"])
+    address = theirs["floating_ip_address"]
+    result = run_cms("vm", "delete", "vm-0", "--yes", "--cloud=evil")
+    assert result.code == 0, result
+    assert theirs["id"] in fake.floatingips, "vm-1's floating IP was released"
+    assert provider.info("vm-1")["public_ips"] == [address]
+    assert not [f for f in fake.floatingips.values() if f["id"] != theirs["id"]]
