@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
-from cloudmesh.compute.boot import BootSpec
+from cloudmesh.compute.bootspec import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.keys import parse_public_key
