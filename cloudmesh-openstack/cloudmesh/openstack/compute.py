@@ -333,22 +333,27 @@ class Provider(ComputeNodeABC):
         public, private = [], []
         for entries in (server.addresses or {}).values():
             for entry in entries:
+                # a floating IP is public; a fixed one (or one of a cloud that does not
+                # say, as Rackspace's recorded answers) is public when globally routable:
+                # a provider network hands servers such addresses directly
                 kind = entry.get("OS-EXT-IPS:type")
-                (public if kind == "floating" else private).append(entry["addr"])
+                (public if kind == "floating" or _is_global(entry["addr"])
+                 else private).append(entry["addr"])
         flavor = server.flavor
-        flavor_name = (flavor.original_name or flavor.name or flavor.id) if flavor else None
+        flavor_name = (flavor.original_name or flavor.name or _text(flavor.id)) if flavor \
+            else None
         native = {"vm_state": server.vm_state, "task_state": task,
                   "power_state": server.power_state}
         if flavor is not None and not (flavor.original_name or flavor.name):
-            native["flavor_id"] = flavor.id  # named by list/info
+            native["flavor_id"] = _text(flavor.id)  # named by list/info
         if server.fault:
             native["fault"] = server.fault.get("message")
         return self.vm_record(
-            name=server.name or server.id,
-            id=server.id,
+            name=server.name or str(server.id),
+            id=str(server.id),  # ids are strings; some clouds send numbers (Rackspace)
             status=status,
             state=state,
-            image=(server.image or {}).get("id"),
+            image=_text((server.image or {}).get("id")),
             flavor=flavor_name,
             public_ips=public,
             private_ips=private,
@@ -365,8 +370,8 @@ class Provider(ComputeNodeABC):
     @record_mapper("image")
     def _to_image(self, image) -> dict[str, Any]:
         return self.image_record(
-            name=image.name or image.id,
-            id=image.id,
+            name=image.name or str(image.id),
+            id=str(image.id),
             os=image.os_distro or (image.properties or {}).get("os_type"),
             version=image.os_version,
             arch=image.architecture,
@@ -376,7 +381,7 @@ class Provider(ComputeNodeABC):
 
     @record_mapper("flavor")
     def _to_flavor(self, flavor) -> dict[str, Any]:
-        return self.flavor_record(name=flavor.name, id=flavor.id, vcpus=flavor.vcpus,
+        return self.flavor_record(name=flavor.name, id=str(flavor.id), vcpus=flavor.vcpus,
                                   ram_mb=flavor.ram, disk_gb=flavor.disk)
 
     # ---- calls, lists and finding servers ----------------------------------------------
@@ -734,3 +739,18 @@ def _login_of(image, fallback: str) -> str:
     """The login an image's cloud-init creates, from Glance's ``os_distro``."""
     distro = str(getattr(image, "os_distro", None) or "").lower()
     return DISTRO_LOGINS.get(distro, fallback)
+
+
+def _is_global(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    # fec0::/10 (IPv6 site-local, deprecated but still handed out) is not routable
+    return ip.is_global and not getattr(ip, "is_site_local", False)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -979,6 +979,9 @@ class FakeOpenStack:
                 images = [i for i in images if str(i.get(field)) == query[field][0]]
         if "visibility" not in query:  # the default list leaves community images out
             images = [i for i in images if i["visibility"] != "community"]
+        # os_hidden: hidden images are left out unless asked for (then only they)
+        hidden = (query.get("os_hidden") or ["false"])[0].lower() == "true"
+        images = [i for i in images if bool(i.get("os_hidden")) == hidden]
         marker = (query.get("marker") or [None])[0]
         if marker is not None:
             ids = [i["id"] for i in images]
