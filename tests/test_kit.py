@@ -13,7 +13,7 @@ import yaml
 
 from cloudmesh.compute.errors import (CloudError, CmsError, CredentialError, NotFound,
                                       UsageError, WaitTimeout)
-from cloudmesh.compute.kit import (MAX_PAGES, OWNER_KEY, RETRY_AFTER_CAP, Deadline,
+from cloudmesh.compute.kit import (MAX_EMPTY_PAGES, MAX_PAGES, OWNER_KEY, RETRY_AFTER_CAP, Deadline,
                                    OriginGuard, add_user, bounded, classify_http,
                                    client_on_first_use, find_one, label_safe, live, marker,
                                    marker_text, origin_of, owned_by, pages, poll_until,
@@ -141,6 +141,29 @@ def test_pages_stops_at_the_page_limit_on_ever_new_tokens():
         list(pages(endless, what="vm list", max_pages=5))
     assert len(calls) == 5
     assert MAX_PAGES == 10_000
+
+
+def test_pages_stops_after_a_run_of_empty_pages_each_naming_a_new_one():
+    calls = []
+
+    def endless_empty(token):
+        calls.append(token)
+        return [], f"token-{len(calls)}"
+
+    with pytest.raises(CloudError, match="100 empty pages in a row"):
+        list(pages(endless_empty, what="vm list"))
+    assert len(calls) == MAX_EMPTY_PAGES == 100
+
+
+def test_pages_accepts_empty_pages_between_full_ones():
+    # EC2 may answer an empty page while it filters; a full page resets the run
+    def fetch(token):
+        n = int(token or 0)
+        if n >= 500:
+            return [n], None
+        return ([n] if n % 50 == 0 else []), str(n + 1)
+
+    assert list(pages(fetch, what="vm list")) == list(range(0, 501, 50))
 
 
 def test_pages_refuses_a_next_link_on_another_origin_before_fetching_it():
