@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CMS, aws_cloud_spec, run_cms, snapshot, write_config
+from conftest import CMS, aws_cloud_spec, cms_here, snapshot, write_config
 from test_cli import assert_one_line_error
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -32,7 +32,7 @@ def test_broken_config(cms_home: Path, name: str) -> None:
     before = snapshot(cms_home)
     for argv in (["vm", "list", "--cloud=a"], ["vm", "boot", "--cloud=a", "--name=x"],
                  ["image", "list", "--cloud=a"], ["key", "list", "--cloud=a"]):
-        result = run_cms(*argv)
+        result = cms_here(*argv)
         assert_one_line_error(result, 4, CONFIG_CASES[name])
     assert snapshot(cms_home) == before
 
@@ -42,9 +42,9 @@ def test_broken_config(cms_home: Path, name: str) -> None:
 def test_bad_command_line(cms_home: Path, moto: str, argv: list[str], code: int,
                           fragment: str) -> None:
     write_config(cms_home, {"m": aws_cloud_spec(moto)}, default="m")
-    run_cms("set", "x=1")
+    cms_here("set", "x=1")
     before = snapshot(cms_home)
-    assert_one_line_error(run_cms(*argv), code, fragment)
+    assert_one_line_error(cms_here(*argv), code, fragment)
     assert snapshot(cms_home) == before
 
 

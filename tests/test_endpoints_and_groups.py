@@ -11,7 +11,7 @@ import pytest
 
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import ConfigError
-from conftest import aws_cloud_spec, ec2_client, run_cms, snapshot, write_config
+from conftest import aws_cloud_spec, cms_here, ec2_client, snapshot, write_config
 from test_cli import assert_one_line_error
 
 
@@ -58,7 +58,7 @@ def test_an_endpoint_in_the_aws_config_file_is_checked(cms_home: Path, moto: str
     write_config(cms_home, {"lab": {"cm": {"kind": "aws"},
                                     "credentials": {"profile": "lab"}}})
     before = snapshot(cms_home)
-    result = run_cms("vm", "list", "--cloud=lab")
+    result = cms_here("vm", "list", "--cloud=lab")
     assert_one_line_error(result, 4, "~/.aws/config", "plain http")
     assert snapshot(cms_home) == before
 
@@ -67,7 +67,7 @@ def test_an_endpoint_in_the_aws_config_file_is_checked(cms_home: Path, moto: str
                                       " http://127.0.0.1:1"])
 def test_a_bad_endpoint_in_cloudmesh_yaml_sends_nothing(cms_home: Path, endpoint: str) -> None:
     write_config(cms_home, {"x": aws_cloud_spec(endpoint)})
-    assert_one_line_error(run_cms("vm", "list", "--cloud=x"), 4, "credentials.endpoint_url")
+    assert_one_line_error(cms_here("vm", "list", "--cloud=x"), 4, "credentials.endpoint_url")
 
 
 def test_the_local_default_group_is_cms_default_on_the_cloud(cms_home: Path, moto: str) -> None:
@@ -81,9 +81,9 @@ def test_the_local_default_group_is_cms_default_on_the_cloud(cms_home: Path, mot
         return sorted(json.dumps(p, sort_keys=True) for p in group["IpPermissions"])
 
     own_default = rules("default")
-    assert run_cms("init").code == 0
+    assert cms_here("init").code == 0
     write_config(cms_home, {"m": aws_cloud_spec(moto, secgroup="default")}, default="m")
-    boot = run_cms("vm", "boot", "--name=g1", "--output=json")
+    boot = cms_here("vm", "boot", "--name=g1", "--output=json")
     assert boot.code == 0, boot
     assert boot.json()[0]["secgroups"] == ["cms-default"]
     assert rules("default") == own_default
@@ -93,10 +93,10 @@ def test_the_local_default_group_is_cms_default_on_the_cloud(cms_home: Path, mot
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
          "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     changed = rules("cms-default")
-    assert run_cms("vm", "boot", "--name=g2").code == 0
+    assert cms_here("vm", "boot", "--name=g2").code == 0
     assert rules("cms-default") == changed
     # only naming it reconciles it
-    assert run_cms("secgroup", "upload", "default", "--cloud=m").code == 0
+    assert cms_here("secgroup", "upload", "default", "--cloud=m").code == 0
     assert any('"FromPort": 22' in rule for rule in rules("cms-default"))
 
 
@@ -110,7 +110,7 @@ def test_an_image_cannot_become_a_multipass_option(tmp_path: Path, image: str) -
     env = harness.environment(tmp_path, MULTIPASS_FAKE_LOG=str(log))
     harness.write_config(tmp_path / "config", {
         "local": {"cm": {"kind": "multipass"}, "credentials": {"executable": str(executable)}}})
-    result = run_cms("vm", "boot", "--cloud=local", "--name=x1", f"--image={image}",
+    result = cms_here("vm", "boot", "--cloud=local", "--name=x1", f"--image={image}",
                      "--flavor=tiny", env=env)
     assert_one_line_error(result, 2, "invalid image")
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []

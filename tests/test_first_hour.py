@@ -1,5 +1,6 @@
 """Issue 15, "A new user's first hour": each finding of a new user's first session, played
-through the real ``cms`` as a subprocess, with its exit code."""
+through cms's own dispatch in this process (cms_here), with its exit code; a full disk,
+the progress tick and the terminal through the real ``cms`` as a subprocess."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (CMS, MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, run_cms, snapshot,
-                      write_config)
+from conftest import (CMS, MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, run_cms,
+                      snapshot, write_config)
 from fakes.multipass import harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def test_fresh_template_passes_its_own_checks(cms_home: Path, tmp_path: Path) ->
     """cms init in a fresh home, then config check (exit 0), check (a row per cloud, each
     failure with its hint; nothing leaves 127.0.0.1) and a multipass dry run with the
     template's own defaults (no 'flavor: default')."""
-    init = run_cms("init", "--user=ada")
+    init = cms_here("init", "--user=ada")
     assert init.code == 0, init
     text = (cms_home / "cloudmesh.yaml").read_text()
     data = yaml.safe_load(text)
@@ -63,9 +64,9 @@ def test_fresh_template_passes_its_own_checks(cms_home: Path, tmp_path: Path) ->
     assert "key" not in clouds["aws"]["default"]  # a key the registry lacks would fail
     for kind in ("openstack", "azure", "google", "oracle"):
         assert f"#     kind: {kind}" in text
-    checked = run_cms("config", "check")
+    checked = cms_here("config", "check")
     assert checked.code == 0 and "ok (2 clouds)" in checked.out, checked
-    rows = run_cms("check", "--output=json")
+    rows = cms_here("check", "--output=json")
     assert rows.code == 4, rows  # no credentials here: failed rows, not an abort
     by_cloud = {row["cloud"]: row for row in rows.json()}
     assert set(by_cloud) == {"aws", "multipass"}
@@ -76,18 +77,18 @@ def test_fresh_template_passes_its_own_checks(cms_home: Path, tmp_path: Path) ->
                                  f"{Path(sys.executable).parent}:/usr/bin:/bin"),
            "CLOUDMESH_CONFIG_DIR": str(cms_home)}
     harness.install_fake(tmp_path / "bin")
-    dry = run_cms("vm", "boot", "--cloud=multipass", "--name=t1", "--dryrun", env=env)
+    dry = cms_here("vm", "boot", "--cloud=multipass", "--name=t1", "--dryrun", env=env)
     assert dry.code == 0 and "flavor=tiny" in dry.err, dry
 
 
 def test_init_writes_the_state_only_after_the_config(cms_home: Path, tmp_path: Path) -> None:
     cms_home.mkdir(parents=True)
     (cms_home / "cloudmesh.yaml").symlink_to(tmp_path / "nowhere" / "cloudmesh.yaml")
-    one_error_line(run_cms("init"), 4, "symbolic link")
+    one_error_line(cms_here("init"), 4, "symbolic link")
     assert not (cms_home / "cloudmesh.db").exists()  # the group 'default' was not defined
     (cms_home / "cloudmesh.yaml").unlink()
-    assert run_cms("init").code == 0
-    groups = run_cms("secgroup", "list", "--output=json").json()
+    assert cms_here("init").code == 0
+    groups = cms_here("secgroup", "list", "--output=json").json()
     assert [g["name"] for g in groups] == ["default"]
 
 
@@ -96,22 +97,22 @@ def test_empty_or_broken_config_is_not_a_dead_end(cms_home: Path) -> None:
     path = cms_home / "cloudmesh.yaml"
     path.write_text("")
     path.chmod(0o600)
-    one_error_line(run_cms("vm", "list"), 4, "is empty", "run 'cms init'")
-    done = run_cms("init", "--user=ada")
+    one_error_line(cms_here("vm", "list"), 4, "is empty", "run 'cms init'")
+    done = cms_here("init", "--user=ada")
     assert done.code == 0 and "wrote" in done.err, done  # an empty file is replaced
-    assert run_cms("config", "check").code == 0
+    assert cms_here("config", "check").code == 0
     broken = "cloudmesh:\n  compute: [unclosed\n"
     path.write_text(broken)
-    one_error_line(run_cms("vm", "list"), 4, "invalid YAML", "cms init --force")
-    refused = run_cms("init")
+    one_error_line(cms_here("vm", "list"), 4, "invalid YAML", "cms init --force")
+    refused = cms_here("init")
     one_error_line(refused, 4, "cannot be used", "cms init --force")
     assert path.read_text() == broken
-    forced = run_cms("init", "--force", "--user=ada")
+    forced = cms_here("init", "--force", "--user=ada")
     assert forced.code == 0, forced
     assert (cms_home / "cloudmesh.yaml.bak").read_text() == broken
     assert (cms_home / "cloudmesh.yaml.bak").stat().st_mode & 0o777 == 0o600
-    assert run_cms("config", "check").code == 0
-    kept = run_cms("init")
+    assert cms_here("config", "check").code == 0
+    kept = cms_here("init")
     assert kept.code == 0 and "left as it is" in kept.err and "--force" in kept.err
 
 
@@ -122,7 +123,7 @@ def test_check_gives_a_row_per_cloud_never_an_abort(cms_home: Path, moto: str) -
         "good": aws_cloud_spec(moto),
         "nokind": {"cm": {"kind": "nosuchkind"}},
         "shape": {"cm": {"kind": "aws"}, "credentails": {}}})
-    result = run_cms("check", "--output=json")
+    result = cms_here("check", "--output=json")
     assert result.code == 4, result
     rows = {row["cloud"]: row for row in result.json()}
     assert list(rows) == ["broken", "good", "nokind", "shape"]
@@ -130,10 +131,10 @@ def test_check_gives_a_row_per_cloud_never_an_abort(cms_home: Path, moto: str) -
     assert "NOT_SET_ANYWHERE" in rows["broken"]["detail"] and "export" in rows["broken"]["detail"]
     assert "nosuchkind" in rows["nokind"]["detail"]
     assert "did you mean 'credentials'" in rows["shape"]["detail"]
-    named = run_cms("check", "good,mars", "--output=json")
+    named = cms_here("check", "good,mars", "--output=json")
     assert named.code == 4
     assert [r["status"] for r in named.json()] == ["ok", "failed"]
-    table = run_cms("check")
+    table = cms_here("check")
     assert table.code == 4 and len([l for l in table.out.splitlines() if l.strip()]) == 6
 
 
@@ -147,7 +148,7 @@ def test_check_gives_a_row_per_cloud_never_an_abort(cms_home: Path, moto: str) -
 def test_an_empty_value_is_a_usage_error(aws_cloud: str, cms_home: Path, moto: str,
                                          argv: list[str], option: str) -> None:
     before = snapshot(cms_home)
-    one_error_line(run_cms(*argv), 2, f"{option} is empty")
+    one_error_line(cms_here(*argv), 2, f"{option} is empty")
     assert snapshot(cms_home) == before
     reservations = ec2_client(moto).describe_instances()["Reservations"]
     assert reservations == []  # no VM was booted under a generated name
@@ -158,29 +159,29 @@ def test_wait_state_is_checked_before_any_request(cms_home: Path) -> None:
     write_config(cms_home, {"c": aws_cloud_spec(f"http://127.0.0.1:{free_port()}")},
                  default="c")
     started = time.monotonic()
-    one_error_line(run_cms("vm", "wait", "a", "--state=flying"), 2, "--state=flying",
+    one_error_line(cms_here("vm", "wait", "a", "--state=flying"), 2, "--state=flying",
                    "running", "ssh")
-    one_error_line(run_cms("vm", "wait", "a", "--state=runing"), 2, "did you mean running")
+    one_error_line(cms_here("vm", "wait", "a", "--state=runing"), 2, "did you mean running")
     assert time.monotonic() - started < 10
 
 
 def test_dryrun_obeys_the_same_limit(aws_cloud: str) -> None:
     for extra in ([], ["--dryrun"]):
-        result = run_cms("vm", "boot", "--n=100000", *extra)
+        result = cms_here("vm", "boot", "--n=100000", *extra)
         one_error_line(result, 2, "--n=100000", "limit of 1000")
         assert result.out == ""
-    assert run_cms("vm", "boot", "--n=3", "--dryrun").err.count("would boot") == 3
+    assert cms_here("vm", "boot", "--n=3", "--dryrun").err.count("would boot") == 3
 
 
 # ---- the --cloud fallback, names as separate words, did-you-mean --------------------------
 def test_key_and_secgroup_upload_use_cms_set_cloud(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"a": aws_cloud_spec(moto), "b": aws_cloud_spec(moto, "us-west-2")})
-    assert run_cms("init").code == 0  # the config exists: it only defines 'default'
-    assert run_cms("set", "cloud=a").code == 0
-    assert run_cms("key", "gen", "k1").code == 0
-    key = run_cms("key", "upload", "k1")
+    assert cms_here("init").code == 0  # the config exists: it only defines 'default'
+    assert cms_here("set", "cloud=a").code == 0
+    assert cms_here("key", "gen", "k1").code == 0
+    key = cms_here("key", "upload", "k1")
     assert key.code == 0 and "uploaded on a" in key.err, key
-    group = run_cms("secgroup", "upload", "default")
+    group = cms_here("secgroup", "upload", "default")
     assert group.code == 0 and "on a" in group.err, group
     names = {g["GroupName"] for g in ec2_client(moto).describe_security_groups()[
         "SecurityGroups"]}
@@ -197,13 +198,13 @@ def test_key_and_secgroup_upload_use_cms_set_cloud(cms_home: Path, moto: str) ->
     (["vm", "list", "--outptu=json"], "did you mean --output"),
 ])
 def test_usage_errors_say_what_to_write(cms_home: Path, argv: list[str], hint: str) -> None:
-    one_error_line(run_cms(*argv), 2, hint)
+    one_error_line(cms_here(*argv), 2, hint)
 
 
 def test_several_groups_upload_at_once(aws_cloud: str, moto: str) -> None:
     for name in ("g1", "g2"):
-        assert run_cms("secgroup", "add", name).code == 0
-    result = run_cms("secgroup", "upload", "g1,g2")
+        assert cms_here("secgroup", "add", name).code == 0
+    result = cms_here("secgroup", "upload", "g1,g2")
     assert result.code == 0, result
     names = {g["GroupName"] for g in ec2_client(moto).describe_security_groups()[
         "SecurityGroups"]}
@@ -228,20 +229,20 @@ def test_ssh_failure_in_plain_words(cms_home: Path, moto: str) -> None:
     port = free_port()
     write_config(cms_home, {"m": aws_cloud_spec(moto, ssh_host="127.0.0.1", ssh_port=port)},
                  default="m")
-    assert run_cms("vm", "boot", "--name=s1").code == 0
-    result = run_cms("vm", "ssh", "s1", "--command=true", "--timeout=5")
+    assert cms_here("vm", "boot", "--name=s1").code == 0
+    result = cms_here("vm", "ssh", "s1", "--command=true", "--timeout=5")
     line = one_error_line(result, 1, f"127.0.0.1 port {port}", "connection refused")
     assert "Errno" not in line and "Unable to connect" not in line
-    interactive = run_cms("ssh", "s1", "--timeout=5")
+    interactive = cms_here("ssh", "s1", "--timeout=5")
     one_error_line(interactive, 1, f"127.0.0.1 port {port}", "connection refused")
 
 
 # ---- one record as field/value ----------------------------------------------------------------
 def test_info_and_show_print_one_record_as_field_value(aws_cloud: str) -> None:
-    assert run_cms("vm", "boot", "--name=v1").code == 0
-    views = {"vm": run_cms("vm", "info", "v1"),
-             "image": run_cms("image", "show", MOTO_UBUNTU_AMI),
-             "flavor": run_cms("flavor", "show", "t3.micro")}
+    assert cms_here("vm", "boot", "--name=v1").code == 0
+    views = {"vm": cms_here("vm", "info", "v1"),
+             "image": cms_here("image", "show", MOTO_UBUNTU_AMI),
+             "flavor": cms_here("flavor", "show", "t3.micro")}
     for what, result in views.items():
         assert result.code == 0, result
         lines = result.out.splitlines()
@@ -251,16 +252,16 @@ def test_info_and_show_print_one_record_as_field_value(aws_cloud: str) -> None:
     fields = dict(line.split(None, 1) for line in views["vm"].out.splitlines()[2:]
                   if len(line.split(None, 1)) == 2)
     assert fields["name"] == "v1" and fields["status"] == "running" and "cloud" in fields
-    assert run_cms("vm", "info", "v1", "--output=json").json()["name"] == "v1"
+    assert cms_here("vm", "info", "v1", "--output=json").json()["name"] == "v1"
     for argv in (["vm", "info", "v1"], ["image", "show", MOTO_UBUNTU_AMI],
                  ["flavor", "show", "t3.micro"]):
-        csv = run_cms(*argv, "--output=csv").out.splitlines()
+        csv = cms_here(*argv, "--output=csv").out.splitlines()
         assert len(csv) == 2 and csv[0].startswith("name,"), (argv, csv)
 
 
 # ---- waits and the cache ----------------------------------------------------------------------
 def test_a_wait_shows_progress_between_status_changes(aws_cloud: str) -> None:
-    assert run_cms("vm", "boot", "--name=w1").code == 0
+    assert cms_here("vm", "boot", "--name=w1").code == 0
     started = time.monotonic()
     # the tick every second (CMS_PROGRESS_INTERVAL) rather than every 5 s: no long wait
     result = run_cms("vm", "wait", "w1", "--state=stopped", "--timeout=4", "--interval=0.5",
@@ -271,16 +272,16 @@ def test_a_wait_shows_progress_between_status_changes(aws_cloud: str) -> None:
 
 
 def test_cached_says_how_old_its_rows_are(aws_cloud: str) -> None:
-    empty = run_cms("vm", "list", "--cached")
+    empty = cms_here("vm", "list", "--cached")
     assert empty.code == 0 and "none seen yet" in empty.err, empty
-    assert run_cms("vm", "boot", "--name=c1").code == 0
-    assert run_cms("vm", "list").code == 0
-    cached = run_cms("vm", "list", "--cached")
+    assert cms_here("vm", "boot", "--name=c1").code == 0
+    assert cms_here("vm", "list").code == 0
+    cached = cms_here("vm", "list", "--cached")
     assert cached.code == 0 and "c1" in cached.out
     assert re.search(r"cached: 1 VMs of moto, as seen \d+ s ago \(since 20\d\d-", cached.err), \
         cached.err
-    assert run_cms("flavor", "list").code == 0
-    flavors = run_cms("flavor", "list", "--cached", "--output=json")
+    assert cms_here("flavor", "list").code == 0
+    flavors = cms_here("flavor", "list", "--cached", "--output=json")
     assert json.loads(flavors.out) and "flavors of moto, as seen" in flavors.err
 
 
@@ -308,7 +309,7 @@ def test_at_a_terminal_the_wait_is_one_updating_line(aws_cloud: str) -> None:
     import os
     import pty
 
-    assert run_cms("vm", "boot", "--name=t1").code == 0
+    assert cms_here("vm", "boot", "--name=t1").code == 0
     master, slave = pty.openpty()
     process = subprocess.Popen([CMS, "vm", "wait", "t1", "--state=stopped", "--timeout=4",
                                 "--interval=0.5"], stdin=subprocess.DEVNULL,
@@ -334,7 +335,7 @@ def test_at_a_terminal_the_wait_is_one_updating_line(aws_cloud: str) -> None:
 
 
 def test_config_set_takes_an_empty_value(cms_home: Path) -> None:
-    assert run_cms("init").code == 0
-    assert run_cms("config", "set", "cloudmesh.profile.note", "").code == 0
+    assert cms_here("init").code == 0
+    assert cms_here("config", "set", "cloudmesh.profile.note", "").code == 0
     assert yaml.safe_load((cms_home / "cloudmesh.yaml").read_text())["cloudmesh"][
         "profile"]["note"] == ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ec2_client, run_cms, snapshot
+from conftest import ec2_client, cms_here, snapshot
 from test_cli import assert_one_line_error
 
 
@@ -34,34 +34,34 @@ def sha256_of(public_key_text: str) -> str:
 
 # ---- the local key registry ------------------------------------------------------------------
 def test_key_add_defaults_and_validation(cms_home: Path, tmp_path: Path) -> None:
-    assert_one_line_error(run_cms("key", "add", "mine"), 4, "no public key found")
+    assert_one_line_error(cms_here("key", "add", "mine"), 4, "no public key found")
     public = make_key(Path.home() / ".ssh", "id_ed25519")
-    added = run_cms("key", "add", "mine")
+    added = cms_here("key", "add", "mine")
     assert added.code == 0, added
-    listed = run_cms("key", "list", "--output=json").json()
+    listed = cms_here("key", "list", "--output=json").json()
     assert listed[0]["name"] == "mine" and listed[0]["type"] == "ssh-ed25519"
     assert listed[0]["fingerprint"] == ssh_keygen_fingerprint(public)
     assert listed[0]["path"] == str(public)
-    assert run_cms("key", "add", "mine").code == 0  # the same key again: no change
+    assert cms_here("key", "add", "mine").code == 0  # the same key again: no change
     other = make_key(tmp_path / "k", "other")
-    assert_one_line_error(run_cms("key", "add", "mine", f"--source={other}"), 2,
+    assert_one_line_error(cms_here("key", "add", "mine", f"--source={other}"), 2,
                           "already registered with another key")
     damaged = tmp_path / "damaged.pub"
     damaged.write_text("ssh-ed25519 AAAAnot-base64!!! x\n")
-    assert_one_line_error(run_cms("key", "add", "bad", f"--source={damaged}"), 2, "damaged")
+    assert_one_line_error(cms_here("key", "add", "bad", f"--source={damaged}"), 2, "damaged")
     wrong = tmp_path / "wrong.pub"
     wrong.write_text("ssh-rsa " + public.read_text().split()[1] + "\n")
-    assert_one_line_error(run_cms("key", "add", "bad", f"--source={wrong}"), 2,
+    assert_one_line_error(cms_here("key", "add", "bad", f"--source={wrong}"), 2,
                           "says ssh-rsa but holds a ssh-ed25519 key")
-    assert_one_line_error(run_cms("key", "add", "bad", f"--source={other.with_suffix('')}"),
+    assert_one_line_error(cms_here("key", "add", "bad", f"--source={other.with_suffix('')}"),
                           2, "is a private key")
-    assert_one_line_error(run_cms("key", "add", "bad", f"--source={tmp_path}/none.pub"), 4,
+    assert_one_line_error(cms_here("key", "add", "bad", f"--source={tmp_path}/none.pub"), 4,
                           "no such key file")
-    assert [k["name"] for k in run_cms("key", "list", "--output=json").json()] == ["mine"]
+    assert [k["name"] for k in cms_here("key", "list", "--output=json").json()] == ["mine"]
 
 
 def test_key_gen_writes_a_private_pair_and_prints_no_secret(cms_home: Path) -> None:
-    result = run_cms("key", "gen", "fresh")
+    result = cms_here("key", "gen", "fresh")
     assert result.code == 0, result
     private = cms_home / "keys" / "fresh"
     assert private.stat().st_mode & 0o777 == 0o600
@@ -70,26 +70,26 @@ def test_key_gen_writes_a_private_pair_and_prints_no_secret(cms_home: Path) -> N
     secret_lines = [line for line in body.splitlines() if not line.startswith("-----")]
     for line in secret_lines:
         assert line not in result.out + result.err
-    entry = run_cms("key", "list", "--output=json").json()[0]
+    entry = cms_here("key", "list", "--output=json").json()[0]
     assert entry["fingerprint"] == ssh_keygen_fingerprint(Path(entry["path"]))
-    assert_one_line_error(run_cms("key", "gen", "fresh"), 2, "already registered")
-    assert run_cms("key", "delete", "fresh").code == 0
+    assert_one_line_error(cms_here("key", "gen", "fresh"), 2, "already registered")
+    assert cms_here("key", "delete", "fresh").code == 0
     assert private.exists()  # forgetting a key keeps its files
-    assert_one_line_error(run_cms("key", "delete", "fresh"), 3, "not in the local registry")
+    assert_one_line_error(cms_here("key", "delete", "fresh"), 3, "not in the local registry")
 
 
 # ---- keys on the cloud ----------------------------------------------------------------------------
 def test_key_upload_read_back_through_boto3(aws_cloud: str, moto: str, tmp_path: Path) -> None:
     public = make_key(tmp_path, "up")
-    assert run_cms("key", "add", "up", f"--source={public}").code == 0
-    upload = run_cms("key", "upload", "up", "--cloud=moto")
+    assert cms_here("key", "add", "up", f"--source={public}").code == 0
+    upload = cms_here("key", "upload", "up", "--cloud=moto")
     assert upload.code == 0 and "uploaded" in upload.err, upload
     (pair,) = ec2_client(moto).describe_key_pairs(KeyNames=["up"], IncludePublicKey=True)[
         "KeyPairs"]
     assert sha256_of(pair["PublicKey"]) == ssh_keygen_fingerprint(public)
-    again = run_cms("key", "upload", "up", "--cloud=moto")
+    again = cms_here("key", "upload", "up", "--cloud=moto")
     assert again.code == 0 and "unchanged" in again.err
-    cloud_keys = run_cms("key", "list", "--cloud=moto", "--output=json").json()
+    cloud_keys = cms_here("key", "list", "--cloud=moto", "--output=json").json()
     assert cloud_keys == [{"name": "up", "fingerprint": ssh_keygen_fingerprint(public),
                            "cloud": "moto", "kind": "aws",
                            "native": cloud_keys[0]["native"]}]
@@ -102,9 +102,9 @@ def test_key_upload_refuses_a_different_key_under_the_same_name(aws_cloud: str, 
     ec2_client(moto).import_key_pair(KeyName="shared",
                                      PublicKeyMaterial=theirs.read_bytes())
     ours = make_key(tmp_path / "b", "shared")
-    run_cms("key", "add", "shared", f"--source={ours}")
+    cms_here("key", "add", "shared", f"--source={ours}")
     before = snapshot(cms_home)
-    result = run_cms("key", "upload", "shared", "--cloud=moto")
+    result = cms_here("key", "upload", "shared", "--cloud=moto")
     assert_one_line_error(result, 1, ssh_keygen_fingerprint(theirs),
                           ssh_keygen_fingerprint(ours))
     assert snapshot(cms_home) == before
@@ -114,13 +114,13 @@ def test_key_upload_refuses_a_different_key_under_the_same_name(aws_cloud: str, 
 
 
 def test_key_delete_on_the_cloud(aws_cloud: str, moto: str, tmp_path: Path) -> None:
-    run_cms("key", "add", "gone", f"--source={make_key(tmp_path, 'gone')}")
-    run_cms("key", "upload", "gone", "--cloud=moto")
-    assert run_cms("key", "delete", "gone", "--cloud=moto").code == 0
+    cms_here("key", "add", "gone", f"--source={make_key(tmp_path, 'gone')}")
+    cms_here("key", "upload", "gone", "--cloud=moto")
+    assert cms_here("key", "delete", "gone", "--cloud=moto").code == 0
     assert ec2_client(moto).describe_key_pairs()["KeyPairs"] == []
-    assert_one_line_error(run_cms("key", "delete", "gone", "--cloud=moto"), 3, "no key 'gone'")
-    assert run_cms("key", "list", "--output=json").json()[0]["name"] == "gone"  # still local
-    assert_one_line_error(run_cms("key", "upload", "nokey", "--cloud=moto"), 3,
+    assert_one_line_error(cms_here("key", "delete", "gone", "--cloud=moto"), 3, "no key 'gone'")
+    assert cms_here("key", "list", "--output=json").json()[0]["name"] == "gone"  # still local
+    assert_one_line_error(cms_here("key", "upload", "nokey", "--cloud=moto"), 3,
                           "not in the local registry")
 
 
@@ -133,23 +133,23 @@ def cloud_rules(moto: str, name: str) -> set[tuple]:
 
 
 def test_init_seeds_the_default_group(cms_home: Path) -> None:
-    run_cms("init")
-    groups = run_cms("secgroup", "list", "--output=json").json()
+    cms_here("init")
+    groups = cms_here("secgroup", "list", "--output=json").json()
     (default,) = [g for g in groups if g["name"] == "default"]
     assert {(r["protocol"], r["from_port"]) for r in default["rules"]} == {("tcp", 22),
                                                                           ("icmp", None)}
 
 
 def test_secgroup_upload_and_reconcile_drift(aws_cloud: str, moto: str, cms_home: Path) -> None:
-    assert run_cms("secgroup", "add", "web", "--description=web servers").code == 0
+    assert cms_here("secgroup", "add", "web", "--description=web servers").code == 0
     for rule in (["tcp", "22", "0.0.0.0/0"], ["tcp", "80:443", "0.0.0.0/0"],
                  ["icmp", "all", "10.0.0.0/8"]):
-        assert run_cms("secgroup", "rule", "add", "web", *rule).code == 0
-    dry = run_cms("secgroup", "upload", "web", "--cloud=moto", "--dryrun")
+        assert cms_here("secgroup", "rule", "add", "web", *rule).code == 0
+    dry = cms_here("secgroup", "upload", "web", "--cloud=moto", "--dryrun")
     assert dry.code == 0 and "would create" in dry.err
     assert not ec2_client(moto).describe_security_groups(
         Filters=[{"Name": "group-name", "Values": ["web"]}])["SecurityGroups"]
-    assert run_cms("secgroup", "upload", "web", "--cloud=moto").code == 0
+    assert cms_here("secgroup", "upload", "web", "--cloud=moto").code == 0
     assert cloud_rules(moto, "web") == {("tcp", 22, 22, "0.0.0.0/0"),
                                         ("tcp", 80, 443, "0.0.0.0/0"),
                                         ("icmp", -1, -1, "10.0.0.0/8")}
@@ -162,36 +162,36 @@ def test_secgroup_upload_and_reconcile_drift(aws_cloud: str, moto: str, cms_home
     ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
          "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    again = run_cms("secgroup", "upload", "web", "--cloud=moto")
+    again = cms_here("secgroup", "upload", "web", "--cloud=moto")
     assert again.code == 0
     assert "add ingress tcp 80:443 0.0.0.0/0" in again.err
     assert "extra rule on moto, left as it is" in again.err and "3306" in again.err
     assert ("tcp", 3306, 3306, "0.0.0.0/0") in cloud_rules(moto, "web")
     assert ("tcp", 80, 443, "0.0.0.0/0") in cloud_rules(moto, "web")
-    pruned = run_cms("secgroup", "upload", "web", "--cloud=moto", "--prune")
+    pruned = cms_here("secgroup", "upload", "web", "--cloud=moto", "--prune")
     assert pruned.code == 0 and "remove ingress tcp 3306" in pruned.err
     assert cloud_rules(moto, "web") == {("tcp", 22, 22, "0.0.0.0/0"),
                                         ("tcp", 80, 443, "0.0.0.0/0"),
                                         ("icmp", -1, -1, "10.0.0.0/8")}
-    listed = run_cms("secgroup", "list", "--cloud=moto", "--output=json").json()
+    listed = cms_here("secgroup", "list", "--cloud=moto", "--output=json").json()
     assert "web" in {g["name"] for g in listed}
-    assert run_cms("secgroup", "delete", "web", "--cloud=moto").code == 0
-    assert "web" not in {g["name"] for g in run_cms("secgroup", "list", "--cloud=moto",
+    assert cms_here("secgroup", "delete", "web", "--cloud=moto").code == 0
+    assert "web" not in {g["name"] for g in cms_here("secgroup", "list", "--cloud=moto",
                                                     "--output=json").json()}
 
 
 def test_secgroup_rule_errors_change_nothing(cms_home: Path) -> None:
-    run_cms("secgroup", "add", "g")
+    cms_here("secgroup", "add", "g")
     before = snapshot(cms_home)
     for rule, fragment in ((["tcp", "70000", "0.0.0.0/0"], "65535"),
                            (["tcp", "22", "not-a-cidr"], "invalid CIDR"),
                            (["sctp", "22", "0.0.0.0/0"], "unknown protocol"),
                            (["tcp", "x:y", "0.0.0.0/0"], "invalid ports"),
                            (["icmp", "22", "0.0.0.0/0"], "take no ports")):
-        assert_one_line_error(run_cms("secgroup", "rule", "add", "g", *rule), 2, fragment)
-    assert_one_line_error(run_cms("secgroup", "rule", "add", "nog", "tcp", "22", "0.0.0.0/0"),
+        assert_one_line_error(cms_here("secgroup", "rule", "add", "g", *rule), 2, fragment)
+    assert_one_line_error(cms_here("secgroup", "rule", "add", "nog", "tcp", "22", "0.0.0.0/0"),
                           3, "not defined locally")
-    assert_one_line_error(run_cms("secgroup", "rule", "delete", "g", "tcp", "22", "0.0.0.0/0"),
+    assert_one_line_error(cms_here("secgroup", "rule", "delete", "g", "tcp", "22", "0.0.0.0/0"),
                           3, "has no rule")
     assert snapshot(cms_home) == before
 
@@ -203,17 +203,17 @@ def test_boot_uploads_default_key_and_groups_first(cms_home: Path, moto: str,
 
     write_config(cms_home, {"m": aws_cloud_spec(moto, key="deploy", secgroup="web")},
                  default="m")
-    run_cms("key", "add", "deploy", f"--source={make_key(tmp_path, 'deploy')}")
-    run_cms("secgroup", "add", "web")
-    run_cms("secgroup", "rule", "add", "web", "tcp", "443", "0.0.0.0/0")
-    boot = run_cms("vm", "boot", "--name=app1", "--output=json")
+    cms_here("key", "add", "deploy", f"--source={make_key(tmp_path, 'deploy')}")
+    cms_here("secgroup", "add", "web")
+    cms_here("secgroup", "rule", "add", "web", "tcp", "443", "0.0.0.0/0")
+    boot = cms_here("vm", "boot", "--name=app1", "--output=json")
     assert boot.code == 0, boot
     vm = boot.json()[0]
     assert vm["key"] == "deploy" and vm["secgroups"] == ["web"]
     ec2 = ec2_client(moto)
     assert [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]] == ["deploy"]
     assert cloud_rules(moto, "web") == {("tcp", 443, 443, "0.0.0.0/0")}
-    second = run_cms("vm", "boot", "--name=app2", "--output=json")  # both exist now: no-ops
+    second = cms_here("vm", "boot", "--name=app2", "--output=json")  # both exist now: no-ops
     assert second.code == 0 and second.json()[0]["key"] == "deploy"
 
 
@@ -223,5 +223,5 @@ def test_cloud_lists_need_credentials(cms_home: Path, verb: str) -> None:
 
     write_config(cms_home, {"x": {"cm": {"kind": "aws"}, "credentials": {"region": "us-east-1"}}})
     command = ["key", "list", "--cloud=x"] if verb == "keys" else ["secgroup", "list", "--cloud=x"]
-    result = run_cms(*command)  # no credentials: a clean configuration error, not a traceback
+    result = cms_here(*command)  # no credentials: a clean configuration error, not a traceback
     assert_one_line_error(result, 4, "no AWS credentials")

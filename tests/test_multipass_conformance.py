@@ -216,14 +216,14 @@ def test_boot_with_key_then_ssh_as_ubuntu(tmp_path: Path, monkeypatch: pytest.Mo
     with nothing set but the port."""
     from cloudmesh.compute.testing.fixtures import require_ssh_server
     from cloudmesh.compute.testing.sshd import start_ssh_server
-    from conftest import run_cms
+    from conftest import cms_here
 
     require_ssh_server()
     executable = isolate(tmp_path, monkeypatch)
     harness.write_config(tmp_path / "config", {
         "local": {"cm": {"kind": "multipass"}, "credentials": {"executable": str(executable)}}})
-    assert run_cms("key", "gen", "me").code == 0
-    boot = run_cms("vm", "boot", "--cloud=local", "--name=k1", "--key=me", "--image=24.04",
+    assert cms_here("key", "gen", "me").code == 0
+    boot = cms_here("vm", "boot", "--cloud=local", "--name=k1", "--key=me", "--image=24.04",
                    "--flavor=tiny", "--output=json")
     assert boot.code == 0, boot
     (vm,) = boot.json()
@@ -234,8 +234,8 @@ def test_boot_with_key_then_ssh_as_ubuntu(tmp_path: Path, monkeypatch: pytest.Mo
     server = start_ssh_server(tmp_path / "sshd", host=vm["private_ips"][0],
                               authorized_keys=authorized_keys_of(cloud_init), user="ubuntu")
     try:
-        assert run_cms("set", f"local.ssh_port={server.port}").code == 0
-        done = run_cms("vm", "ssh", "k1", "--cloud=local", "--command=echo in")
+        assert cms_here("set", f"local.ssh_port={server.port}").code == 0
+        done = cms_here("vm", "ssh", "k1", "--cloud=local", "--command=echo in")
         assert done.code == 0, done
         assert done.out.strip() == "in"
     finally:

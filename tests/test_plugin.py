@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cloudmesh.compute.testing import ComputeProviderSuite
-from conftest import run_cms, snapshot, write_config
+from conftest import cms_here, snapshot, write_config
 
 FAKE = Path(__file__).parent / "fakes" / "filecloud" / "compute.py"
 PYPROJECT = """\
@@ -70,7 +70,7 @@ def test_installed_distribution_adds_the_kind(plugin_venv: Path, cms_home: Path,
                                   "credentials": {"path": str(tmp_path / "vms.json")},
                                   "default": {"image": "tiny-os", "flavor": "small"}}})
     # Without the distribution (this project's own venv) the kind is unknown ...
-    missing = run_cms("vm", "list", "--cloud=x")
+    missing = cms_here("vm", "list", "--cloud=x")
     assert missing.code == 4 and "provides cloudmesh/filecloud/compute.py" in missing.err
     # ... and in the venv where it was pip-installed, cms drives it.
     kinds = run_in(plugin_venv, "provider", "list", "--output=json")
@@ -122,6 +122,13 @@ class TestThirdPartyConformance(ComputeProviderSuite):
     def delivered_keys(self, provider, vm) -> list[str]:
         stored = json.loads(self.path.read_text())[vm["name"]]
         return [key for keys in stored["authorized_keys"].values() for key in keys]
+
+    def reboot_count(self, cloud_name: str, vm: dict) -> int:
+        return int(json.loads(self.path.read_text())[vm["name"]].get("reboots", 0))
+
+    def bad_credentials(self, spec: dict) -> dict:
+        spec["credentials"]["path"] = str(self.path.parent / "no-such-folder" / "vms.json")
+        return spec
 
 
 def test_install_hint_from_a_venv_with_only_the_core(tmp_path: Path, cms_home: Path) -> None:
@@ -202,7 +209,7 @@ def test_provider_new_says_next_steps_that_work_in_a_fresh_venv(cms_home: Path,
     its [test] extra (which brings pytest) and run pytest through that venv's python."""
     import tomllib
 
-    made = run_cms("provider", "new", "nextcloud", f"--dir={tmp_path / 'dist'}")
+    made = cms_here("provider", "new", "nextcloud", f"--dir={tmp_path / 'dist'}")
     assert made.code == 0, made
     steps = made.err.strip()
     assert steps.startswith("next: pip install -e ") and "[test]" in steps, steps

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cloudmesh.compute.testing.sshd import Sshd, sshd_available, start_sshd
-from conftest import aws_cloud_spec, run_cms, write_config
+from conftest import aws_cloud_spec, cms_here, run_cms, write_config
 from test_cli import assert_one_line_error
 
 
@@ -35,33 +35,33 @@ def vms(cms_home: Path, moto: str, sshd: Sshd) -> list[str]:
     """Two VMs on cloud 'm' whose SSH address is the test's sshd; the sshd's user key is
     the cloud's default key (uploaded by the boot)."""
     write_config(cms_home, {"m": aws_cloud_spec(moto, key="sshkey")}, default="m")
-    assert run_cms("key", "add", "sshkey", f"--source={sshd.user_key}.pub").code == 0
-    assert run_cms("set", "m.ssh_host=127.0.0.1", f"m.ssh_port={sshd.port}",
+    assert cms_here("key", "add", "sshkey", f"--source={sshd.user_key}.pub").code == 0
+    assert cms_here("set", "m.ssh_host=127.0.0.1", f"m.ssh_port={sshd.port}",
                    f"m.username={sshd.user}").code == 0
-    boot = run_cms("vm", "boot", "--name=vm[1-2]", "--wait", "--timeout=60")
+    boot = cms_here("vm", "boot", "--name=vm[1-2]", "--wait", "--timeout=60")
     assert boot.code == 0, boot
     return ["vm1", "vm2"]
 
 
 def test_command_output_and_exit_status(vms: list[str], cms_home: Path, sshd: Sshd) -> None:
-    result = run_cms("vm", "ssh", "vm1", "--command=echo hello; echo oops >&2; exit 3")
+    result = cms_here("vm", "ssh", "vm1", "--command=echo hello; echo oops >&2; exit 3")
     assert result.code == 3, result
     assert result.out == "hello\n" and result.err == "oops\n"
     known = (cms_home / "known_hosts").read_text()
     assert known.startswith(f"[127.0.0.1]:{sshd.port} ssh-ed25519 ")
     assert sshd.host_key.with_suffix(".pub").read_text().split()[1] in known
-    ok = run_cms("ssh", "vm1", "--", "uname", "-s")
+    ok = cms_here("ssh", "vm1", "--", "uname", "-s")
     assert ok.code == 0 and ok.out == "Linux\n"
-    quoted = run_cms("ssh", "vm1", "test -d /")
+    quoted = cms_here("ssh", "vm1", "test -d /")
     assert quoted.code == 0
 
 
 def test_several_vms_in_parallel_prefix_each_line(vms: list[str]) -> None:
-    result = run_cms("vm", "ssh", "vm[1-2]", "--command=echo one; echo two")
+    result = cms_here("vm", "ssh", "vm[1-2]", "--command=echo one; echo two")
     assert result.code == 0, result
     lines = sorted(result.out.splitlines())
     assert lines == ["vm1: one", "vm1: two", "vm2: one", "vm2: two"]
-    failing = run_cms("vm", "ssh", "vm[1-2]", "--command=exit 5")
+    failing = cms_here("vm", "ssh", "vm[1-2]", "--command=exit 5")
     assert failing.code == 5 and "vm1: exit status 5" in failing.err
 
 
@@ -76,12 +76,12 @@ def test_interactive_session_with_system_ssh(vms: list[str], sshd: Sshd) -> None
 
 
 def test_changed_host_key_is_refused(vms: list[str], sshd: Sshd, cms_home: Path) -> None:
-    assert run_cms("vm", "ssh", "vm1", "--command=true").code == 0
+    assert cms_here("vm", "ssh", "vm1", "--command=true").code == 0
     known_before = (cms_home / "known_hosts").read_text()
     sshd.restart_with_new_host_key()
-    result = run_cms("vm", "ssh", "vm1", "--command=true")
+    result = cms_here("vm", "ssh", "vm1", "--command=true")
     assert_one_line_error(result, 1, "host key of", "has changed", "ssh-keygen -R")
-    interactive = run_cms("vm", "ssh", "vm1", stdin="exit 0\n")
+    interactive = cms_here("vm", "ssh", "vm1", stdin="exit 0\n")
     assert_one_line_error(interactive, 1, "has changed")
     assert (cms_home / "known_hosts").read_text() == known_before
 
@@ -106,7 +106,7 @@ def test_unreachable_vm_reported_within_the_timeout(vms: list[str]) -> None:
     thread.start()
     try:
         started = time.monotonic()
-        result = run_cms("vm", "ssh", "vm1", f"--port={silent.getsockname()[1]}",
+        result = cms_here("vm", "ssh", "vm1", f"--port={silent.getsockname()[1]}",
                          "--command=true", "--timeout=2")
         elapsed = time.monotonic() - started
         assert_one_line_error(result, 1, "vm1")
@@ -115,7 +115,7 @@ def test_unreachable_vm_reported_within_the_timeout(vms: list[str]) -> None:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
         closed.close()
-        refused = run_cms("vm", "ssh", "vm1", f"--port={port}", "--command=true", "--timeout=2")
+        refused = cms_here("vm", "ssh", "vm1", f"--port={port}", "--command=true", "--timeout=2")
         assert_one_line_error(refused, 1, f"127.0.0.1 port {port}", "connection refused")
     finally:
         stop.set()
@@ -126,12 +126,12 @@ def test_unreachable_vm_reported_within_the_timeout(vms: list[str]) -> None:
 
 
 def test_wrong_user_is_a_credential_error(vms: list[str]) -> None:
-    result = run_cms("vm", "ssh", "vm1", "--username=nobody-here", "--command=true")
+    result = cms_here("vm", "ssh", "vm1", "--username=nobody-here", "--command=true")
     assert_one_line_error(result, 4, "refused the key")
 
 
 def test_wait_for_ssh(vms: list[str]) -> None:
-    result = run_cms("vm", "wait", "vm[1-2]", "--state=ssh", "--timeout=30", "--interval=0.2")
+    result = cms_here("vm", "wait", "vm[1-2]", "--state=ssh", "--timeout=30", "--interval=0.2")
     assert result.code == 0, result
     assert "vm1: ssh" in result.err and "vm2: ssh" in result.err
 
@@ -142,10 +142,10 @@ def test_ssh_config_blocks_leave_the_rest_alone(vms: list[str], sshd: Sshd) -> N
     config = ssh_dir / "config"
     mine = "# my own settings\nHost github.com\n    User git\n"
     config.write_text(mine)
-    assert run_cms("ssh", "config", "add", "vm[1-2]").code == 0
+    assert cms_here("ssh", "config", "add", "vm[1-2]").code == 0
     text = config.read_text()
     assert text.startswith(mine) and "# >>> cms vm1" in text and "# <<< cms vm2" in text
-    listed = run_cms("ssh", "config", "list", "--output=json").json()
+    listed = cms_here("ssh", "config", "list", "--output=json").json()
     assert [(e["host"], e["hostname"], e["port"]) for e in listed] == [
         ("vm1", "127.0.0.1", str(sshd.port)), ("vm2", "127.0.0.1", str(sshd.port))]
     # the block works with plain OpenSSH
@@ -155,8 +155,8 @@ def test_ssh_config_blocks_leave_the_rest_alone(vms: list[str], sshd: Sshd) -> N
                            capture_output=True, text=True, timeout=30)
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == "via-config\n"
-    assert run_cms("ssh", "config", "add", "vm1").code == 0  # replaced, not duplicated
+    assert cms_here("ssh", "config", "add", "vm1").code == 0  # replaced, not duplicated
     assert config.read_text().count("# >>> cms vm1") == 1
-    assert run_cms("ssh", "config", "delete", "vm[1-2]").code == 0
+    assert cms_here("ssh", "config", "delete", "vm[1-2]").code == 0
     assert config.read_text().rstrip("\n") == mine.rstrip("\n")
-    assert run_cms("ssh", "config", "delete", "vm1").code == 3
+    assert cms_here("ssh", "config", "delete", "vm1").code == 3

@@ -129,20 +129,30 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
     subprocess would be: ``env`` on top of the current environment, ``cwd`` as the working
     directory, ``stdin`` as its input (none: an empty one), stdout and stderr captured.
     The environment, working directory, standard streams and signal handlers are put back
-    afterwards, whatever the command did. Commands that depend on being a process (exit
-    by signal, a terminal, start-up imports) need a real subprocess instead."""
+    afterwards, whatever the command did; so are the root logger (none of the test run's
+    handlers during the call) and what cms remembers per process (PROCESS_MEMORY).
+    Commands that depend on being a process (exit by signal, a terminal, start-up
+    imports) need a real subprocess instead. One call at a time: the streams are the
+    process's."""
     from cloudmesh.compute.dispatch import dispatch
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_handlers = {number: signal.getsignal(number) for number in _SIGNALS}
     out, err = _Capture(), _Capture()
+    import logging
+
+    # a new process has no logging handlers: a library's warning goes to its stderr
+    # (logging.lastResort), not to a handler of the test run
+    root = logging.getLogger()
+    saved_logging = (root.handlers[:], root.level)
     memories = [getattr(sys.modules[module], name) for module, name in PROCESS_MEMORY
                 if module in sys.modules]
     saved_memories = [set(memory) for memory in memories]
     try:
         for memory in memories:
             memory.clear()
+        root.handlers, root.level = [], logging.WARNING
         os.environ.update({k: v for k, v in (env or {}).items() if v is not None})
         for name in [k for k, v in (env or {}).items() if v is None]:
             os.environ.pop(name, None)  # env={"NAME": None}: unset, as a subprocess's env
@@ -156,6 +166,7 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         return CmsResult(int(code), out.text(), err.text())
     finally:
+        root.handlers, root.level = saved_logging
         for memory, saved in zip(memories, saved_memories):
             memory.clear()
             memory.update(saved)
