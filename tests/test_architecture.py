@@ -17,8 +17,6 @@ MAX_LINES = 400
 LONG_MODULES = {
     "cloudmesh.compute.config": "secret masking and the config-check still live here "
                                 "(to move to a secrets module, issue 20)",
-    "cloudmesh.compute.provider": "the facade still holds the SSH target and wait_ssh "
-                                  "(to move beside sshclient, issue 20)",
     "cloudmesh.compute.state": "one database with its caches, boot reservations, keys and "
                                "groups",
     "cloudmesh.compute.abc": "the capability logic (supports, features) still lives in the "

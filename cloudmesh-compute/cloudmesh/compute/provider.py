@@ -8,21 +8,19 @@ fan-out over names in a thread pool, error translation and the local cache.
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable
 
 from cloudmesh.compute import names as name_expr
 from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config, resolve_cloud
-from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, NotFound, UsageError
+from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, UsageError
 from cloudmesh.compute.fanout import MAX_WORKERS, Outcome, fan_out  # noqa: F401 (re-exported)
+from cloudmesh.compute.keysgroups import KeyGroupMethods
 from cloudmesh.compute.registry import load as load_provider_class
 from cloudmesh.compute.registry import zero_config_spec
+from cloudmesh.compute.sshtarget import SshMethods
 from cloudmesh.compute.state import State
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cloudmesh.compute.sshclient import SshTarget
 
 #: spellings the seeds and older cloudmesh files use for the same default
 _DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secgroups"),
@@ -50,7 +48,7 @@ ACTIONS = {"start": ("start", "running"), "stop": ("stop", "stopped"),
            "resume": ("resume", "running"), "delete": ("destroy", "terminated")}
 
 
-class Provider:
+class Provider(KeyGroupMethods, SshMethods):
     """One cloud of ``cloudmesh.yaml``, whatever its kind: ``Provider("mycloud")`` or, as
     the cloudmesh seeds write it, ``Provider(service="mycloud")``. Without a name it is
     the default cloud (``cms set cloud=``, then ``cloudmesh.default.cloud``).
@@ -68,6 +66,9 @@ class Provider:
     failure does not hide the others; ``outcome.get()`` gives the record or raises that
     name's error. The one-VM conveniences (``start``, ``stop``, ``reboot``, ``suspend``,
     ``resume``, ``delete``, ``ssh``) return or raise directly.
+
+    Keys and security groups are :class:`~cloudmesh.compute.keysgroups.KeyGroupMethods`,
+    SSH is :class:`~cloudmesh.compute.sshtarget.SshMethods`.
     """
 
     def __init__(self, name: str | None = None, config: Config | None = None,
@@ -333,156 +334,6 @@ class Provider:
         terminated; ``wait=True``: once it is gone)."""
         return self._act_one("delete", name, wait, timeout)
 
-    # ---- keys ------------------------------------------------------------------------
-    def keys(self) -> list[dict]:
-        """The key pairs on the cloud: key records (name, fingerprint, cloud, kind)."""
-        return self.call("keys")
-
-    def upload_key(self, name: str, on_cloud: dict[str, dict] | None = None) -> dict:
-        """Upload a key of the local registry (``cms key add|gen``); its key record with
-        ``action`` "uploaded". The same key already there is a no-op (``action:
-        unchanged``); another key under that name is a CloudError naming both
-        fingerprints; a name not in the registry is NotFound."""
-        local = self.state.key_get(name)
-        if local is None:
-            raise NotFound(f"key '{name}' is not in the local registry",
-                           f"add it with 'cms key add {name}' or 'cms key gen {name}'")
-        if on_cloud is None:
-            on_cloud = {k["name"]: k for k in self.call("keys")}
-        present = on_cloud.get(name)
-        if present is not None:
-            if present.get("fingerprint") == local["fingerprint"]:
-                return {**present, "action": "unchanged"}
-            raise CloudError(
-                f"cloud '{self.name}' has another key named '{name}' "
-                f"({present.get('fingerprint')}; the local one is {local['fingerprint']})",
-                "delete it there first (cms key delete NAME --cloud=...) or use another name")
-        from cloudmesh.compute.keys import parse_public_key  # re-validated on use
-
-        key = parse_public_key(local["public_key"], f"key '{name}' in the registry")
-        return {**self.call("key_upload", name, key.line()), "action": "uploaded"}
-
-    def upload_keys(self, names: str | list[str]) -> list[Outcome]:
-        """``upload_key`` for several keys: one Outcome per key."""
-        key_names = name_expr.expand(names)
-        on_cloud = {k["name"]: k for k in self.call("keys")}
-        return fan_out(lambda n: self.upload_key(n, on_cloud), key_names)
-
-    def delete_keys(self, names: str | list[str]) -> list[Outcome]:
-        """Delete key pairs on the cloud: one Outcome per key."""
-        return fan_out(lambda n: self.call("key_delete", n), name_expr.expand(names))
-
-    # ---- security groups ---------------------------------------------------------------
-    def secgroups(self) -> list[dict]:
-        """The cloud's security groups: records (name, id, description, rules), each
-        rule {direction, protocol, from_port, to_port, cidr}."""
-        return self.call("secgroups")
-
-    def upload_secgroup(self, name: str, prune: bool = False, dryrun: bool = False) -> dict:
-        """Create or reconcile a locally defined group on the cloud (``prune``: remove
-        rules the local group lacks; ``dryrun``: only say what would change)."""
-        group = self.state.secgroup_get(name)
-        if group is None:
-            raise NotFound(f"security group '{name}' is not defined locally",
-                           f"define it with 'cms secgroup add {name}' and 'cms secgroup rule add'")
-        from cloudmesh.compute.bootspec import cloud_group_name
-
-        # the local group 'default' is the cms-owned 'cms-default' on the cloud
-        group = {**group, "name": cloud_group_name(name)}
-        return self.call("secgroup_upload", group, prune=prune, dryrun=dryrun)
-
-    def delete_secgroups(self, names: str | list[str]) -> list[Outcome]:
-        """Delete groups on the cloud: one Outcome per group."""
-        from cloudmesh.compute.bootspec import cloud_group_name
-
-        return fan_out(lambda n: self.call("secgroup_delete", cloud_group_name(n)),
-                       name_expr.expand(names))
-
-    # ---- ssh ---------------------------------------------------------------------------
-    def ssh_target(self, name: str, username: str | None = None, key: str | None = None,
-                   port: str | int | None = None, host: str | None = None) -> SshTarget:
-        """Where and as whom to reach a VM (an SshTarget: name, host, port, username,
-        key_path): the VM's record, then the options (command line, cms set, the cloud's
-        default block: ssh_host, ssh_port, username, key), then the key registry for the
-        private key file."""
-        import getpass
-
-        from cloudmesh.compute.sshclient import SshTarget
-
-        record = self.info(name)
-        address, default_port = self.call("ssh_address", record)
-        host = self.default("ssh_host", host) or address
-        from cloudmesh.compute.sshclient import check_port
-
-        port_number = check_port(self.default("ssh_port", port) or default_port)
-        booted = self.state.boot_get(self.name, record["name"]) or {}
-        user = (username or (record.get("metadata") or {}).get("username")
-                or booted.get("username") or self.default("username")
-                or self.provider.default_username or getpass.getuser())
-        key_name = key or record.get("key") or booted.get("key") or self.default("key")
-        key_path = None
-        if key_name:
-            entry = self.state.key_get(key_name)
-            if entry and entry.get("private_path"):
-                key_path = entry["private_path"]
-            elif key and os.path.isfile(os.path.expanduser(key)):
-                key_path = os.path.expanduser(key)  # --key may also name a file
-            elif key:
-                raise NotFound(f"key '{key}' is neither in the local registry nor a file",
-                               "see 'cms key list'")
-        return SshTarget(name=record["name"], host=str(host), port=port_number,
-                         username=str(user), key_path=key_path)
-
-    def wait_ssh(self, names: str | list[str], timeout: float = 600, interval: float = 2,
-                 progress: Callable[[str, dict, float], None] | None = None,
-                 **target_options: Any) -> list[Outcome]:
-        """Wait until each VM is running and a command runs over SSH."""
-        import time
-
-        from cloudmesh.compute.errors import WaitTimeout
-
-        def wait_one(vm_name: str) -> dict:
-            start = time.monotonic()
-            record = self.call("wait", vm_name, "running", timeout=timeout, interval=interval,
-                               progress=self.progress_for(vm_name, progress))
-            last_error: Exception | None = None
-            while True:
-                remaining = timeout - (time.monotonic() - start)
-                try:
-                    target = self.ssh_target(vm_name, **target_options)
-                    if _run_ssh(target, "true", timeout=max(1.0, min(10.0, remaining)),
-                                stdout=_Discard(), stderr=_Discard()) == 0:
-                        if progress:
-                            progress(vm_name, {**record, "status": "ssh"},
-                                     time.monotonic() - start)
-                        return {**record, "status": "ssh"}
-                except CmsError as error:
-                    last_error = error
-                if time.monotonic() - start + interval > timeout:
-                    raise WaitTimeout(f"timed out after {timeout:g}s waiting for SSH on "
-                                      f"{vm_name} (last error: {last_error})")
-                time.sleep(interval)
-
-        return fan_out(wait_one, name_expr.expand(names))
-
-    def ssh(self, name: str, command: str, username: str | None = None,
-            key: str | None = None, port: str | int | None = None, host: str | None = None,
-            timeout: float = 30) -> dict:
-        """Run ``command`` on one VM over SSH (as ``cms vm ssh NAME --command`` does:
-        address, user and key from ``ssh_target``; host keys in ~/.cloudmesh/known_hosts,
-        a changed one refused). Returns {"name", "host", "exit_code", "stdout",
-        "stderr"}; a command that fails is a non-zero ``exit_code``, not an exception.
-        ``timeout``: seconds to connect. A VM that cannot be reached is a CloudError, a
-        refused key a CredentialError."""
-        import io
-
-        target = self.ssh_target(name, username=username, key=key, port=port, host=host)
-        out, err = io.BytesIO(), io.BytesIO()
-        code = _run_ssh(target, command, timeout=timeout, stdout=out, stderr=err)
-        return {"name": target.name, "host": target.host, "exit_code": code,
-                "stdout": out.getvalue().decode("utf-8", "replace"),
-                "stderr": err.getvalue().decode("utf-8", "replace")}
-
     # ---- images and flavors --------------------------------------------------------
     def images(self) -> list[dict]:
         """The cloud's image catalogue: image records (name, id, cloud, kind, os, version,
@@ -510,31 +361,6 @@ class Provider:
         """One cheap authenticated request: a short text on success, else the error
         (CredentialError for refused credentials)."""
         return self.call("check")
-
-
-def _run_ssh(target: SshTarget, command: str, timeout: float, stdout: Any,
-             stderr: Any) -> int:
-    """sshclient.run_command with every failure a CmsError: after the connection (whose
-    errors it reports itself) paramiko can still fail opening the channel or reading."""
-    from cloudmesh.compute.sshclient import run_command
-
-    try:
-        return run_command(target, command, timeout=timeout, stdout=stdout, stderr=stderr)
-    except CmsError:
-        raise
-    except Exception as error:
-        raise CloudError(f"{target.name}: ssh {target.username}@{target.host}:{target.port} "
-                         f"failed: {type(error).__name__}: {error}".rstrip(": ")) from error
-
-
-class _Discard:
-    """A stream that drops what is written (the output of wait's probe command)."""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
 
 def open_providers(clouds: list[str], config: Config, state: State) -> list[Outcome]:
