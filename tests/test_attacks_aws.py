@@ -3,8 +3,9 @@
 
 Each server here is a tiny http.server on 127.0.0.1 that answers the EC2 Query API's
 DescribeInstances as EC2 does, but hostile: a new NextToken on every page, a token that
-comes back, or an answer dripped one byte a second. cms runs as a subprocess: these are
-about the process ending.
+comes back, or an answer dripped one byte a second. cms runs as a subprocess where the
+test is about the process ending; in this process where the test lowers the page limit.
+cm.timeout bounds each request, never a whole list: a slow account with many pages lists.
 """
 
 from __future__ import annotations
@@ -17,27 +18,37 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY_ID, TEST_SECRET, run_cms, write_config
+from conftest import TEST_KEY_ID, TEST_SECRET, cms_here, run_cms, write_config
 
 #: a whole process, boto3's import included, must end well within this
 LIMIT = 15
 
 
-def page(token: str | None) -> bytes:
-    """An empty DescribeInstances page that names ``token`` as the next one."""
+def page(token: str | None, instance: str | None = None) -> bytes:
+    """A DescribeInstances page that names ``token`` as the next one, holding one running
+    instance of id ``instance`` (or none)."""
     following = f"<nextToken>{token}</nextToken>" if token else ""
+    reservations = "<reservationSet/>" if not instance else (
+        f"<reservationSet><item><reservationId>r-{instance[2:]}</reservationId>"
+        f"<ownerId>123456789012</ownerId><instancesSet><item><instanceId>{instance}"
+        "</instanceId><imageId>ami-1e749f67</imageId><instanceState><code>16</code>"
+        "<name>running</name></instanceState><instanceType>t3.micro</instanceType>"
+        "<launchTime>2024-01-02T03:04:05.000Z</launchTime></item></instancesSet>"
+        "</item></reservationSet>")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
-            "<requestId>6f2c1d5e-hostile</requestId><reservationSet/>"
+            f"<requestId>6f2c1d5e-hostile</requestId>{reservations}"
             f"{following}</DescribeInstancesResponse>").encode()
 
 
 class Hostile:
     """A server whose answer to request number n is ``answer(n)`` (token or None), or,
-    with ``drip``, the first page sent one byte a second."""
+    with ``drip``, the first page sent one byte a second; with ``delay``, each page comes
+    that many seconds late and holds one instance."""
 
-    def __init__(self, answer: Callable[[int], str | None], drip: bool = False) -> None:
-        self.answer, self.drip = answer, drip
+    def __init__(self, answer: Callable[[int], str | None], drip: bool = False,
+                 delay: float = 0) -> None:
+        self.answer, self.drip, self.delay = answer, drip, delay
         self.requests = 0
         self.stop = threading.Event()
         hostile = self
@@ -48,7 +59,11 @@ class Hostile:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 hostile.requests += 1
-                body = page(hostile.answer(hostile.requests))
+                number = hostile.requests
+                if hostile.delay and hostile.stop.wait(hostile.delay):
+                    return
+                body = page(hostile.answer(number),
+                            f"i-{number:017x}" if hostile.delay else None)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/xml;charset=UTF-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -100,14 +115,29 @@ def list_vms(cloud: str) -> tuple[object, float]:
     return result, time.monotonic() - started
 
 
-def test_a_new_next_token_on_every_page_ends_within_the_deadline(hostile_cloud):
+def test_a_new_next_token_on_every_page_stops_at_the_page_limit(hostile_cloud, monkeypatch):
+    from cloudmesh.compute.kit import paging
+
+    monkeypatch.setattr(paging, "MAX_PAGES", 25)  # 10,000 in use: too many for a test
     with Hostile(lambda n: f"page-{n}") as server:
-        result, seconds = list_vms(hostile_cloud(server))
+        result = cms_here("vm", "list", f"--cloud={hostile_cloud(server)}")
     assert result.code == 1, result
-    assert seconds < LIMIT, f"cms vm list took {seconds:.1f} s"
-    assert "still naming a next page" in result.err and "cm.timeout" in result.err, result.err
+    assert "named more than 25 pages; stopped" in result.err, result.err
     assert "Traceback" not in result.err
-    assert server.requests > 1  # it did follow pages, and then stopped
+    assert server.requests == 25  # it followed every page up to the limit, and no more
+
+
+def test_cm_timeout_bounds_each_page_not_the_whole_list(hostile_cloud):
+    """Eight pages of 0.8 s each take 6.4 s in all, twice cm.timeout (3 s): a large
+    account lists, since each request is on time."""
+    with Hostile(lambda n: f"page-{n}" if n < 8 else None, delay=0.8) as server:
+        started = time.monotonic()
+        result = cms_here("vm", "list", f"--cloud={hostile_cloud(server)}", "--output=json")
+        seconds = time.monotonic() - started
+    assert result.code == 0, result
+    assert seconds > 3, f"the pages came faster than the test meant ({seconds:.1f} s)"
+    assert sorted(vm["id"] for vm in result.json()) == [f"i-{n:017x}" for n in range(1, 9)]
+    assert server.requests == 8
 
 
 @pytest.mark.parametrize("tokens", [("same",), ("a", "b")], ids=["same-token", "a-b-a"])
