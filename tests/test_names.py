@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudmesh.compute.errors import UsageError
-from cloudmesh.compute.names import MAX_NAMES, expand
+from cloudmesh.compute.names import MAX_NAMES, expand, literal
 
 
 @pytest.mark.parametrize("expression,names", [
@@ -21,6 +21,11 @@ from cloudmesh.compute.names import MAX_NAMES, expand
     (" spaced , names ", ["spaced", "names"]),
     (["a", "b[1-2]"], ["a", "b1", "b2"]),
     ("i-0abc123.def_x", ["i-0abc123.def_x"]),
+    # existing VMs' names are kept as they are (issue 26); names cms creates are checked
+    # by check_new_name and the kind's check_name
+    ("bad/name", ["bad/name"]),
+    ("-leading", ["-leading"]),
+    (r"my\,vm,b", ["my,vm", "b"]),
 ])
 def test_expands(expression, names) -> None:
     assert expand(expression) == names
@@ -36,8 +41,7 @@ def test_expands(expression, names) -> None:
     ("vm[a-b]", "invalid range"),
     ("a,,b", "empty name"),
     ("", "empty name"),
-    ("bad/name", "invalid name"),
-    ("-leading", "invalid name"),
+    ("bad\x01name", "control character"),
     ("n[1-40]m[1-40]", f"more than {MAX_NAMES}"),
 ])
 def test_rejects(expression, fragment) -> None:
@@ -47,3 +51,9 @@ def test_rejects(expression, fragment) -> None:
 
 def test_none_is_empty() -> None:
     assert expand(None) == []
+
+
+@pytest.mark.parametrize("name", ["plain", "my,vm", "node[1]", "a\\b", "Test Server 2",
+                                  "x[1-3]"])
+def test_a_literal_expands_to_exactly_its_name(name: str) -> None:
+    assert expand(literal(name)) == [name]

@@ -299,13 +299,14 @@ class Provider(KeyGroupMethods, SshMethods):
     # ---- one VM at a time: return the record or raise -------------------------------
     def _act_one(self, verb: str, name: str, wait: bool, timeout: float) -> dict:
         method, target = ACTIONS[verb]
-        if len(name_expr.expand(name)) != 1:
+        if not isinstance(name, str):
             raise UsageError(f"{verb} takes one VM name, not {name!r}",
                              f"use act({method!r}, names) for several")
-        (outcome,) = self.act(method, name)
+        exact = name_expr.literal(name)  # one VM's exact name: no expansion
+        (outcome,) = self.act(method, exact)
         record = outcome.get()
         if wait:
-            (waited,) = self.wait(name, target, timeout=timeout)
+            (waited,) = self.wait(exact, target, timeout=timeout)
             record = waited.get()
         return record
 

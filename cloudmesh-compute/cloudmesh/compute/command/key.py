@@ -86,10 +86,9 @@ def _key(arguments: dict) -> int:
 
 
 def _check_name(name: str) -> None:
-    from cloudmesh.compute.names import expand
+    from cloudmesh.compute.names import check_new_name
 
-    if expand(name) != [name]:
-        raise UsageError(f"invalid key name '{name}'", "use letters, digits, '.', '_' and '-'")
+    check_new_name(name, "key name")
 
 
 def _add(state, name: str, source: str | None) -> int:

@@ -93,11 +93,9 @@ def _secgroup(arguments: dict) -> int:
             print(f"{group}: '{rule_text(rule)}' {verb} the local group", file=sys.stderr)
         return 0
     if arguments["add"]:
-        from cloudmesh.compute.names import expand
+        from cloudmesh.compute.names import check_new_name
 
-        group = arguments["GROUP"]
-        if expand(group) != [group]:
-            raise UsageError(f"invalid group name '{group}'")
+        group = check_new_name(arguments["GROUP"], "group name")
         existing = state.secgroup_get(group)
         description = arguments["--description"] or (existing or {}).get("description") or group
         state.secgroup_put(group, description)

@@ -1,4 +1,4 @@
-"""Manage virtual machines on any configured cloud.
+r"""Manage virtual machines on any configured cloud.
 
 Usage:
   cms vm boot [--name=NAMES] [--n=COUNT] [--cloud=CLOUD] [--image=IMAGE] [--flavor=FLAVOR]
@@ -21,7 +21,9 @@ Usage:
              [--port=PORT] [--timeout=SECONDS]
 
 Arguments:
-  NAMES   VM names; expressions expand: web[01-03], a,b,c, x[1-2,5]
+  NAMES   VM names or ids; expressions expand: web[01-03], a,b,c, x[1-2,5]. An
+          existing VM's exact name may hold any character its cloud allows (quote it:
+          "Test Server 2"); write a literal comma or bracket as \, \[ \] (my\,vm)
 
 Options:
   --cloud=CLOUD        the cloud (default: 'cms set cloud=', then cloudmesh.default.cloud);
