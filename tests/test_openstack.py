@@ -358,6 +358,10 @@ def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):
     assert listed.code == 0, listed
     (record,) = listed.json()
     assert record["status"] == "running" and record["public_ips"][0].startswith("127.0.2.")
+    info = run_cms("vm", "info", "tour1", "--output=json")
+    assert info.code == 0, info
+    # booted with --key and no --username: the record names the image's login
+    assert (info.json()["key"], info.json()["username"]) == ("tour", "ubuntu")
     images = run_cms("image", "list", "--output=json")
     assert IMAGE in {i["name"] for i in images.json()}, images
     flavors = run_cms("flavor", "list", "--output=json")
@@ -433,3 +437,29 @@ def test_list_imports_only_its_own_sdk(os_cloud: str) -> None:
     from test_laziness import assert_list_imports_only
 
     assert_list_imports_only(os_cloud, {"openstack", "keystoneauth1"})
+
+
+def test_a_vm_named_in_the_web_console_is_found_by_its_exact_name(
+        os_cloud: str, openstack_fake: FakeOpenStack):
+    """Nova allows spaces and regex characters in names; cms finds "Test Server (2)" by
+    exactly that name, in every verb, and its login from the image (os_distro)."""
+    provider = Provider(os_cloud)
+    (vm,) = boot(provider, "plain", public_ip=False)
+    server = openstack_fake.servers[vm["id"]]
+    server["name"] = "Test Server (2)"
+    server["metadata"].pop("cms-user")  # as if made in Horizon
+    assert provider.info("Test Server (2)")["id"] == vm["id"]
+    assert provider.info("Test Server (2)")["username"] == "ubuntu"  # ubuntu-24.04
+    provider.provider.reboot("Test Server (2)")
+    assert openstack_fake.reboots[vm["id"]] == 1
+
+
+def test_image_list_all_builds_adds_the_hidden_ones(os_cloud: str,
+                                                    openstack_fake: FakeOpenStack):
+    openstack_fake.add_image("ubuntu-24.04-20240101", os_hidden=True, os_distro="ubuntu",
+                             architecture="aarch64")
+    provider = Provider(os_cloud).provider
+    assert "ubuntu-24.04-20240101" not in {i["name"] for i in provider.images()}
+    every = {i["name"]: i for i in provider.images(all_builds=True)}
+    assert every["ubuntu-24.04-20240101"]["arch"] == "aarch64"
+    assert IMAGE in every

@@ -15,21 +15,21 @@ the SDK follows while paging. Floating IPs and network choice are in ``network.p
 from __future__ import annotations
 
 import base64
-import os
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
-                                      NotFound, UsageError, register_secret)
+                                      NotFound)
 from cloudmesh.compute.kit.cloudinit import add_user
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.polling import poll_until
-from cloudmesh.compute.lazy import require
+from cloudmesh.openstack.secgroups import SecurityGroupVerbs
+from cloudmesh.openstack.session import connect
 from cloudmesh.openstack.network import (attach_floating_ip, boot_network,
                                          external_network, has_floating,
                                          owned_floating_ips, release)
@@ -87,12 +87,9 @@ BUILD_TIMEOUT = 1800.0
 DELETE_TIMEOUT = 600.0
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                    r"[0-9a-fA-F]{12}")
-_DIST = "cloudmesh-openstack"
-#: Neutron accepts protocol numbers as well as names
-_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "any": "all"}
 
 
-class Provider(ComputeNodeABC):
+class Provider(SecurityGroupVerbs, ComputeNodeABC):
     kind = "openstack"
     credential_keys = ("cloud", "auth_url", "username", "password", "project_name",
                        "user_domain_name", "project_domain_name", "region_name",
@@ -126,82 +123,7 @@ class Provider(ComputeNodeABC):
         return connection
 
     def _connect(self):
-        import logging
-
-        connection = require("openstack.connection", _DIST, "openstacksdk")
-        # keystoneauth and the SDK log warnings (failed discovery, ...) that Python would
-        # print to stderr for want of a handler; cms reports the error itself, once
-        for name in ("keystoneauth", "openstack"):
-            logger = logging.getLogger(name)
-            if not logger.handlers:
-                logger.addHandler(logging.NullHandler())
-        creds = self.credentials
-        options = {"api_timeout": self.timeout, "connect_retries": 0,
-                   "status_code_retries": 0}
-        if creds.get("region_name"):
-            options["region_name"] = str(creds["region_name"])
-        where = f"cloud '{self.cloud}'"
-        if creds.get("cloud"):
-            return connection.Connection(config=self._clouds_yaml_region(options))
-        if not creds.get("auth_url"):
-            raise CredentialError(f"{where}: no OpenStack credentials",
-                                  "set credentials.cloud (an entry of clouds.yaml) or "
-                                  "credentials.auth_url with username and password")
-        auth = {"auth_url": str(creds["auth_url"])}
-        if creds.get("application_credential_id"):
-            auth_type = "v3applicationcredential"
-            auth.update(application_credential_id=str(creds["application_credential_id"]),
-                        application_credential_secret=str(
-                            creds.get("application_credential_secret") or ""))
-        else:
-            # an auth_url that names v3 is used as it is: no discovery document can send
-            # the password elsewhere (and one request fewer)
-            auth_type = ("v3password" if re.search(r"/v3/?$", auth["auth_url"])
-                         else "password")
-            missing = [k for k in ("username", "password", "project_name")
-                       if not creds.get(k)]
-            if missing:
-                raise CredentialError(f"{where}: credentials.{missing[0]} is not set",
-                                      "OpenStack needs username, password and project_name "
-                                      "with auth_url (or an application credential)")
-            auth.update(username=str(creds["username"]), password=str(creds["password"]),
-                        project_name=str(creds["project_name"]),
-                        user_domain_name=str(creds.get("user_domain_name") or "Default"),
-                        project_domain_name=str(creds.get("project_domain_name")
-                                                or "Default"))
-        return connection.Connection(auth_type=auth_type, auth=auth, **options)
-
-    def _clouds_yaml_region(self, options: dict[str, Any]):
-        """The clouds.yaml entry (OS_CLIENT_CONFIG_FILE honoured), its endpoint checked and
-        its secrets registered for scrubbing before any request."""
-        config = require("openstack.config.loader", _DIST, "openstacksdk")
-        exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
-        name = str(self.credentials["cloud"])
-        # OS_* variables would form an extra "envvars" cloud; cms reads only the files,
-        # so the two file overrides are applied here
-        files = {variable: [os.environ[variable]] if os.environ.get(variable) else []
-                 for variable in ("OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE")}
-        try:
-            region = config.OpenStackConfig(
-                load_envvars=False,
-                config_files=files["OS_CLIENT_CONFIG_FILE"] + list(config.CONFIG_FILES),
-                secure_files=files["OS_CLIENT_SECURE_FILE"] + list(config.SECURE_FILES),
-            ).get_one(cloud=name, **options)
-        except exceptions.ConfigException as error:
-            raise ConfigError(f"cloud '{self.cloud}': clouds.yaml: {error}",
-                              "check credentials.cloud and your clouds.yaml "
-                              "(OS_CLIENT_CONFIG_FILE, ./clouds.yaml, "
-                              "~/.config/openstack/clouds.yaml)") from None
-        auth = region.config.get("auth") or {}
-        for key, value in auth.items():
-            if "secret" in key or "password" in key or "token" in key:
-                register_secret(value)
-        if not auth.get("auth_url"):
-            raise CredentialError(f"cloud '{self.cloud}': the clouds.yaml entry '{name}' "
-                                  "has no auth_url")
-        check_endpoint(auth["auth_url"], f"cloud '{self.cloud}': clouds.yaml entry "
-                                         f"'{name}' auth.auth_url")
-        return region
+        return connect(self)
 
     def _proxy(self, service: str):
         """A service proxy whose catalog endpoint passed check_endpoint: the catalog comes
@@ -389,6 +311,7 @@ class Provider(ComputeNodeABC):
         """One SDK call, retried when retryable, each try bounded by cm.timeout as a whole
         (connect, slow reads and keystoneauth's own work included)."""
         what = f"cloud '{self.cloud}' ({getattr(function, '__name__', 'OpenStack')})"
+        self.connection  # noqa: B018 - the SDK's import and set-up send nothing: unbounded
         return self.retry(lambda: bounded(lambda: function(*args, **kwargs), self.timeout,
                                           what))
 
@@ -407,6 +330,7 @@ class Provider(ComputeNodeABC):
                 seen.add(key)
                 found.append(item)
             return found
+        self.connection  # noqa: B018 - made (SDK imported) before the clock starts
         return self.retry(lambda: bounded(collect, self.timeout,
                                           f"cloud '{self.cloud}' ({what})"))
 
@@ -641,77 +565,6 @@ class Provider(ComputeNodeABC):
     def key_delete(self, name: str) -> None:
         self.call(self.compute.delete_keypair, name, ignore_missing=False)
 
-    # ---- security groups --------------------------------------------------------------
-    @staticmethod
-    def _to_rule(rule) -> dict[str, Any] | None:
-        if rule.remote_group_id or rule.remote_address_group_id:
-            return None  # "from members of group G": no cms rule says that
-        cidr = rule.remote_ip_prefix or ("::/0" if rule.ether_type == "IPv6" else "0.0.0.0/0")
-        protocol = _PROTOCOLS.get(str(rule.protocol), rule.protocol) or "all"
-        low, high = rule.port_range_min, rule.port_range_max
-        if protocol == "all":
-            low = high = None
-        return {"direction": rule.direction, "protocol": protocol, "from_port": low,
-                "to_port": high, "cidr": cidr}
-
-    @record_mapper("security group")
-    def _to_secgroup(self, group) -> dict[str, Any]:
-        rules = [self._to_rule(_Rule(r)) for r in group.security_group_rules or ()]
-        return self.secgroup_record(name=group.name, id=group.id,
-                                    description=group.description,
-                                    rules=[r for r in rules if r])
-
-    def secgroups(self) -> list[dict[str, Any]]:
-        groups = self.listed(self.network.security_groups, "security groups")
-        return sorted((self._to_secgroup(g) for g in groups), key=lambda g: g["name"])
-
-    def _group(self, name: str):
-        groups = [g for g in self.listed(self.network.security_groups, "security groups")
-                  if name in (g.name, g.id)]
-        if not groups:
-            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
-        if len(groups) > 1:
-            raise UsageError(f"{len(groups)} security groups on '{self.cloud}' are named "
-                             f"'{name}'", "use the group id: "
-                             + ", ".join(g.id for g in groups))
-        return groups[0]
-
-    def secgroup_create(self, name: str, description: str) -> dict[str, Any]:
-        return self._to_secgroup(self.network.create_security_group(
-            name=name, description=description))
-
-    def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        import ipaddress
-
-        exceptions = require("openstack.exceptions", _DIST, "openstacksdk")
-        group = self._group(name)
-        for rule in rules:
-            network = ipaddress.ip_network(rule["cidr"], strict=False)
-            protocol = None if rule["protocol"] == "all" else rule["protocol"]
-            try:
-                self.network.create_security_group_rule(
-                    security_group_id=group.id, direction=rule.get("direction", "ingress"),
-                    ether_type=f"IPv{network.version}", protocol=protocol,
-                    port_range_min=rule.get("from_port"), port_range_max=rule.get("to_port"),
-                    remote_ip_prefix=str(network))
-            except exceptions.ConflictException:
-                pass  # SecurityGroupRuleExists: the rule is there, as wanted
-
-    def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        from cloudmesh.compute.secgroups import rule_key
-
-        group = self._group(name)
-        unwanted = {rule_key(r) for r in rules}
-        for rule in group.security_group_rules or ():
-            mapped = self._to_rule(_Rule(rule))
-            if mapped and rule_key(mapped) in unwanted:
-                self.call(self.network.delete_security_group_rule, rule["id"],
-                          ignore_missing=True)
-
-    def secgroup_delete(self, name: str) -> None:
-        group = self._group(name)
-        self.call(self.network.delete_security_group, group, ignore_missing=False)
-
     # ---- health -----------------------------------------------------------------------
     def check(self) -> str:
         count = len(self.flavors())
@@ -720,19 +573,6 @@ class Provider(ComputeNodeABC):
         who = access.username or access.user_id
         return (f"{who} in project {access.project_name or access.project_id}, region "
                 f"{self.region or 'default'}: {count} flavors visible")
-
-
-class _Rule:
-    """A security group's embedded rule (a dict in Neutron's JSON) read by attribute."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: dict) -> None:
-        self._data = data
-
-    def __getattr__(self, name: str) -> Any:
-        key = {"ether_type": "ethertype"}.get(name, name)
-        return self._data.get(key)
 
 
 def _login_of(image, fallback: str) -> str:
