@@ -190,15 +190,26 @@ def _terminate(pid: int) -> None:
                 return
         except ChildProcessError:
             pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             return
         time.sleep(0.05)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and has not exited (an exited process whose parent is gone
+    may stay a zombie until init reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True  # no /proc (macOS): it exists
 
 
 def _forget_host_key(ssh_port: int | None) -> None:
