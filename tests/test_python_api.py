@@ -24,7 +24,7 @@ from cloudmesh.compute.errors import CloudError, CmsError, NotFound, UsageError
 from cloudmesh.compute.testing.faultproxy import FaultProxy, ec2_error
 from cloudmesh.compute.testing.fixtures import require_ssh_server
 from cloudmesh.compute.testing.sshd import start_ssh_server
-from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, run_cms, write_config
+from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, run_cms, write_config
 from fakes.multipass import harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def test_lab_program_on_moto(moto: str, cms_home: Path, tmp_path: Path) -> None:
     """Lists, boots, waits for SSH, runs uname over SSH (at the test's SSH server, reached
     through default.ssh_host/ssh_port as a tunnel would be), deletes."""
     require_ssh_server()
-    assert run_cms("key", "gen", "lab").code == 0
+    assert cms_here("key", "gen", "lab").code == 0
     public = (cms_home / "keys" / "lab.pub").read_text().strip()
     user = getpass.getuser()
     server = start_ssh_server(tmp_path / "sshd", authorized_keys=[public], user=user)
@@ -140,7 +140,7 @@ def test_lab_program_on_multipass(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for variable in ("HOME", "CLOUDMESH_CONFIG_DIR", "MULTIPASS_FAKE_STATE"):
         monkeypatch.setenv(variable, env[variable])
     monkeypatch.setenv("MULTIPASS_FAKE_SUBNET", "127.0.0")
-    assert run_cms("key", "gen", "lab").code == 0
+    assert cms_here("key", "gen", "lab").code == 0
     public = (tmp_path / "config" / "keys" / "lab.pub").read_text().strip()
     # the fake gives its n-th instance 127.0.0.(10 + n)
     counter = harness.fake_state(tmp_path / "multipass-state.json").get("counter", 0)
@@ -173,7 +173,7 @@ def test_lab_program_on_multipass(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_service_is_name(aws_cloud: str) -> None:
     from cloudmesh.compute import Provider
 
-    assert run_cms("vm", "boot", "--name=s1").code == 0
+    assert cms_here("vm", "boot", "--name=s1").code == 0
     by_name, by_service = Provider("moto"), Provider(service="moto")
     assert (by_service.name, by_service.kind) == (by_name.name, by_name.kind) == ("moto", "aws")
     assert by_service.list() == by_name.list()
@@ -234,12 +234,12 @@ def test_ssh_returns_output_and_exit_code(aws_cloud: str, cms_home: Path,
     from cloudmesh.compute import Provider
 
     require_ssh_server()
-    assert run_cms("key", "gen", "k").code == 0
+    assert cms_here("key", "gen", "k").code == 0
     public = (cms_home / "keys" / "k.pub").read_text().strip()
     user = getpass.getuser()
     server = start_ssh_server(tmp_path / "sshd", authorized_keys=[public], user=user)
     try:
-        assert run_cms("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={server.port}",
+        assert cms_here("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={server.port}",
                        f"moto.username={user}", "moto.key=k").code == 0
         provider = Provider(service="moto")
         (booted,) = provider.boot(names="sshvm", wait=True, timeout=60)
@@ -296,9 +296,9 @@ def faulty(moto: str, cms_home: Path) -> FaultProxy:
     spec = aws_cloud_spec(proxy.url, key="k", ssh_host="127.0.0.1", ssh_port=9)
     spec["cm"].update(timeout=0.5, retries=0)
     write_config(cms_home, {"f": spec, "direct": aws_cloud_spec(moto)}, default="f")
-    assert run_cms("init").code == 0
-    assert run_cms("key", "gen", "k").code == 0
-    assert run_cms("vm", "boot", "--name=vm1", "--cloud=direct").code == 0
+    assert cms_here("init").code == 0
+    assert cms_here("key", "gen", "k").code == 0
+    assert cms_here("vm", "boot", "--name=vm1", "--cloud=direct").code == 0
     yield proxy
     proxy.stop()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import CMS, aws_cloud_spec, ec2_client, run_cms, write_config
+from conftest import CMS, aws_cloud_spec, cms_here, ec2_client, write_config
 
 KILLS = 60
 
@@ -32,7 +32,7 @@ def run_killed(argv: list[str], rng: random.Random, window: float) -> bool:
 
 
 def test_killed_config_writes_leave_old_or_new(cms_home: Path) -> None:
-    assert run_cms("init", "--user=ada").code == 0
+    assert cms_here("init", "--user=ada").code == 0
     path = cms_home / "cloudmesh.yaml"
     header = path.read_text().splitlines()[0]
     rng = random.Random(1234)
@@ -71,7 +71,7 @@ def test_killed_state_writes_leave_old_or_new(cms_home: Path) -> None:
         value = now
     print(f"\nkilled mid-way: {killed} of {KILLS}")
     assert killed >= KILLS // 4, f"only {killed} of {KILLS} runs were killed mid-way"
-    assert run_cms("set").code == 0  # still usable
+    assert cms_here("set").code == 0  # still usable
 
 
 def test_twenty_processes_at_once(cms_home: Path, moto: str) -> None:
@@ -92,13 +92,13 @@ def test_twenty_processes_at_once(cms_home: Path, moto: str) -> None:
     on_cloud = [i for r in ec2_client(moto).describe_instances()["Reservations"]
                 for i in r["Instances"]]
     assert len(on_cloud) == 7
-    variables = run_cms("set").out.splitlines()
+    variables = cms_here("set").out.splitlines()
     assert {f"var{i}=value{i}" for i in range(7)} <= set(variables)
     connection = sqlite3.connect(cms_home / "cloudmesh.db")
     assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert connection.execute("SELECT value FROM counters WHERE name = 'vm'").fetchone()[0] == 7
     connection.close()
-    listed = run_cms("vm", "list", "--output=json").json()
+    listed = cms_here("vm", "list", "--output=json").json()
     assert sorted(vm["name"] for vm in listed) == names
-    cached = run_cms("vm", "list", "--cached", "--output=json").json()
+    cached = cms_here("vm", "list", "--cached", "--output=json").json()
     assert sorted(vm["name"] for vm in cached) == names
