@@ -154,3 +154,64 @@ def test_ssh_by_an_exact_name_with_spaces(cms_home: Path, moto: str, sshd: Sshd)
     result = cms_here("vm", "ssh", SPACED, "--command=echo reached")
     assert result.code == 0, result
     assert result.out == "reached\n"
+
+
+# ---- records: the boot's login, image builds and their architecture ---------------------------
+def test_the_facade_fills_the_boots_login_the_provider_left_empty(tmp_path: Path) -> None:
+    """Multipass's records carry no login; the facade adds the one the boot used (this
+    machine's boot record) to info, status and list."""
+    import sys
+
+    from fakes.multipass import harness
+
+    harness.install_fake(tmp_path / "bin")
+    env = harness.environment(
+        tmp_path, PATH=f"{tmp_path / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin")
+    assert cms_here("key", "gen", "lab", env=env).code == 0
+    booted = cms_here("vm", "boot", "--name=web01", "--cloud=multipass", "--key=lab",
+                      "--username=alice", "--output=json", env=env)
+    assert booted.code == 0, booted
+    info = cms_here("vm", "info", "web01", "--cloud=multipass", "--output=json", env=env)
+    assert info.code == 0 and info.json()["username"] == "alice", info
+    listed = cms_here("vm", "list", "--cloud=multipass", "--output=json", env=env)
+    assert [r["username"] for r in listed.json()] == ["alice"]
+    table = cms_here("vm", "info", "web01", "--cloud=multipass", env=env)
+    assert any(line.split()[:2] == ["username", "alice"] for line in table.out.splitlines())
+
+
+def test_image_list_all_shows_every_build_with_its_arch(cms_home: Path) -> None:
+    import secrets
+
+    from fakes.openstack import FakeOpenStack
+    from test_openstack import cloud_spec
+
+    fake = FakeOpenStack(secrets.token_urlsafe(16), build_seconds=0.2)
+    fake.start()
+    try:
+        fake.add_image("ubuntu-24.04-20240101", os_hidden=True, os_distro="ubuntu",
+                       architecture="aarch64")
+        write_config(cms_home, {"os": cloud_spec(fake)}, default="os")
+        default = cms_here("image", "list", "--output=json")
+        assert default.code == 0, default
+        assert "ubuntu-24.04-20240101" not in {r["name"] for r in default.json()}
+        every = cms_here("image", "list", "--all", "--output=json")
+        assert every.code == 0, every
+        builds = {r["name"]: r for r in every.json()}
+        assert builds["ubuntu-24.04-20240101"]["arch"] == "aarch64"
+        assert set(builds) > {r["name"] for r in default.json()}
+        table = cms_here("image", "list", "--all")
+        header = table.out.splitlines()[0].split()
+        assert header[:4] == ["name", "id", "os", "arch"], table.out
+        refused = cms_here("image", "list", "--all", "--cached")
+        assert refused.code == 2, refused
+    finally:
+        fake.stop()
+
+
+def test_image_list_all_on_a_kind_that_lists_everything_already(cloud: str) -> None:
+    """AWS lists every available image of its owners: --all gives the same list."""
+    plain = cms_here("image", "list", "--output=json")
+    every = cms_here("image", "list", "--all", "--output=json")
+    assert plain.code == every.code == 0, every
+    assert [r["id"] for r in every.json()] == [r["id"] for r in plain.json()]
+    assert all("arch" in r for r in every.json())

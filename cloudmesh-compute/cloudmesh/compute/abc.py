@@ -293,7 +293,10 @@ class ComputeNodeABC(abc.ABC):
 
     # ---- images and flavors --------------------------------------------------------
     @abc.abstractmethod
-    def images(self) -> list[dict[str, Any]]: ...
+    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
+        """Image records. A kind whose list is a catalogue (the newest build per family)
+        lists every build with ``all_builds=True``; a kind that lists every image
+        already ignores it."""
 
     def image(self, name: str) -> dict[str, Any]:
         """An image by name or id; the default searches images()."""

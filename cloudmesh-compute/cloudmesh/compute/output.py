@@ -15,7 +15,7 @@ FORMATS = ("table", "json", "yaml", "csv")
 
 from cloudmesh.compute.cells import VM_COLUMNS, _cell, table_cells  # noqa: E402,F401
 
-IMAGE_COLUMNS = ["name", "id", "os", "status", "created"]
+IMAGE_COLUMNS = ["name", "id", "os", "arch", "status", "created"]
 FLAVOR_COLUMNS = ["name", "vcpus", "ram_mb", "disk_gb"]
 
 

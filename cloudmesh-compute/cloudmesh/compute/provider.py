@@ -195,7 +195,8 @@ class Provider(KeyGroupMethods, SshMethods):
         if cached:
             records = self.state.cached(self.name, "vm")
         else:
-            records = sorted(self.call("list"), key=lambda r: (r["name"], r.get("id") or ""))
+            records = sorted(self.with_usernames(self.call("list")),
+                             key=lambda r: (r["name"], r.get("id") or ""))
             self.state.cache_replace(self.name, "vm", _one_per_name(records))
         if wanted is not None:
             records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
@@ -232,11 +233,21 @@ class Provider(KeyGroupMethods, SshMethods):
                          userdata=userdata, metadata=metadata)
 
     def remember(self, outcomes: list[Outcome]) -> None:
-        """Cache the VM records of successful outcomes."""
-        for outcome in outcomes:
-            record = outcome.result if outcome.ok else None
-            if isinstance(record, dict) and record.get("name") and "cloud" in record:
-                self.state.cache_put(self.name, "vm", record)
+        """Cache the VM records of successful outcomes (with the boot's login filled in)."""
+        records = [o.result for o in outcomes if o.ok and isinstance(o.result, dict)
+                   and o.result.get("name") and "cloud" in o.result]
+        for record in self.with_usernames(records):
+            self.state.cache_put(self.name, "vm", record)
+
+    def with_usernames(self, records: list[dict]) -> list[dict]:
+        """The records, each whose ``username`` the provider left None given the login
+        its boot used, where this machine booted it (in place; one query)."""
+        if any(r.get("username") is None for r in records):
+            known = self.state.boot_usernames(self.name)
+            for record in records:
+                if record.get("username") is None and record.get("name") in known:
+                    record["username"] = known[record["name"]]
+        return records
 
     @staticmethod
     def progress_for(vm_name: str, progress: Callable[[str, dict, float], None] | None):
@@ -336,10 +347,17 @@ class Provider(KeyGroupMethods, SshMethods):
         return self._act_one("delete", name, wait, timeout)
 
     # ---- images and flavors --------------------------------------------------------
-    def images(self) -> list[dict]:
+    def images(self, all_builds: bool = False) -> list[dict]:
         """The cloud's image catalogue: image records (name, id, cloud, kind, os, version,
-        status, created); the local cache is replaced."""
-        records = self.call("images")
+        arch, status, created); the local cache is replaced. Where the kind's list is a
+        catalogue (the newest build per family), ``all_builds=True`` lists every build
+        (``cms image list --all``); elsewhere the list has every image already."""
+        import inspect  # a kind written before the contract had all_builds lacks it
+
+        if all_builds and "all_builds" in inspect.signature(self.provider.images).parameters:
+            records = self.call("images", all_builds=True)
+        else:
+            records = self.call("images")
         self.state.cache_replace(self.name, "image", records)
         return records
 

@@ -49,7 +49,9 @@ def list_or_show(arguments: dict, one: str, many: str, columns: list[str]) -> in
         return 0
     provider = Provider(arguments["--cloud"], config=config, state=state)
     if arguments["list"]:
-        emit(select(getattr(provider, many)(), *selection), output, columns)
+        listed = (provider.images(all_builds=True) if arguments.get("--all")
+                  else getattr(provider, many)())
+        emit(select(listed, *selection), output, columns)
     else:
         emit_record(getattr(provider, one)(arguments["NAME"]), output)
     return 0

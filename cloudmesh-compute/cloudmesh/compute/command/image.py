@@ -1,8 +1,8 @@
 """List and show the images of a cloud.
 
 Usage:
-  cms image list [--cloud=CLOUD] [--output=FORMAT] [--cached] [--filter=KEY=GLOB]...
-                 [--limit=N]
+  cms image list [--cloud=CLOUD] [--output=FORMAT] [--all | --cached]
+                 [--filter=KEY=GLOB]... [--limit=N]
   cms image show NAME [--cloud=CLOUD] [--output=FORMAT]
 
 Arguments:
@@ -14,6 +14,8 @@ Options:
   --filter=KEY=GLOB  for list: only images whose field KEY matches the shell pattern
                      GLOB (name=ubuntu*, os=linux); several keys: all must match
   --limit=N          for list: at most N images (after --filter)
+  --all            every build, not only the newest of each family (on kinds whose list
+                   is a catalogue: google, oracle, azure, openstack's hidden builds)
   --cached         list what the last live list saw, without asking the cloud
 """
 
