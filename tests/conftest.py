@@ -4,13 +4,10 @@ ways to run cms: ``cms_here`` in this process (most CLI tests) and ``run_cms``, 
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -33,11 +30,6 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
             "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2",
             "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-# moto's request recorder (read when moto is imported) writes to a file of this process
-# only, never to ./moto_recording (see moto_requests)
-_MOTO_DIR = tempfile.mkdtemp(prefix="cms-tests-moto-")
-atexit.register(shutil.rmtree, _MOTO_DIR, True)
-os.environ["MOTO_RECORDER_FILEPATH"] = os.path.join(_MOTO_DIR, "requests.jsonl")
 # moto validates AMIs and instance types as EC2 does (read per request by moto)
 os.environ["MOTO_ENABLE_AMI_VALIDATION"] = "true"
 os.environ["MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION"] = "true"
@@ -48,8 +40,11 @@ TEST_SECRET = "testing-not-a-secret"
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> str:
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     """moto's server in a thread of the test process; its URL."""
+    # moto's request recorder (it reads this when moto is imported, here) writes to this
+    # run's own file, never to ./moto_recording (see moto_requests)
+    os.environ["MOTO_RECORDER_FILEPATH"] = str(tmp_path_factory.mktemp("moto") / "requests.jsonl")
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
