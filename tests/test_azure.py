@@ -239,6 +239,61 @@ def test_a_second_delete_removes_what_the_first_left(
     assert isinstance(third.error, NotFound)
 
 
+# ---- ownership: the kit's marker, and the older tags ----------------------------------
+VM_TYPE, NIC_TYPE, IP_TYPE = ("Microsoft.Compute/virtualMachines",
+                              "Microsoft.Network/networkInterfaces",
+                              "Microsoft.Network/publicIPAddresses")
+
+
+def test_boot_marks_the_vm_nic_and_ip_with_the_kits_marker_only(
+        fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
+    provider = Provider(azure_cloud)
+    register_key(provider, tmp_path)
+    vm = boot(provider, "own1", key="k1")
+    for type_, name in ((VM_TYPE, "own1"), (NIC_TYPE, "own1-nic"), (IP_TYPE, "own1-ip")):
+        tags = fake.get(RG, type_, name)["tags"]
+        assert tags["cms-owner"].lower() == vm["id"].lower(), (name, tags)
+        assert "cms-vm" not in tags and "cms-created" not in tags, (name, tags)
+    assert vm["native"]["cms_created"] is True and "cms-owner" not in vm["metadata"]
+
+
+def test_destroy_removes_what_the_older_cms_vm_tags_marked(
+        fake: AzureFake, azure_cloud: str) -> None:
+    """VMs booted before the kit's marker carry ``cms-vm: NAME`` on the VM, its NIC and
+    its IP: destroy still recognises them (Detach, as seeded: Azure keeps NIC and IP)."""
+    (old,) = fake.seed_vms(RG, 1, prefix="old", tags={"cms-vm": "old-0000"})
+    for type_, name in ((NIC_TYPE, f"{old}-nic"), (IP_TYPE, f"{old}-ip")):
+        fake.get(RG, type_, name)["tags"] = {"cms-vm": old}
+    assert Provider(azure_cloud).provider.info(old)["native"]["cms_created"] is True
+    (outcome,) = Provider(azure_cloud).act("destroy", old)
+    assert outcome.ok, outcome.error
+    assert [r["name"] for r in fake.resources.values() if r["name"].startswith(old)] == []
+
+
+def test_destroy_removes_only_resources_marked_for_that_vm_and_attached_to_it(
+        fake: AzureFake, azure_cloud: str) -> None:
+    """Issue 21: a marker naming vm-0 on vm-1's public IP (moved, or written by anyone
+    with tag rights) never makes destroy of vm-0 take it; nor is an unmarked NIC on
+    vm-0 (someone's own) removed with it."""
+    vm0, vm1 = fake.seed_vms(RG, 2, prefix="vm")
+    vm0_id = fake.rid(RG, VM_TYPE, vm0)
+    fake.get(RG, VM_TYPE, vm0)["tags"] = {"cms-owner": vm0_id}
+    fake.get(RG, IP_TYPE, f"{vm0}-ip")["tags"] = {"cms-owner": vm0_id}  # NIC unmarked
+    fake.get(RG, IP_TYPE, f"{vm1}-ip")["tags"] = {"cms-owner": vm0_id}
+    fake.get(RG, NIC_TYPE, f"{vm1}-nic")["tags"] = {"cms-vm": vm0}
+    (outcome,) = Provider(azure_cloud).act("destroy", vm0)
+    assert outcome.ok, outcome.error
+    assert fake.vm(RG, vm0) is None
+    # vm-0's NIC was not marked: it stays, and so does the IP on it
+    assert fake.get(RG, NIC_TYPE, f"{vm0}-nic") and fake.get(RG, IP_TYPE, f"{vm0}-ip")
+    # vm-1 keeps its NIC and address, whatever their tags say
+    assert fake.get(RG, NIC_TYPE, f"{vm1}-nic") and fake.get(RG, IP_TYPE, f"{vm1}-ip")
+    # vm-0 is gone: a second destroy finds no leftovers it may take (vm-1's are attached)
+    (again,) = Provider(azure_cloud).act("destroy", vm0)
+    assert isinstance(again.error, NotFound)
+    assert fake.get(RG, IP_TYPE, f"{vm1}-ip") and fake.vm(RG, vm1)
+
+
 def test_failed_provisioning_is_an_error_with_azures_message(
         fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
     provider = Provider(azure_cloud)
@@ -274,15 +329,45 @@ def test_stop_deallocates_or_powers_off(fake: AzureFake, cms_home: Path,
     assert (off.result["status"], off.result["state"]) == ("stopped", "stopped")
 
 
+def virtual_time(fake: AzureFake, provider: Any) -> list[float]:
+    """Put the fake's operations and the provider's polling on one virtual clock that
+    only the provider's sleeps advance; return the list of those sleeps."""
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+    fake.clock = provider.poll_clock = lambda: now[0]
+    provider.poll_sleep = sleep
+    return slept
+
+
 def test_long_running_operations_honour_retry_after(fake: AzureFake,
                                                      azure_cloud: str) -> None:
-    import time
-
+    """ARM's Retry-After, not poll_interval (0.02 here), sets the pause between polls.
+    On a virtual clock, so the first poll can never find the operation already done
+    (with op_seconds on the wall clock, a loaded machine made that happen under -n 2)."""
     (name,) = fake.seed_vms(RG, 1)
-    fake.retry_after = "1"  # as ARM sends it (integer seconds); poll_interval is 0.02
-    started = time.monotonic()
-    assert Provider(azure_cloud).provider.stop(name)["status"] == "stopped"
-    assert time.monotonic() - started >= 1.0
+    provider = Provider(azure_cloud).provider
+    slept = virtual_time(fake, provider)
+    fake.op_seconds, fake.retry_after = 2.5, "1"  # as ARM sends it: integer seconds
+    assert provider.stop(name)["status"] == "stopped"
+    assert slept == [1.0, 1.0, 1.0]  # polled at 0, 1, 2 (InProgress) and 3 s (done)
+
+
+def test_a_retry_after_of_a_day_is_capped_and_the_operation_timeout_ends_the_wait(
+        fake: AzureFake, cms_home: Path) -> None:
+    write_config(cms_home, {"az": azure_spec(fake, operation_timeout=100)})
+    (name,) = fake.seed_vms(RG, 1)
+    provider = Provider("az").provider
+    slept = virtual_time(fake, provider)
+    fake.op_seconds, fake.retry_after = 3600, "86400"
+    with pytest.raises(CloudError) as late:
+        provider.stop(name)
+    # 60 s (the kit's cap), then the 40 s left before the deadline; never a day
+    assert slept == [60.0, 40.0]
+    assert "deallocate did not finish within 100 s" in str(late.value)
+    assert late.value.exit_code == 1
 
 
 def test_boot_refuses_ambiguous_networks_and_lists_them(

@@ -128,6 +128,9 @@ class AzureFake:
         #: bearer tokens the fake accepts
         self.tokens = {token or f"fake-arm-token-{uuid.uuid4().hex}"}
         self.op_seconds = op_seconds
+        #: the clock operations run on (a test gives a virtual one to decide, without
+        #: sleeping, when an operation ends)
+        self.clock = time.monotonic
         #: the Retry-After header of long-running operations (ARM sends integers)
         self.retry_after = retry_after
         self.page_size = page_size
@@ -501,7 +504,7 @@ class AzureFake:
         """Start an operation that ends ``op_seconds`` from now by calling ``finish``;
         return the headers that point at it."""
         op_id = str(uuid.uuid4())
-        self.operations[op_id] = {"status": "InProgress", "done_at": time.monotonic()
+        self.operations[op_id] = {"status": "InProgress", "done_at": self.clock()
                                   + self.op_seconds, "finish": finish, "fail": fail,
                                   "start": now_iso(), "method": method}
         ns = "Microsoft.Compute" if namespace.lower() == "microsoft.compute" else "Microsoft.Network"
@@ -519,7 +522,7 @@ class AzureFake:
 
     def _settle(self) -> None:
         """Finish every operation whose time has come."""
-        moment = time.monotonic()
+        moment = self.clock()
         for op in self.operations.values():
             if op["status"] == "InProgress" and op["done_at"] <= moment:
                 op["end"] = now_iso()
