@@ -77,11 +77,12 @@ def elsewhere():
 
 
 def configure(cms_home: Path, url: str, timeout: float = 3, retries: int = 0,
-              token: str = TOKEN) -> str:
+              token: str = TOKEN, default: dict | None = None) -> str:
     write_config(cms_home, {"gce": {
         "cm": {"kind": "google", "label": "hostile", "timeout": timeout, "retries": retries},
         "credentials": {"project": "cms-test", "zone": "us-central1-a",
-                        "access_token": token, "api_endpoint": url}}}, default="gce")
+                        "access_token": token, "api_endpoint": url},
+        "default": default or {}}}, default="gce")
     return "gce"
 
 
@@ -150,8 +151,9 @@ def test_operation_running_forever_is_bounded(cms_home: Path, elsewhere: Hostile
             send_json(handler, RUNNING)
     server = Hostile(answer)
     try:
-        provider = Provider(configure(cms_home, server.url, timeout=5)).provider
-        provider.operation_timeout = 3.0  # the verb's bound, shortened for the test
+        # the verb's bound (default.operation_timeout), shortened for the test
+        provider = Provider(configure(cms_home, server.url, timeout=5,
+                                      default={"operation_timeout": 3})).provider
         started = time.monotonic()
         with pytest.raises(CloudError) as caught:
             provider.stop("vm1")

@@ -1,13 +1,14 @@
 """Who may reach a VM on GCE: the project's ``ssh-keys`` metadata (``cms key``) and VPC
 firewall rules bound by target tag (``cms secgroup``). Mixed into the Provider, whose
-``_call``, ``_pages``, ``_wait`` and ``project`` they use."""
+``_call``, ``_pages``, ``_wait`` and ``project`` they use; ``rewrite`` is GCE's
+fingerprinted read-change-write of metadata, for the instance's too."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from cloudmesh.compute.abc import record_mapper
 from cloudmesh.compute.errors import CloudError, CmsError, NotFound, UsageError
@@ -17,6 +18,18 @@ from cloudmesh.google import sdk
 NAME_RULE = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?")
 #: a login GCE's guest agent creates from an ssh-keys entry
 LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+
+
+def rewrite(attempt: Callable[[], Any], where: str, what: str) -> Any:
+    """Run a read-change-write ``attempt`` that sends the metadata fingerprint it read;
+    a stale fingerprint (412: another writer came first) starts it over, five times."""
+    for _ in range(5):
+        try:
+            return attempt()
+        except CloudError as error:
+            if error.status != 412:
+                raise
+    raise CloudError(f"{where}: {what} kept changing", "try again")
 
 
 class ProjectKeys:
@@ -29,29 +42,23 @@ class ProjectKeys:
         return metadata.fingerprint, {i.key: i.value for i in metadata.items}
 
     def _write_project_metadata(self, change) -> None:
-        """Read, change, write with the fingerprint read; a stale one (412: another writer
-        came first) starts over. ``change`` edits the items and says whether it did."""
+        """Read, change, write with the fingerprint read (``rewrite``). ``change`` edits
+        the items and says whether it did."""
         types = sdk.types()
-        for _ in range(5):
+
+        def attempt() -> None:
             fingerprint, items = self._project_metadata()
             if not change(items):
                 return
             body = types.Metadata(fingerprint=fingerprint,
                                   items=[types.Items(key=k, value=v) for k, v in items.items()])
-            try:
-                operation = self._call(
-                    "projects", "set_common_instance_metadata_unary",
-                    request=types.SetCommonInstanceMetadataProjectRequest(
-                        project=self.project, metadata_resource=body,
-                        request_id=str(uuid.uuid4())))
-            except CloudError as error:
-                if error.status == 412:
-                    continue
-                raise
+            operation = self._call(
+                "projects", "set_common_instance_metadata_unary",
+                request=types.SetCommonInstanceMetadataProjectRequest(
+                    project=self.project, metadata_resource=body,
+                    request_id=str(uuid.uuid4())))
             self._wait(operation, None, "writing the project's ssh-keys")
-            return
-        raise CloudError(f"cloud '{self.cloud}': the project's metadata kept changing",
-                         "try again")
+        rewrite(attempt, f"cloud '{self.cloud}'", "the project's metadata")
 
     @record_mapper("ssh key")
     def _to_key(self, line: str) -> dict[str, Any]:
@@ -217,7 +224,7 @@ class FirewallGroups:
                                            project=self.project, firewall_resource=firewall,
                                            request_id=str(uuid.uuid4())))
             except CloudError as error:
-                if "alreadyExists" in error.message:
+                if error.code == "alreadyExists":
                     continue  # this very rule is there
                 raise
             self._wait(operation, None, f"adding a rule to {name}")

@@ -12,13 +12,16 @@ calls and poll with operation clients built like the others.
   of the network whose target tags hold G; a VM joins G through its network tag G.
 - cms keeps the key name and the image in the metadata entries ``cms-key`` and
   ``cms-image`` (GCE's instance resource does not name its image).
+
+Beside it: ``sdk`` (the libraries, imported on use, and the credentials), ``access``
+(project ssh-keys, firewall groups), ``images`` (catalogue and image references) and
+``launch`` (what an insert sends).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import threading
 import uuid
 from typing import Any
 
@@ -26,15 +29,16 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.bootspec import BootSpec
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
-from cloudmesh.compute.keys import parse_public_key
+from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.paging import pages
 from cloudmesh.compute.kit.polling import poll_until
-from cloudmesh.compute.kit.transport import guard_requests_session
 from cloudmesh.google import sdk
-from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys
+from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys, rewrite
+from cloudmesh.google.images import IMAGE_URL, ImageCatalogue
+from cloudmesh.google.launch import HIDDEN, Launch, check_metadata_keys
 
 #: GCE instance status -> cms status (TERMINATED is GCE's word for stopped)
 NODE_STATE_MAP = {
@@ -51,16 +55,13 @@ NODE_STATE_MAP = {
     "SUSPENDED": "suspended",
     "REPAIRING": "error",
 }
-DEFAULT_IMAGE_PROJECTS = ("ubuntu-os-cloud", "debian-cloud", "rocky-linux-cloud")
-#: instance metadata entries cms writes or reads itself; not shown as the user's metadata
-_HIDDEN = ("ssh-keys", "user-data", "cms-key", "cms-image")
-_IMAGE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?projects/([^/]+)/global/images/"
-                        r"(family/)?([^/]+)")
 _MACHINE_URL = re.compile(r"(?:https?://[^/]+/compute/v1/)?(?:projects/[^/]+/)?"
                           r"zones/([^/]+)/machineTypes/([^/]+)")
-_METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: where requests go when the cloud names no api_endpoint
 DEFAULT_ENDPOINT = "https://compute.googleapis.com"
+#: seconds a long-running operation (insert, stop, delete...) is waited for, unless
+#: default.operation_timeout says otherwise
+OPERATION_TIMEOUT = 900.0
 #: error reasons GCE answers with 403 that are about quota or rate, not credentials
 _THROTTLED = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
               "dailyLimitExceeded")
@@ -68,13 +69,6 @@ _THROTTLED = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
 
 def _last(link: str | None) -> str | None:
     return link.rsplit("/", 1)[-1] if link else None
-
-
-def _utc(stamp: str) -> str:
-    """A GCE timestamp (US Pacific offset) in UTC, for comparing builds across offsets."""
-    from cloudmesh.compute.abc import iso_utc
-
-    return iso_utc(stamp) or ""
 
 
 def _local_login() -> str:
@@ -89,38 +83,50 @@ def _local_login() -> str:
     return user if LOGIN.fullmatch(user or "") else "cms"
 
 
-class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
+def _service_client(service: str) -> client_on_first_use:
+    """The client of one Compute Engine service, made on first use (thread-safe), with
+    the shared credentials and the configured endpoint, behind the origin guard."""
+    def make(self: "Provider") -> Any:
+        endpoint = self.credentials.get("api_endpoint")
+        self.guard.allow(str(endpoint) if endpoint else DEFAULT_ENDPOINT)
+        return sdk.client(service, self._auth[0], str(endpoint) if endpoint else None,
+                          self.guard)
+    make.__name__ = f"_{service}_client"
+    return client_on_first_use(make)
+
+
+class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeABC):
     kind = "google"
     credential_keys = ("project", "zone", "service_account_file", "access_token",
                        "api_endpoint")
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings = {"image_projects": list, "operation_timeout": float}
     key_delivery = "inject"
     default_username = _local_login()
     unsupported: dict[str, str] = {}
-    #: seconds a long-running operation (insert, stop, delete...) is waited for
-    operation_timeout: float = 900.0
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        self._clients: dict[str, Any] = {}
-        self._auth = None
-        self._project: str | None = self.credentials.get("project") or None
-        self._lock = threading.Lock()
+        try:
+            self.operation_timeout = float(self.defaults.get("operation_timeout")
+                                           or OPERATION_TIMEOUT)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cloud '{cloud}': default.operation_timeout must be a "
+                              "number of seconds") from None
 
     # ---- credentials and clients -----------------------------------------------------
-    def _credentials(self):
-        """The credentials every client shares (made once)."""
-        if self._auth is None:
-            self._auth, project = sdk.credentials(self.cloud, self.credentials)
-            self._project = self._project or project
-        return self._auth
+    @client_on_first_use
+    def _auth(self) -> tuple[Any, str | None]:
+        """(the credentials every client shares, the project they name), made once."""
+        return sdk.credentials(self.cloud, self.credentials)
 
     @property
     def project(self) -> str:
-        self._credentials()
-        if not self._project:
+        project = self.credentials.get("project") or self._auth[1]
+        if not project:
             raise ConfigError(f"cloud '{self.cloud}': no Google project",
                               "set credentials.project")
-        return str(self._project)
+        return str(project)
 
     @property
     def zone(self) -> str:
@@ -130,38 +136,15 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                               "(e.g. us-central1-a)")
         return str(zone)
 
-    def _client(self, service: str):
-        """One client per service, all with the same endpoint and credentials; the
-        requests session under each REST transport refuses any origin but the endpoint's
-        (issue 21), so the SDK's own paging and retries are covered too."""
-        with self._lock:
-            client = self._clients.get(service)
-            if client is None:
-                module = sdk.service(service)
-                endpoint = self.credentials.get("api_endpoint")
-                self.guard.allow(str(endpoint) if endpoint else DEFAULT_ENDPOINT)
-                client = getattr(module, sdk.CLASSES[service])(
-                    credentials=self._credentials(), transport="rest",
-                    client_options={"api_endpoint": str(endpoint)} if endpoint else None)
-                guard_requests_session(client._transport._session, self.guard)
-                self._clients[service] = client
-        return client
-
-    def _call(self, service: str, method: str, **kwargs: Any) -> Any:
-        """One request, translated and retried as base ``retry`` does, all of it within
-        cm.timeout (slow reads included); the library's own retry is off (it would wait
-        up to 600 s on 503 and knows no 429 or 500)."""
-        function = getattr(self._client(service), method)
-        return bounded(lambda: self.retry(function, retry=None, timeout=self.timeout,
-                                          **kwargs),
-                       self.timeout, f"Compute Engine ({service}.{method})")
-
-    def _call_once(self, service: str, method: str, **kwargs: Any) -> Any:
-        """One request, translated, never repeated here: for inserts, which the facade
-        tries again itself (with the same requestId) after looking for the VM."""
-        function = getattr(self._client(service), method)
-        return bounded(lambda: self.translated(function, retry=None, timeout=self.timeout,
-                                               **kwargs),
+    def _call(self, service: str, method: str, *, once: bool = False, **kwargs: Any) -> Any:
+        """One request, translated and retried as base ``retry`` does (``once``: never
+        repeated here, for inserts, which the facade tries again itself with the same
+        requestId after looking for the VM), all of it within cm.timeout (slow reads
+        included); the library's own retry is off (it would wait up to 600 s on 503 and
+        knows no 429 or 500)."""
+        function = getattr(getattr(self, f"_{service}_client"), method)  # see end of file
+        send = self.translated if once else self.retry
+        return bounded(lambda: send(function, retry=None, timeout=self.timeout, **kwargs),
                        self.timeout, f"Compute Engine ({service}.{method})")
 
     def _pages(self, service: str, method: str, request: Any, items=None):
@@ -269,7 +252,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                 if access.nat_i_p:  # empty while stopped or suspended
                     public.append(access.nat_i_p)
         metadata = {item.key: item.value for item in pb.metadata.items}
-        hidden = {key: metadata.pop(key) for key in _HIDDEN if key in metadata}
+        hidden = {key: metadata.pop(key) for key in HIDDEN if key in metadata}
         logins = [line.split(":", 1)[0] for line in hidden.get("ssh-keys", "").splitlines()
                   if ":" in line]
         image = _last(hidden.get("cms-image"))
@@ -297,7 +280,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
 
     @record_mapper("image")
     def _to_image(self, image: Any) -> dict[str, Any]:
-        match = _IMAGE_URL.search(image.self_link or "")
+        match = IMAGE_URL.search(image.self_link or "")
         project = match.group(1) if match else self.project
         family = image.family or None
         os_name = {"ubuntu-os-cloud": "ubuntu", "debian-cloud": "debian",
@@ -366,79 +349,15 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
     def info(self, name: str) -> dict[str, Any]:
         return self._to_vm(self._find(name))
 
-    def _network(self, spec: BootSpec) -> tuple[str, str | None]:
-        """The network (and subnetwork) to attach: the one named, else 'default', else
-        the only one; several and none named is a usage error listing them."""
-        region = str(spec.zone or self.zone).rsplit("-", 1)[0]
-        subnet = f"regions/{region}/subnetworks/{spec.subnet}" if spec.subnet else None
-        if spec.network:
-            return f"global/networks/{spec.network}", subnet
-        types = sdk.types()
-        names = [n.name for n in self._pages(
-            "networks", "list", types.ListNetworksRequest(project=self.project))]
-        if "default" in names:
-            return "global/networks/default", subnet
-        if len(names) == 1:
-            return f"global/networks/{names[0]}", subnet
-        if not names:
-            raise CloudError(f"cloud '{self.cloud}': project {self.project} has no network",
-                             "create a VPC network first")
-        raise UsageError(f"cloud '{self.cloud}' has several networks and none is chosen: "
-                         f"{', '.join(sorted(names))}", "set default.network or --network")
-
     def create(self, spec: BootSpec) -> dict[str, Any]:
-        types = sdk.types()
         zone = str(spec.zone or self.zone)
-        image = self.resolve_image(spec.image)
-        machine = self._machine_type(spec.flavor, zone)
-        for group in spec.secgroups or ():
-            if not NAME_RULE.fullmatch(group):
-                raise UsageError(f"'{group}' cannot be a GCE network tag (security group)",
-                                 "use lowercase letters, digits and '-'")
-        network, subnet = self._network(spec)
-        items = {str(k): str(v) for k, v in (spec.metadata or {}).items()}
-        for key in items:
-            if key in _HIDDEN or not _METADATA_KEY.fullmatch(key):
-                raise UsageError(f"'{key}' cannot be a GCE metadata key" + (
-                    " (cms writes it)" if key in _HIDDEN else ""),
-                    "use 1-128 letters, digits, '-' and '_'")
-        if spec.key:
-            if not spec.key.get("public_key"):
-                raise UsageError(f"key '{spec.key['name']}' has no public key to inject")
-            if not LOGIN.fullmatch(spec.username or ""):
-                raise UsageError(f"'{spec.username}' is not a login GCE can create",
-                                 "use a lowercase user name (letters, digits, '_', '-')")
-            # built from the validated key's parts: a second line in a key file never
-            # reaches ssh-keys (issue 21)
-            key = parse_public_key(spec.key["public_key"], f"key '{spec.key['name']}'")
-            items["ssh-keys"] = f"{spec.username}:{key.line()}"
-            items["cms-key"] = spec.key["name"]
-        if spec.userdata:
-            items["user-data"] = spec.userdata  # read by cloud-init on GCE's images
-        items["cms-image"] = image["id"]
-        params = types.AttachedDiskInitializeParams(source_image=image["id"])
-        if spec.disk_gb:
-            params.disk_size_gb = int(spec.disk_gb)
-        interface = types.NetworkInterface(network=network)
-        if subnet:
-            interface.subnetwork = subnet
-        if spec.public_ip:
-            interface.access_configs = [types.AccessConfig(name="External NAT",
-                                                           type_="ONE_TO_ONE_NAT")]
-        instance = types.Instance(
-            name=spec.name,
-            machine_type=f"zones/{zone}/machineTypes/{machine}",
-            disks=[types.AttachedDisk(boot=True, auto_delete=True, type_="PERSISTENT",
-                                      initialize_params=params)],
-            network_interfaces=[interface],
-            metadata=types.Metadata(items=[types.Items(key=k, value=v)
-                                           for k, v in items.items()]),
-            tags=types.Tags(items=list(spec.secgroups or ())))
-        request = types.InsertInstanceRequest(project=self.project, zone=zone,
-                                              instance_resource=instance,
-                                              request_id=self._request_id(spec.token))
+        image = self.image(spec.image)
+        machine = self._machine_type_get(spec.flavor, zone).name
+        request = sdk.types().InsertInstanceRequest(
+            project=self.project, zone=zone, request_id=self._request_id(spec.token),
+            instance_resource=self._instance(spec, zone, machine, image["id"]))
         # a retry by the facade carries the same requestId: GCE answers the first operation
-        operation = self._call_once("instances", "insert_unary", request=request)
+        operation = self._call("instances", "insert_unary", once=True, request=request)
         self._wait(operation, zone, f"creating {spec.name}")
         return self._to_vm(self._call("instances", "get", project=self.project, zone=zone,
                                       instance=spec.name))
@@ -502,103 +421,35 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
                 "public_ips": [], "private_ips": []}
 
     def metadata_set(self, name: str, metadata: dict[str, str]) -> dict[str, str]:
-        for key in metadata:
-            if key in _HIDDEN or not _METADATA_KEY.fullmatch(str(key)):
-                raise UsageError(f"'{key}' cannot be set as GCE metadata" + (
-                    " (cms writes it)" if key in _HIDDEN else ""),
-                    "use 1-128 letters, digits, '-' and '_'")
+        check_metadata_keys(metadata)
         types = sdk.types()
-        for _ in range(5):  # a concurrent writer makes the fingerprint stale: read again
+
+        def attempt() -> dict[str, str]:  # with the fingerprint of the instance read
             instance = self._find(name)
             zone = _last(instance.zone)
             items = {i.key: i.value for i in instance.metadata.items}
             items.update({str(k): str(v) for k, v in metadata.items()})
             body = types.Metadata(fingerprint=instance.metadata.fingerprint,
                                   items=[types.Items(key=k, value=v) for k, v in items.items()])
-            try:
-                operation = self._call("instances", "set_metadata_unary",
-                                       request=types.SetMetadataInstanceRequest(
-                                           project=self.project, zone=zone,
-                                           instance=instance.name, metadata_resource=body,
-                                           request_id=str(uuid.uuid4())))
-            except CloudError as error:
-                if error.status == 412:
-                    continue
-                raise
+            operation = self._call("instances", "set_metadata_unary",
+                                   request=types.SetMetadataInstanceRequest(
+                                       project=self.project, zone=zone,
+                                       instance=instance.name, metadata_resource=body,
+                                       request_id=str(uuid.uuid4())))
             self._wait(operation, zone, f"setting metadata of {instance.name}")
             return self.metadata_get(instance.name)
-        raise CloudError(f"cloud '{self.cloud}': the metadata of {name} kept changing",
-                         "try again")
+        return rewrite(attempt, f"cloud '{self.cloud}'", f"the metadata of {name}")
 
-    # ---- images ----------------------------------------------------------------------
-    def _image_projects(self) -> list[str]:
-        chosen = self.defaults.get("image_projects")
-        if chosen is None:
-            chosen = list(DEFAULT_IMAGE_PROJECTS)
-        elif isinstance(chosen, str):
-            chosen = [p.strip() for p in chosen.split(",") if p.strip()]
-        projects = [self.project] + [str(p) for p in chosen]
-        return list(dict.fromkeys(projects))
-
+    # ---- images (the catalogue and the notations: images.py) ------------------------
     def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
         """The project's own images and those of the image projects, newest per family
-        (deprecated ones left out), as `gcloud compute images list` shows them;
-        ``all_builds``: every image of those projects, deprecated builds included."""
-        types = sdk.types()
-        newest: dict[tuple[str, str], Any] = {}
-        for project in self._image_projects():
-            try:
-                found = list(self._pages("images", "list",
-                                         types.ListImagesRequest(project=project)))
-            except NotFound:
-                continue
-            for image in found:
-                if all_builds:
-                    newest[(project, image.name)] = image
-                    continue
-                if image.deprecated.state in ("DEPRECATED", "OBSOLETE", "DELETED"):
-                    continue
-                key = (project, image.family or image.name)
-                if key not in newest or _utc(image.creation_timestamp) > \
-                        _utc(newest[key].creation_timestamp):
-                    newest[key] = image
-        return sorted((self._to_image(i) for i in newest.values()),
+        (deprecated ones left out); ``all_builds``: every build, deprecated ones too."""
+        return sorted((self._to_image(i) for i in self._catalogue(all_builds)),
                       key=lambda r: (r["native"]["project"], r["name"]))
 
     def image(self, name: str) -> dict[str, Any]:
-        return self.resolve_image(name)
-
-    def resolve_image(self, ref: str) -> dict[str, Any]:
-        """An image name (looked up in the project, then the image projects),
-        ``family/F`` (the newest of family F there), or a URL
-        ``[https://.../compute/v1/]projects/P/global/images/[family/]N``. A bare name
-        that is no image is tried as a family too."""
-        ref = str(ref).strip()
-        match = _IMAGE_URL.fullmatch(ref)
-        if match:
-            project, family, image = match.groups()
-            return self._to_image(self._image_get(project, image, bool(family)))
-        family = ref.startswith("family/")
-        name = ref[len("family/"):] if family else ref
-        if not NAME_RULE.fullmatch(name):
-            raise NotFound(f"no image '{ref}' on cloud '{self.cloud}'",
-                           "give an image name, family/FAMILY or projects/P/global/images/N")
-        attempts = [(p, family) for p in self._image_projects()]
-        if not family:
-            attempts += [(p, True) for p in self._image_projects()]
-        for project, by_family in attempts:
-            try:
-                return self._to_image(self._image_get(project, name, by_family))
-            except (NotFound, CredentialError):
-                continue  # not in this project (or not readable there)
-        raise NotFound(f"no image '{ref}' on cloud '{self.cloud}' (looked in "
-                       f"{', '.join(self._image_projects())})",
-                       f"see 'cms image list --cloud={self.cloud}'")
-
-    def _image_get(self, project: str, name: str, family: bool) -> Any:
-        if family:
-            return self._call("images", "get_from_family", project=project, family=name)
-        return self._call("images", "get", project=project, image=name)
+        """By name, ``family/F`` or URL (also what ``resolve_image`` answers)."""
+        return self._to_image(self._image_object(name))
 
     # ---- flavors ---------------------------------------------------------------------
     def flavors(self) -> list[dict[str, Any]]:
@@ -609,9 +460,6 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
 
     def flavor(self, name: str) -> dict[str, Any]:
         return self._to_flavor(self._machine_type_get(name, self.zone))
-
-    def _machine_type(self, ref: str, zone: str) -> str:
-        return self._machine_type_get(ref, zone).name
 
     def _machine_type_get(self, ref: str, zone: str) -> Any:
         match = _MACHINE_URL.fullmatch(str(ref))
@@ -635,3 +483,7 @@ class Provider(ProjectKeys, FirewallGroups, ComputeNodeABC):
 _REQUESTS = {"start_unary": "StartInstanceRequest", "stop_unary": "StopInstanceRequest",
              "reset_unary": "ResetInstanceRequest", "suspend_unary": "SuspendInstanceRequest",
              "resume_unary": "ResumeInstanceRequest"}
+
+# one client attribute per service (_instances_client, _zone_operations_client, ...)
+for _service in sdk.CLASSES:
+    setattr(Provider, f"_{_service}_client", _service_client(_service))

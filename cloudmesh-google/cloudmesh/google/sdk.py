@@ -74,6 +74,19 @@ def types():
     return require(f"{_PACKAGE}.types.compute", "cloudmesh-google", "google-cloud-compute")
 
 
+def client(name: str, credentials: Any, endpoint: str | None, guard: Any) -> Any:
+    """The REST client of service ``name`` at ``endpoint`` (None: Google's own), whose
+    requests session refuses any origin ``guard`` does not allow (issue 21), so the
+    library's own paging and retries are covered too."""
+    from cloudmesh.compute.kit.transport import guard_requests_session
+
+    made = getattr(service(name), CLASSES[name])(
+        credentials=credentials, transport="rest",
+        client_options={"api_endpoint": endpoint} if endpoint else None)
+    guard_requests_session(made._transport._session, guard)
+    return made
+
+
 def credentials(cloud: str, settings: dict[str, Any]) -> tuple[Any, str | None]:
     """(credentials, the project they name) from a cloud's credentials block: an access
     token, a service-account file, or Application Default Credentials, in that order."""
