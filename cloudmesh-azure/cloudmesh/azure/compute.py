@@ -1,29 +1,21 @@
-"""Microsoft Azure provider (kind ``azure``), over azure-mgmt-compute, azure-mgmt-network
-and azure-mgmt-resource, with azure-identity for credentials.
+"""Microsoft Azure provider (kind ``azure``) over azure-mgmt-compute/-network/-resource.
 
 It maps Azure Resource Manager objects to cms records and does nothing else. Everything
-lives in one resource group (``credentials.resource_group``, created on first boot when
-missing). A boot makes what a VM needs (network.py): a virtual network and subnet when
-the group has none, a Standard static public IP, a NIC (with the cloud's network security
-group) and the Linux VM; what it makes carries the kit's marker ``cms-owner: <VM id>`` so
-that ``destroy`` removes that and nothing that belongs to another VM. Marketplace images
-are in images.py, the azure-core plumbing (credentials, policies, polling) in arm.py.
+lives in one resource group (``credentials.resource_group``, made on first boot). What a
+VM needs (vnet, NIC, public IP, security groups, cleanup) is network.py, marketplace
+images images.py, SSH keys and the osProfile access.py, the azure-core plumbing
+(credentials, origin guard, bounded polling) arm.py.
 
-Credentials: subscription_id, resource_group, location; then access_token (a token from
-``az account get-access-token``), or tenant_id + client_id + client_secret (a service
-principal), or nothing more (the Azure CLI's login); base_url for sovereign clouds and
-local endpoints. The cloud's ``default:`` block also takes:
-
-- ``image_aliases``: NAME=publisher:offer:sku:version entries beside the built-in aliases
-- ``image_offers`` (publisher:offer) or ``image_publishers``: what ``images()`` lists
-- ``stop_mode``: ``deallocate`` (default) or ``poweroff``
-- ``poll_interval``: seconds between polls when Azure asks no pause (default 2)
-- ``operation_timeout``: seconds one long-running operation may take (default 900)
+Credentials: subscription_id, resource_group, location; then access_token, or tenant_id +
+client_id + client_secret, or nothing more (the Azure CLI's login); base_url for
+sovereign clouds and local endpoints. ``default:`` also takes image_aliases
+(NAME=publisher:offer:sku:version), image_offers (publisher:offer) or image_publishers,
+stop_mode (deallocate or poweroff), poll_interval (s between polls when Azure asks no
+pause, 2) and operation_timeout (s one long-running operation may take, 900).
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import sys
 import threading
@@ -31,8 +23,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cloudmesh.azure import arm
+from cloudmesh.azure.access import SshPublicKeys, os_profile
 from cloudmesh.azure.images import MarketplaceImages
-from cloudmesh.azure.network import LEGACY_VM_TAG, AzureNetwork, SecurityGroups
+from cloudmesh.azure.network import LEGACY_VM_TAG, AzureNetwork, SecurityGroups, vm_addresses
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
@@ -68,10 +61,14 @@ _INTERNAL_TAGS = (OWNER_KEY, LEGACY_VM_TAG, TAG_KEY)
 _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")
 
 
-class Provider(AzureNetwork, SecurityGroups, MarketplaceImages, ComputeNodeABC):
+class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
+               ComputeNodeABC):
     kind = "azure"
     credential_keys = ("subscription_id", "resource_group", "location", "tenant_id",
                        "client_id", "client_secret", "access_token", "base_url")
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings = {"image_aliases": (list, dict), "image_offers": list, "image_publishers": list,
+                "stop_mode": str, "poll_interval": float, "operation_timeout": float}
     unsupported = {
         "suspend": "Azure hibernates only VMs created with hibernation enabled; "
                    "use 'cms vm stop' (deallocate)",
@@ -266,30 +263,13 @@ class Provider(AzureNetwork, SecurityGroups, MarketplaceImages, ComputeNodeABC):
                 provisioning = code.split("/")[1].lower() or provisioning
         state = power or provisioning or "unknown"
         status = PROVISIONING_MAP.get(provisioning) or NODE_STATE_MAP.get(power or "", "unknown")
-        public, private, groups = [], [], []
-        for ref in (props.get("networkProfile") or {}).get("networkInterfaces") or ():
-            nic = nics.get(str(ref.get("id", "")).lower())
-            if nic is None:
-                continue
-            nic_props = nic.get("properties") or {}
-            nsg = (nic_props.get("networkSecurityGroup") or {}).get("id")
-            if nsg:
-                groups.append(nsg.rsplit("/", 1)[-1])
-            for config in nic_props.get("ipConfigurations") or ():
-                cprops = config.get("properties") or {}
-                if cprops.get("privateIPAddress"):
-                    private.append(cprops["privateIPAddress"])
-                ip_id = (cprops.get("publicIPAddress") or {}).get("id")
-                ip = ips.get(str(ip_id).lower()) if ip_id else None
-                address = ((ip or {}).get("properties") or {}).get("ipAddress")
-                if address:
-                    public.append(address)
+        public, private, groups = vm_addresses(props, nics, ips)
         storage = props.get("storageProfile") or {}
         image = storage.get("imageReference") or {}
-        os_profile = props.get("osProfile") or {}
+        login = props.get("osProfile") or {}
         metadata = {k: v for k, v in tags.items() if k not in _INTERNAL_TAGS}
         image_name = _urn(image) if image.get("publisher") else image.get("id")
-        username = os_profile.get("adminUsername") or self.default_username_for(
+        username = login.get("adminUsername") or self.default_username_for(
             str(image_name or ""))
         metadata["username"] = username
         native: dict[str, Any] = {"provisioning_state": props.get("provisioningState"),
@@ -425,17 +405,6 @@ class Provider(AzureNetwork, SecurityGroups, MarketplaceImages, ComputeNodeABC):
                                    "managedDisk": {"storageAccountType": "StandardSSD_LRS"}}
         if spec.disk_gb:
             os_disk["diskSizeGB"] = int(spec.disk_gb)
-        os_profile: dict[str, Any] = {
-            # a Linux host name: at most 64 characters
-            "computerName": spec.name[:64], "adminUsername": spec.username,
-            "linuxConfiguration": {
-                "disablePasswordAuthentication": True,
-                "ssh": {"publicKeys": [{
-                    # Azure accepts only this path for the key
-                    "path": f"/home/{spec.username}/.ssh/authorized_keys",
-                    "keyData": spec.key["public_key"].strip()}]}}}
-        if spec.userdata:
-            os_profile["customData"] = base64.b64encode(spec.userdata.encode()).decode()
         body: dict[str, Any] = {
             "location": self.location, "tags": tags,
             "properties": {
@@ -443,7 +412,7 @@ class Provider(AzureNetwork, SecurityGroups, MarketplaceImages, ComputeNodeABC):
                 "storageProfile": {"imageReference": {
                     "publisher": image["publisher"], "offer": image["offer"],
                     "sku": image["sku"], "version": image["version"]}, "osDisk": os_disk},
-                "osProfile": os_profile,
+                "osProfile": os_profile(spec),
                 "networkProfile": {"networkInterfaces": [{
                     "id": nic_id, "properties": {"primary": True, "deleteOption": "Delete"}}]}}}
         if spec.zone:
@@ -522,40 +491,6 @@ class Provider(AzureNetwork, SecurityGroups, MarketplaceImages, ComputeNodeABC):
                 return record
         raise NotFound(f"no VM size '{name}' in {self.location} on cloud '{self.cloud}'",
                        f"see 'cms flavor list --cloud={self.cloud}'")
-
-    # ---- SSH public key resources ----------------------------------------------------
-    @record_mapper("SSH public key")
-    def _to_key(self, key: Any) -> dict[str, Any]:
-        from cloudmesh.compute.keys import fingerprint
-
-        public_key = (key.get("properties") or {}).get("publicKey")
-        try:
-            print_ = fingerprint(public_key) if public_key else None
-        except CmsError:
-            print_ = None  # a key type cms cannot parse
-        return self.key_record(name=key["name"], fingerprint=print_,
-                               native={"id": key.get("id")})
-
-    def keys(self) -> list[dict[str, Any]]:
-        try:
-            found = self._all(lambda: self.compute.ssh_public_keys.list_by_resource_group(
-                self.group), "key list")
-        except NotFound:
-            return []
-        return sorted((self._to_key(k) for k in found), key=lambda k: k["name"])
-
-    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
-        self._ensure_group()
-        key = self._call(self.compute.ssh_public_keys.create, self.group, name, {
-            "location": self.location, "properties": {"publicKey": public_key.strip()}})
-        return self._to_key(key)
-
-    def key_delete(self, name: str) -> None:
-        try:
-            self._call(self.compute.ssh_public_keys.get, self.group, name)
-        except NotFound:
-            raise NotFound(f"no key '{name}' on cloud '{self.cloud}'") from None
-        self._call(self.compute.ssh_public_keys.delete, self.group, name)
 
     # ---- health ----------------------------------------------------------------------
     def check(self) -> str:

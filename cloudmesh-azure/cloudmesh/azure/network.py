@@ -345,6 +345,31 @@ class SecurityGroups:
         self._lro(self.network.network_security_groups.begin_delete, self.group, name)
 
 
+def vm_addresses(props: Any, nics: dict[str, Any], ips: dict[str, Any]
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """A VM's public and private addresses and security group names, from its
+    properties and the NICs and public IPs by lower-case id."""
+    public, private, groups = [], [], []
+    for ref in (props.get("networkProfile") or {}).get("networkInterfaces") or ():
+        nic = nics.get(str(ref.get("id", "")).lower())
+        if nic is None:
+            continue
+        nic_props = nic.get("properties") or {}
+        nsg = (nic_props.get("networkSecurityGroup") or {}).get("id")
+        if nsg:
+            groups.append(nsg.rsplit("/", 1)[-1])
+        for config in nic_props.get("ipConfigurations") or ():
+            cprops = config.get("properties") or {}
+            if cprops.get("privateIPAddress"):
+                private.append(cprops["privateIPAddress"])
+            ip_id = (cprops.get("publicIPAddress") or {}).get("id")
+            address = ((ips.get(str(ip_id).lower()) or {}).get("properties") or {}).get(
+                "ipAddress") if ip_id else None
+            if address:
+                public.append(address)
+    return public, private, groups
+
+
 def _public_ip_ids(nic: Any) -> list[str]:
     return [ip_id for config in (nic.get("properties") or {}).get("ipConfigurations") or ()
             if (ip_id := ((config.get("properties") or {}).get("publicIPAddress") or {}).get("id"))]
