@@ -122,3 +122,83 @@ def test_permission_problem(config: Config, capsys) -> None:
 def test_unknown_cloud_lists_known(config: Config) -> None:
     with pytest.raises(ConfigError, match=r"known: one"):
         config.cloud("two")
+
+
+# ---- declared settings: every kind says which default: and credentials: keys it takes ------
+from conftest import aws_cloud_spec, cms_here, write_config  # noqa: E402
+
+from cloudmesh.compute import settings  # noqa: E402
+from cloudmesh.compute.registry import kinds, load  # noqa: E402
+
+#: what each kind's provider reads from its default: block beyond the common keys
+#: (grep self.defaults in cloudmesh-*/): a key read but not declared would be refused
+READ_BY_KIND = {"aws": {"image_owners"},
+                "azure": {"image_aliases", "image_offers", "image_publishers", "stop_mode",
+                          "poll_interval", "operation_timeout"},
+                "google": {"image_projects", "operation_timeout"},
+                "oracle": {"hard_reboot", "preserve_boot_volume", "ocpus", "memory_gb",
+                           "work_timeout"},
+                "openstack": set(), "multipass": set()}
+
+
+@pytest.mark.parametrize("kind", sorted(READ_BY_KIND))
+def test_every_kind_declares_what_it_reads(kind: str) -> None:
+    if kind not in kinds():
+        pytest.skip(f"cloudmesh-{kind} is not installed")
+    declared = load(kind).settings
+    assert declared is not None and set(declared) == READ_BY_KIND[kind]
+    assert not set(declared) & set(settings.COMMON_SETTINGS)
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("default.stop_mod", "poweroff", "unknown default key 'stop_mod' for kind aws"),
+    ("default.flavour", "t3.micro", "(did you mean 'flavor'?)"),
+    ("default.ssh_port", "twenty-two", "default.ssh_port must be a whole number"),
+    ("default.public_ip", "maybe", "default.public_ip must be true or false"),
+    ("credentials.regoin", "us-east-1", "(did you mean 'region'?)"),
+])
+def test_config_set_refuses_a_key_the_kind_does_not_take(cms_home: Path, moto: str,
+                                                         key: str, value: str,
+                                                         fragment: str) -> None:
+    write_config(cms_home, {"mycloud": aws_cloud_spec(moto)})
+    before = (cms_home / "cloudmesh.yaml").read_bytes()
+    result = cms_here("config", "set", f"cloudmesh.compute.mycloud.{key}", value)
+    assert result.code == 4, result
+    assert fragment in result.err and result.err.count("\n") == 1, result.err
+    assert (cms_home / "cloudmesh.yaml").read_bytes() == before
+    fine = cms_here("config", "set", "cloudmesh.compute.mycloud.default.image_owners", "self")
+    assert fine.code == 0, fine
+    assert cms_here("config", "check").code == 0
+
+
+def test_config_check_and_the_provider_refuse_undeclared_keys(cms_home: Path,
+                                                              moto: str) -> None:
+    spec = aws_cloud_spec(moto, stop_mod="poweroff")
+    spec["credentials"]["regoin"] = "us-east-1"
+    write_config(cms_home, {"mycloud": spec}, default="mycloud")
+    check = cms_here("config", "check")
+    assert check.code == 4, check
+    assert "unknown credentials key 'regoin' for kind aws (did you mean 'region'?)" in check.err
+    assert "unknown default key 'stop_mod' for kind aws" in check.err
+    used = cms_here("vm", "list")
+    assert used.code == 4 and "unknown" in used.err and used.err.count("\n") == 1, used
+
+
+def test_a_kind_that_declares_nothing_is_not_checked() -> None:
+    class Older:  # a third party's provider from before declarations
+        credential_keys = ()
+
+    assert settings.problems("c", "older", {"default": {"anything": 1},
+                                            "credentials": {"x": 1}}, Older) == []
+
+
+@pytest.mark.parametrize("declared,value,ok", [
+    (str, "24.04", True), (str, 24.04, True), (str, ["a"], False),
+    (int, 22, True), (int, "22", True), (int, 2.5, False), (int, True, False),
+    (float, 0.5, True), (float, "x", False), (bool, "yes", True), (bool, "maybe", False),
+    (list, "a,b", True), (list, ["a"], True), (list, {"a": 1}, False),
+    ((list, dict), {"a": 1}, True), (int, None, True),
+])
+def test_declared_types_accept_what_yaml_and_config_set_give(declared, value, ok) -> None:
+    problem = settings.default_problem("c", "k", "x", value, {"x": declared})
+    assert (problem is None) == ok, problem

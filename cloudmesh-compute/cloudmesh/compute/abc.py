@@ -51,6 +51,10 @@ class ComputeNodeABC(abc.ABC):
     unsupported: dict[str, str] = {}
     #: the credentials keys this kind reads; others are reported as misspelt (empty: any)
     credential_keys: tuple[str, ...] = ()
+    #: the default: keys this kind reads beyond the common ones (settings.COMMON_SETTINGS),
+    #: each with its type, e.g. {"stop_mode": str}; others are refused as misspelt
+    #: (None: not declared, not checked)
+    settings: dict[str, Any] | None = None
     #: how a key reaches a VM: "keypair" (uploaded as the cloud's key pair, referenced by
     #: name at boot) or "inject" (the public key goes into the boot request: metadata,
     #: osProfile or cloud-init); None when the kind cannot deliver keys
@@ -109,16 +113,13 @@ class ComputeNodeABC(abc.ABC):
             if self.credentials.get(key) not in (None, ""):
                 check_endpoint(self.credentials[key], f"cloud '{cloud}': credentials.{key}")
                 self.guard.allow(self.credentials[key])
-        unknown = [k for k in self.credentials if self.credential_keys
-                   and k not in self.credential_keys]
-        if unknown:
-            import difflib
+        from cloudmesh.compute import settings as declared
 
-            close = difflib.get_close_matches(str(unknown[0]), self.credential_keys, n=1)
-            raise ConfigError(
-                f"cloud '{cloud}': unknown credentials key '{unknown[0]}' for kind {self.kind}"
-                + (f" (did you mean '{close[0]}'?)" if close else ""),
-                f"the keys are: {', '.join(self.credential_keys)}")
+        wrong = declared.problems(cloud, self.kind, self.spec, type(self))
+        if wrong:  # a misspelt key would be silently ignored: refuse it before any request
+            block = "credentials" if "credentials key" in wrong[0] else "default"
+            raise ConfigError(wrong[0], declared.hint(type(self), block)
+                              if "unknown" in wrong[0] else None)
 
     def deadline(self):
         """A ``kit.deadline.Deadline`` of ``cm.timeout`` seconds from now: the bound of

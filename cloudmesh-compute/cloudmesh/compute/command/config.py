@@ -17,7 +17,8 @@ Arguments:
 are masked, and values written as ${ENV_VAR} are shown as that reference. 'set' keeps the
 file's comments and order and writes it atomically with mode 0600. 'check' reports
 problems (permissions, clouds without a kind, kinds with no provider installed, unset
-${ENV_VAR} references) and exits 4 if there are any.
+${ENV_VAR} references, credentials and default keys the cloud's kind does not take) and
+exits 4 if there are any; 'set' refuses such a key too, with the closest known one.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _config(arguments: dict) -> int:
             parsed = value
         if isinstance(parsed, (dict, list)) or parsed is None:
             parsed = value  # a scalar setter: keep text that only looks like YAML as text
+        _check_declared(config, key.strip(), parsed)
         config.set(key.strip(), parsed)
         shown = "********" if config.is_masked(key.strip()) else parsed
         print(f"{key.strip()} = {shown}", file=sys.stderr)
@@ -113,9 +115,12 @@ def _check(config) -> int:
             problems.append(f"cloud '{name}': kind '{kind}' has no provider installed "
                             f"({registry.install_hint(str(kind))})")
         try:
-            config.cloud(name)
+            spec = config.cloud(name)
         except CmsError as error:
             problems.append(str(error))
+            continue
+        if kind in kinds:
+            problems += _declared_problems(name, str(kind), spec)
     default = config.default_cloud() if "cloudmesh.default" in config else None
     if default and default not in clouds:
         problems.append(f"cloudmesh.default.cloud is '{default}', which is not a configured cloud")
@@ -125,3 +130,43 @@ def _check(config) -> int:
         return EXIT_CONFIG
     print(f"{config.path}: ok ({len(clouds)} clouds)")
     return 0
+
+
+def _declared_problems(cloud: str, kind: str, spec: dict) -> list[str]:
+    """Unknown or mistyped credentials and default keys (the kind's declaration)."""
+    from cloudmesh.compute import registry, settings
+    from cloudmesh.compute.errors import CmsError
+
+    try:
+        provider_class = registry.load(kind, cloud)
+    except CmsError as error:
+        return [str(error)]
+    return settings.problems(cloud, kind, spec, provider_class)
+
+
+def _check_declared(config, key: str, value) -> None:
+    """``cms config set cloudmesh.compute.CLOUD.credentials|default.KEY``: a key the
+    cloud's kind does not take is refused before the file is written."""
+    from cloudmesh.compute import registry, settings
+    from cloudmesh.compute.errors import ConfigError
+
+    parts = key.split(".")
+    if len(parts) != 5 or parts[:2] != ["cloudmesh", "compute"] or \
+            parts[3] not in ("credentials", "default"):
+        return
+    cloud, block, name = parts[2], parts[3], parts[4]
+    kind = config.raw(f"cloudmesh.compute.{cloud}.cm.kind", None) if config.exists else None
+    if kind is None and cloud in registry.kinds():
+        kind = cloud  # a zero-config cloud is named after its kind
+    if not isinstance(kind, str) or kind not in registry.kinds():
+        return  # config check reports a missing or unknown kind
+    provider_class = registry.load(kind, cloud)
+    if block == "credentials":
+        known = tuple(getattr(provider_class, "credential_keys", ()) or ())
+        problem = settings.credential_problem(cloud, kind, name, known)
+    else:
+        problem = settings.default_problem(cloud, kind, name, value,
+                                           settings.declared_defaults(provider_class))
+    if problem:  # a misspelt key gets the list of keys; a wrong value only the line
+        raise ConfigError(problem, settings.hint(provider_class, block)
+                          if "unknown" in problem else None)
