@@ -321,7 +321,7 @@ class Config:
         self._check_cloud_shape(name, spec)
         return self.expand(spec, f"cloudmesh.compute.{name}")
 
-    _CLOUD_KEYS = ("cm", "credentials", "default", "defaults")
+    _CLOUD_KEYS = ("cm", "credentials", "default", "defaults", "regions")
 
     def _check_cloud_shape(self, name: str, spec: Any) -> None:
         """Wrong types and misspelt keys of a cloud entry are configuration errors that
@@ -330,6 +330,9 @@ class Config:
         if not isinstance(spec, dict):
             raise ConfigError(f"{where} must be a mapping with cm, credentials and default")
         for key, value in spec.items():
+            if key == "regions":  # the list --region=all spans (DESIGN 4)
+                _check_regions(where, value)
+                continue
             if key not in self._CLOUD_KEYS:
                 raise ConfigError(f"{where} has an unknown key '{key}'"
                                   f"{_did_you_mean(key, self._CLOUD_KEYS)}",
@@ -347,6 +350,11 @@ class Config:
                 if not ok:
                     raise ConfigError(f"{where}: '{key}.{inner}' must be a single value, not "
                                       f"{type(item).__name__}")
+
+    def regions(self, name: str) -> list[str] | None:
+        """The cloud's ``regions:`` list (what ``--region=all`` spans), None without one."""
+        value = self.cloud(name).get("regions")
+        return [str(region) for region in value] if value else None
 
     def check_cloud(self, name: str) -> None:
         """ConfigError unless the cloud is configured or needs no configuration (a cloud
@@ -446,6 +454,16 @@ class Config:
         """Replace the whole file (used by cms init), atomically with mode 0600."""
         atomic_write(self.path, text)
         self._data = None
+
+
+def _check_regions(where: str, value: Any) -> None:
+    """A cloud's ``regions:`` is a list of region names (a string is one region)."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(
+            isinstance(r, str) and r.strip() and "," not in r for r in value):
+        raise ConfigError(f"{where}: 'regions' must be a list of region names",
+                          "e.g. regions: [us-east-1, eu-west-1]")
 
 
 def _did_you_mean(word: str, choices) -> str:
