@@ -67,6 +67,8 @@ class Provider(ComputeNodeABC):
     kind = "aws"
     credential_keys = ("region", "profile", "access_key_id", "secret_access_key",
                        "session_token", "endpoint_url")
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings = {"image_owners": list}
     unsupported = {
         "suspend": "EC2 hibernates only instances launched with hibernation enabled; "
                    "use 'cms vm stop'",

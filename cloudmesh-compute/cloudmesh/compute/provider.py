@@ -73,10 +73,12 @@ class Provider(KeyGroupMethods, SshMethods):
 
     def __init__(self, name: str | None = None, config: Config | None = None,
                  state: State | None = None,
-                 warn: Callable[[str], None] = _warn, *, service: str | None = None) -> None:
+                 warn: Callable[[str], None] = _warn, *, service: str | None = None,
+                 region: str | None = None) -> None:
         """``name`` (or its alias ``service``): the cloud's name in cloudmesh.yaml.
         ``config`` and ``state``: another cloudmesh.yaml (``Config(path)``) or local
-        database than the default ones. ``warn``: where warnings go (stderr)."""
+        database than the default ones. ``warn``: where warnings go (stderr).
+        ``region``: this region instead of the configured one (cloudmesh.compute.regions)."""
         if service is not None:
             if name is not None and name != service:
                 raise UsageError(f"Provider got two clouds, name={name!r} and "
@@ -99,6 +101,10 @@ class Provider(KeyGroupMethods, SshMethods):
                               f"cloudmesh.compute.{self.name}.cm.kind aws")
         self.kind = str(kind)
         provider_class = load_provider_class(self.kind, self.name)
+        from cloudmesh.compute import regions  # (a region's entry; imports only errors)
+        self.region, self.cache_name = region, regions.cache_name(self.name, region)
+        if region is not None:
+            self.spec = regions.in_region(self.spec, self.kind, region, provider_class)
         from cloudmesh.compute.session import current_session
 
         session = current_session()  # the cms> shell's: one instance per cloud
@@ -193,11 +199,11 @@ class Provider(KeyGroupMethods, SshMethods):
         expression such as ``"web[01-03]"`` or a list)."""
         wanted = set(name_expr.expand(names)) if names else None
         if cached:
-            records = self.state.cached(self.name, "vm")
+            records = self.state.cached(self.cache_name, "vm")
         else:
             records = sorted(self.with_usernames(self.call("list")),
                              key=lambda r: (r["name"], r.get("id") or ""))
-            self.state.cache_replace(self.name, "vm", _one_per_name(records))
+            self.state.cache_replace(self.cache_name, "vm", _one_per_name(records))
         if wanted is not None:
             records = [r for r in records if r["name"] in wanted or r.get("id") in wanted]
         return records
@@ -237,7 +243,7 @@ class Provider(KeyGroupMethods, SshMethods):
         records = [o.result for o in outcomes if o.ok and isinstance(o.result, dict)
                    and o.result.get("name") and "cloud" in o.result]
         for record in self.with_usernames(records):
-            self.state.cache_put(self.name, "vm", record)
+            self.state.cache_put(self.cache_name, "vm", record)
 
     def with_usernames(self, records: list[dict]) -> list[dict]:
         """The records, each whose ``username`` the provider left None given the login
@@ -358,7 +364,7 @@ class Provider(KeyGroupMethods, SshMethods):
             records = self.call("images", all_builds=True)
         else:
             records = self.call("images")
-        self.state.cache_replace(self.name, "image", records)
+        self.state.cache_replace(self.cache_name, "image", records)
         return records
 
     def image(self, name: str) -> dict:
@@ -369,7 +375,7 @@ class Provider(KeyGroupMethods, SshMethods):
         """The cloud's flavors (sizes): flavor records (name, id, cloud, kind, vcpus,
         ram_mb, disk_gb); the local cache is replaced."""
         records = self.call("flavors")
-        self.state.cache_replace(self.name, "flavor", records)
+        self.state.cache_replace(self.cache_name, "flavor", records)
         return records
 
     def flavor(self, name: str) -> dict:

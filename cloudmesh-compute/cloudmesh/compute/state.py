@@ -314,6 +314,17 @@ class State:
                 (cloud, kind)).fetchone()
         return int(count), oldest
 
+    def cache_regions(self, cloud: str, kind: str = "vm") -> list[str]:
+        """The regions whose records of a cloud are cached apart (keys ``cloud@region``,
+        written by a list with --region), sorted."""
+        if not self.path.exists():
+            return []
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT DISTINCT cloud FROM cache WHERE kind = ? AND substr(cloud, 1, ?) = ?",
+                (kind, len(cloud) + 1, cloud + "@")).fetchall()
+        return sorted(r[0][len(cloud) + 1:] for r in rows)
+
     def cache_remove(self, cloud: str, kind: str, name: str) -> None:
         self._write([("DELETE FROM cache WHERE cloud = ? AND kind = ? AND name = ?",
                       (cloud, kind, name))])

@@ -567,6 +567,16 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
 
     # ---- health -----------------------------------------------------------------------
     def check(self) -> str:
+    def regions(self) -> list[str]:
+        """The regions of the Keystone catalog that offer compute (Nova)."""
+        session = self.connection.session
+        access = self.call(session.auth.get_access, session)  # the token's catalog
+        found = {endpoint.get("region_id") or endpoint.get("region")
+                 for service in access.service_catalog.catalog or []
+                 if service.get("type") == "compute"
+                 for endpoint in service.get("endpoints") or []}
+        return sorted(str(region) for region in found if region)
+
         count = len(self.flavors())
         session = self.connection.session
         access = session.auth.get_access(session)  # the token already held: no request

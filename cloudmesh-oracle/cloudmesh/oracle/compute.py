@@ -68,6 +68,9 @@ class Provider(NetworkMixin, ComputeNodeABC):
     credential_keys = ("profile", "user", "fingerprint", "key_file", "pass_phrase", "tenancy",
                        "region", "compartment_id", "availability_domain", "subnet_id",
                        "service_endpoint")
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings = {"hard_reboot": bool, "preserve_boot_volume": bool, "ocpus": float,
+                "memory_gb": float, "work_timeout": float}
     unsupported = {
         "suspend": "OCI Compute has no suspend; use 'cms vm stop' (the boot volume stays)",
         "resume": "OCI Compute has no suspend; use 'cms vm start'",

@@ -160,6 +160,9 @@ class FakeOpenStack:
         self.url = self.public_url = ""
         #: where the catalog says the services are (None: where this server listens)
         self.catalog_base: str | None = None
+        #: more regions of the catalog: region name -> the base URL of another fake that
+        #: serves it (it shares this one's ``tokens``; see tests/test_regions.py)
+        self.other_regions: dict[str, str] = {}
 
     # ---- seeding -----------------------------------------------------------------------
     def _seed(self, tenant_cidr: str, external_cidr: str) -> None:
@@ -486,7 +489,11 @@ class FakeOpenStack:
                                 "interface": i, "region": self.region,
                                 "region_id": self.region,
                                 "url": (self.catalog_base or self.public_url) + path}
-                               for i in ("public", "internal")]}
+                               for i in ("public", "internal")] + [
+                     {"id": uuid.uuid5(uuid.NAMESPACE_URL, kind + region).hex,
+                      "interface": "public", "region": region, "region_id": region,
+                      "url": base + path}
+                     for region, base in self.other_regions.items()]}
                 for kind, name, path in services]
 
     # ---- Nova -------------------------------------------------------------------------
