@@ -534,6 +534,12 @@ class Provider(ComputeNodeABC):
         self._change_rules(name, rules, "revoke_security_group_ingress",
                            "revoke_security_group_egress")
 
+    def regions(self) -> list[str]:
+        """The regions this account can use (EC2 DescribeRegions: enabled and opted in)."""
+        answer = self._call("describe_regions")
+        return sorted(r["RegionName"] for r in answer.get("Regions") or []
+                      if r.get("OptInStatus") in (None, "opt-in-not-required", "opted-in"))
+
     def _change_rules(self, name: str, rules: list[dict[str, Any]], ingress: str,
                       egress: str) -> None:
         group_id = self._group(name)["GroupId"]
