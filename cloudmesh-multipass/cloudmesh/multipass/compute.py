@@ -207,6 +207,8 @@ class Provider(ComputeNodeABC):
     #: a cloud named "multipass" works without a cloudmesh.yaml entry; these are the
     #: defaults it gets: Multipass's own default image (the current LTS) and sizes
     zero_config = {"default": {"image": "lts", "flavor": "tiny"}}
+    #: default: keys beyond the common ones (cloudmesh.compute.settings): none
+    settings: dict[str, Any] = {}
     unsupported = {
         "keys": "Multipass keeps no key pairs: 'cms vm boot --key=NAME' injects the key "
                 "through cloud-init instead",

@@ -94,6 +94,8 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
     credential_keys = ("cloud", "auth_url", "username", "password", "project_name",
                        "user_domain_name", "project_domain_name", "region_name",
                        "application_credential_id", "application_credential_secret")
+    #: default: keys beyond the common ones (cloudmesh.compute.settings): none
+    settings: dict[str, Any] = {}
     unsupported = {
         "subnet": "Nova attaches a server to a network and Neutron picks the subnet; "
                   "choose the network with --network",
@@ -565,8 +567,6 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
     def key_delete(self, name: str) -> None:
         self.call(self.compute.delete_keypair, name, ignore_missing=False)
 
-    # ---- health -----------------------------------------------------------------------
-    def check(self) -> str:
     def regions(self) -> list[str]:
         """The regions of the Keystone catalog that offer compute (Nova)."""
         session = self.connection.session
@@ -577,6 +577,8 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
                  for endpoint in service.get("endpoints") or []}
         return sorted(str(region) for region in found if region)
 
+    # ---- health -----------------------------------------------------------------------
+    def check(self) -> str:
         count = len(self.flavors())
         session = self.connection.session
         access = session.auth.get_access(session)  # the token already held: no request
