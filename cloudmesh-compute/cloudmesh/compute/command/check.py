@@ -2,18 +2,34 @@
 
 Usage:
   cms check [CLOUDS] [--output=FORMAT]
+  cms check --deep [CLOUDS] [--image=I] [--flavor=F] [--timeout=SECONDS] [--yes]
+            [--dryrun] [--output=FORMAT]
+  cms check --deep --cleanup [CLOUDS] [--timeout=SECONDS] [--yes] [--output=FORMAT]
 
 Arguments:
   CLOUDS   clouds to check, comma separated or a name expression (default: all)
 
 Options:
   --output=FORMAT  table, json, yaml or csv [default: table]
+  --deep           boot the smallest VM with a throwaway key, reach it over SSH, run
+                   'uname -a', delete it and confirm nothing is left (costs money)
+  --image=I        the image for --deep (default: the cloud's default image)
+  --flavor=F       the flavor for --deep (default: the cloud's, else its smallest)
+  --timeout=SECONDS  bound of each cloud's --deep run; cleanup runs after it [default: 900]
+  --yes            do not ask before booting (or cleaning up)
+  --dryrun         say what --deep would do, without a request
+  --cleanup        remove what an interrupted --deep run left (only VMs and keys that a
+                   deep check marked), nothing else
 
 Every cloud is checked at once; one row per cloud, with a hint for each failure: a cloud
 that is not configured, misconfigured or refuses the credentials is a failed row, never
 an abort of the others. The exit code is 0 when all pass, otherwise that of the failures
 (4 for configuration and credentials, 1 for a cloud that cannot be reached; 1 when they
 differ).
+
+A deep check exits 0 only when every step passed on every cloud; its last column names what
+was left behind and the command that removes each. Ctrl-C stops the steps and cleans up;
+a second Ctrl-C stops the cleanup and lists what is left (exit 130).
 """
 
 from __future__ import annotations
@@ -36,6 +52,8 @@ def _check(arguments: dict) -> int:
     from cloudmesh.compute.state import State
 
     output = check_format(arguments["--output"])
+    if arguments["--deep"]:
+        return _deep(arguments, output)
     config, state = Config(), State()
     # no file (unless clouds such as multipass are named), or a broken one: one error line
     configured = config.clouds() if config.exists or not arguments["CLOUDS"] else {}
@@ -68,3 +86,42 @@ def _check(arguments: dict) -> int:
     errors = [row.pop("_error") for row in rows if "_error" in row]
     emit(rows, output, ["cloud", "kind", "status", "seconds", "detail"])
     return worst_exit_code(errors)
+
+
+def _deep(arguments: dict, output: str) -> int:
+    """cms check --deep: parse, confirm, run (cloudmesh.compute.deeprun), print."""
+    from cloudmesh.compute.command import confirm, positive_seconds
+    from cloudmesh.compute.config import Config
+    from cloudmesh.compute.deeprun import COLUMNS, plan, run_all, sweep
+    from cloudmesh.compute.errors import EXIT_INTERRUPTED, UsageError
+    from cloudmesh.compute.names import expand
+    from cloudmesh.compute.state import State
+
+    timeout = positive_seconds(arguments["--timeout"], "--timeout", 900)
+    for option in ("--image", "--flavor"):
+        if arguments[option] is not None and not arguments[option].strip():
+            raise UsageError(f"{option} is empty", f"give a value or leave {option} out")
+    config, state = Config(), State()
+    clouds = expand(arguments["CLOUDS"]) if arguments["CLOUDS"] else \
+        list(config.clouds() if config.exists else {})
+    if not clouds:
+        raise ConfigError(f"{config.path} has no clouds under cloudmesh.compute",
+                          "add one (see 'cms init --force' for a template)")
+    if arguments["--cleanup"]:
+        confirm(f"remove what interrupted deep checks left on {', '.join(clouds)}?",
+                arguments["--yes"], "cleanup")
+        rows, errors = sweep(clouds, config, state, timeout)
+        emit(rows, output, COLUMNS)
+        return worst_exit_code(errors)
+    if arguments["--dryrun"]:
+        emit(plan(clouds, config, state, arguments["--image"], arguments["--flavor"],
+                  timeout), output, COLUMNS)
+        return 0
+    confirm(f"cms check --deep boots a VM on {', '.join(clouds)}: it costs money and "
+            f"takes minutes. Go on?", arguments["--yes"], "check --deep")
+    rows, errors, interrupted = run_all(clouds, config, state, arguments["--image"],
+                                        arguments["--flavor"], timeout)
+    emit(rows, output, COLUMNS)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return worst_exit_code(errors) if errors else 0
