@@ -1,0 +1,181 @@
+"""Every region, every cloud, at once (issue 24): ``--region=R1,R2|all`` over three regions
+of moto and two regions of the OpenStack fake's catalog, ``--cloud=all`` with
+``--filter``, a failing region as one error line beside the others' rows, ``--cached``
+keeping regions apart, and the worker-process path (two kinds at once) giving the same
+records as the in-process one."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from cloudmesh.compute.provider import Provider
+from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, write_config
+from fakes.openstack import FakeOpenStack
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-south-1")
+
+
+def run_in(endpoint: str, region: str, name: str) -> str:
+    """One running instance named ``name`` in ``region`` of moto; its id."""
+    answer = ec2_client(endpoint, region).run_instances(
+        ImageId=MOTO_UBUNTU_AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance",
+                            "Tags": [{"Key": "Name", "Value": name}]}])
+    return answer["Instances"][0]["InstanceId"]
+
+
+@pytest.fixture
+def three_regions(moto: str, cms_home: Path) -> str:
+    """moto with one VM in each of three regions; the cloud 'moto' lists them (us-east-1
+    is its configured region)."""
+    for region in REGIONS:
+        run_in(moto, region, f"vm-{region}")
+    write_config(cms_home, {"moto": aws_cloud_spec(moto)}, default="moto")
+    return moto
+
+
+@pytest.fixture
+def two_region_openstack():
+    """Two fakes behind one Keystone: RegionOne (the first fake, which answers the token
+    requests) and RegionTwo (a second fake that shares its tokens), both in the catalog."""
+    first = FakeOpenStack(secrets.token_urlsafe(16), build_seconds=0.1, delete_seconds=0.1,
+                          action_seconds=0.1)
+    second = FakeOpenStack(first.password, build_seconds=0.1, delete_seconds=0.1,
+                           action_seconds=0.1, region="RegionTwo")
+    second.tokens = first.tokens
+    second.project, second.user = first.project, first.user
+    first.start()
+    second.start()
+    first.other_regions["RegionTwo"] = second.public_url
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def openstack_spec(fake: FakeOpenStack, **extra) -> dict:
+    return {"cm": {"kind": "openstack", "timeout": 10},
+            "credentials": {"auth_url": fake.auth_url, "username": "demo",
+                            "password": fake.password, "project_name": "demo",
+                            "user_domain_name": "Default", "project_domain_name": "Default",
+                            "region_name": "RegionOne"},
+            "default": {"image": "ubuntu-24.04", "flavor": "m1.small"}, **extra}
+
+
+def listed(*args: str, env: dict | None = None) -> list[dict]:
+    result = cms_here("vm", "list", "-o", "json", *args, env=env)
+    assert result.code == 0, result
+    return result.json()
+
+
+def by_name(records: list[dict]) -> dict[str, dict]:
+    return {r["name"]: r for r in records}
+
+
+def test_three_regions_of_moto_listed_at_once(three_regions: str):
+    records = listed("--region=" + ",".join(REGIONS))
+    assert {(r["name"], r["region"]) for r in records} == {
+        (f"vm-{region}", region) for region in REGIONS}
+    assert {r["cloud"] for r in records} == {"moto"}
+    # without --region: the configured region only, as before
+    assert [r["name"] for r in listed()] == ["vm-us-east-1"]
+
+
+def test_region_all_is_the_regions_list_else_every_region_of_the_account(
+        three_regions: str, cms_home: Path):
+    every = listed("--region=all")  # no regions: -> EC2 DescribeRegions
+    assert {r["name"] for r in every} == {f"vm-{region}" for region in REGIONS}
+    write_config(cms_home, {"moto": {**aws_cloud_spec(three_regions),
+                                     "regions": ["eu-west-1", "ap-south-1"]}})
+    chosen = listed("--cloud=moto", "--region=all")
+    assert {r["region"] for r in chosen} == {"eu-west-1", "ap-south-1"}
+
+
+def test_two_regions_of_the_openstack_catalog(two_region_openstack, cms_home: Path):
+    write_config(cms_home, {"os": openstack_spec(two_region_openstack[0])}, default="os")
+    for region in ("RegionOne", "RegionTwo"):
+        (outcome,) = Provider("os", region=region).boot(names=f"web-{region.lower()}")
+        outcome.get()
+    records = listed("--region=all")  # the Keystone catalog's compute regions
+    assert {(r["name"], r["region"]) for r in records} == {
+        ("web-regionone", "RegionOne"), ("web-regiontwo", "RegionTwo")}
+    assert listed("--region=RegionTwo")[0]["name"] == "web-regiontwo"
+
+
+def test_a_failing_region_is_one_error_line_and_the_others_are_shown(
+        two_region_openstack, cms_home: Path):
+    write_config(cms_home, {"os": openstack_spec(two_region_openstack[0])}, default="os")
+    Provider("os").boot(names="one")[0].get()
+    result = cms_here("vm", "list", "-o", "json", "--region=RegionOne,RegionNowhere")
+    assert result.code != 0, result
+    assert [r["name"] for r in result.json()] == ["one"]
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "os region RegionNowhere" in errors[0], result.err
+    assert "Traceback" not in result.err
+
+
+def test_cached_keeps_regions_apart(three_regions: str):
+    # the same name in two regions: both are kept, each with its region
+    run_in(three_regions, "eu-west-1", "vm-us-east-1")
+    live = listed("--region=us-east-1,eu-west-1")
+    assert len(live) == 3
+    cached = cms_here("vm", "list", "-o", "json", "--cached", "--region=all")
+    assert cached.code == 0, cached
+    assert sorted((r["name"], r["region"]) for r in cached.json()) == sorted(
+        (r["name"], r["region"]) for r in live)
+    only_eu = listed("--cached", "--region=eu-west-1")
+    assert {r["region"] for r in only_eu} == {"eu-west-1"} and len(only_eu) == 2
+    assert "moto@eu-west-1" in cms_here("vm", "list", "--cached",
+                                        "--region=eu-west-1").err
+
+
+def test_cloud_all_with_filter_over_two_kinds_in_worker_processes(
+        three_regions: str, two_region_openstack, cms_home: Path):
+    write_config(cms_home, {"moto": aws_cloud_spec(three_regions),
+                            "os": openstack_spec(two_region_openstack[0])}, default="moto")
+    for region in ("RegionOne", "RegionTwo"):
+        Provider("os", region=region).boot(names=f"os-{region.lower()}", wait=True,
+                                           timeout=30)[0].get()
+    ec2_client(three_regions, "eu-west-1").stop_instances(
+        InstanceIds=[i["InstanceId"] for r in ec2_client(three_regions, "eu-west-1")
+                     .describe_instances()["Reservations"] for i in r["Instances"]])
+    arguments = ("--cloud=all", "--region=all", "--filter=status=running")
+    in_workers = listed(*arguments)
+    in_process = listed(*arguments, env={"CMS_IN_PROCESS": "1"})
+    expected = {("moto", "vm-us-east-1", "us-east-1"), ("moto", "vm-ap-south-1", "ap-south-1"),
+                ("os", "os-regionone", "RegionOne"), ("os", "os-regiontwo", "RegionTwo")}
+    assert {(r["cloud"], r["name"], r["region"]) for r in in_workers} == expected
+    assert by_name(in_workers) == by_name(in_process)
+
+
+def test_worker_process_errors_keep_their_class_and_exit_code(
+        three_regions: str, two_region_openstack, cms_home: Path):
+    spec = openstack_spec(two_region_openstack[0])
+    spec["credentials"]["password"] = "wrong-" + secrets.token_urlsafe(12)
+    write_config(cms_home, {"moto": aws_cloud_spec(three_regions), "os": spec})
+    result = cms_here("vm", "list", "--cloud=all", "-o", "json")
+    assert result.code == 4, result  # refused credentials, as in-process
+    assert [r["name"] for r in result.json()] == ["vm-us-east-1"]
+    assert spec["credentials"]["password"] not in result.err + result.out
+    in_process = cms_here("vm", "list", "--cloud=all", "-o", "json",
+                          env={"CMS_IN_PROCESS": "1"})
+    assert in_process.code == result.code
+    assert in_process.err.splitlines()[-1] == result.err.splitlines()[-1]
+
+
+def test_bad_region_values_are_usage_errors(three_regions: str):
+    for value in ("all,us-east-1", "us-east-1,,eu-west-1"):
+        result = cms_here("vm", "list", f"--region={value}")
+        assert result.code == 2, result
+    result = cms_here("vm", "stop", "vm-x", "--region=all")
+    assert result.code == 2 and "one region" in result.err, result
+
+
+def test_an_action_by_name_in_another_region(three_regions: str):
+    result = cms_here("vm", "stop", "vm-eu-west-1", "--region=eu-west-1", "--wait",
+                      "--timeout=30")
+    assert result.code == 0, result
+    assert listed("--region=eu-west-1")[0]["status"] == "stopped"
+    assert cms_here("vm", "stop", "vm-eu-west-1").code == 3  # not in us-east-1
