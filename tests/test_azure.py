@@ -413,6 +413,20 @@ def test_parallel_boots_share_one_network_and_the_secgroup(
     assert "InUseNetworkSecurityGroupCannotBeDeleted" in str(in_use.value)
 
 
+def test_a_misspelt_or_mistyped_default_key_is_refused_before_any_request(
+        fake: AzureFake, cms_home: Path) -> None:
+    write_config(cms_home, {"az": azure_spec(fake, stop_mod="poweroff"),
+                            "az2": azure_spec(fake, operation_timeout="soon")})
+    with pytest.raises(ConfigError) as misspelt:
+        Provider("az").provider.list()
+    assert "unknown default key 'stop_mod'" in str(misspelt.value)
+    assert "did you mean 'stop_mode'" in str(misspelt.value)
+    with pytest.raises(ConfigError) as mistyped:
+        Provider("az2").provider.list()
+    assert "default.operation_timeout must be a number" in str(mistyped.value)
+    assert fake.requests == []
+
+
 def test_metadata_is_the_vms_tags(fake: AzureFake, azure_cloud: str) -> None:
     (name,) = fake.seed_vms(RG, 1, tags={"team": "a"})
     provider = Provider(azure_cloud).provider

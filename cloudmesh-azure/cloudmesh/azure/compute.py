@@ -75,6 +75,9 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
         "resume": "Azure hibernates only VMs created with hibernation enabled; "
                   "use 'cms vm start'",
     }
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings = {"image_aliases": (list, dict), "image_offers": list, "image_publishers": list,
+                "stop_mode": str, "poll_interval": float, "operation_timeout": float}
     key_delivery = "inject"
     default_username = "azureuser"
     zero_config = False
