@@ -174,8 +174,6 @@ class DeepCheck:
         self._made("files", f"key files {self.key_dir}", f"rm -r {self.key_dir}")
         entry = generate_ed25519(Path(self.key_dir) / self.name, f"{DEEP_KEY}:{self.run_id}")
         self.state.set(f"{JOURNAL}{self.cloud}.{self.name}", self.run_id)
-        self._made("journal", f"journal entry {JOURNAL}{self.cloud}.{self.name}",
-                   f"cms check --deep --cleanup {self.cloud}")
         self.state.key_put({"name": self.name, **entry})
         self._made("registry", f"registry key {self.name}", f"cms key delete {self.name}")
         return entry["fingerprint"]
@@ -238,6 +236,9 @@ class DeepCheck:
     def _delete(self) -> str:
         if "vm" not in self.left:
             return "no VM was made"
+        if not vm_present(self.facade, self.name):  # the create was refused or lost
+            self._removed("vm")
+            return "no VM was made"
         removed = remove_vm(self.facade, self.name, self._remaining)
         self._removed("vm")
         return removed
@@ -273,8 +274,8 @@ class DeepCheck:
         if self.known_host:
             forget_host(self.known_host)
         if "vm" not in self.left and "keypair" not in self.left:
+            # kept while the VM is there: 'cms check --deep --cleanup' finds it by this
             self.state.delete(f"{JOURNAL}{self.cloud}.{self.name}")
-            self._removed("journal")
         if problems:
             raise CloudError("; ".join(problems))
         return ", ".join(done + ["local key"]) if self.key_dir else "nothing was made"
@@ -290,7 +291,9 @@ class DeepCheck:
         if self.facade is None:
             return "nothing was made"
         if vm_present(self.facade, self.name):
-            self._made("vm", f"VM {self.name}", f"cms vm delete {self.name} --cloud={self.cloud}")
+            if "vm" not in self.left:
+                self._made("vm", f"VM {self.name}",
+                           f"cms vm delete {self.name} --cloud={self.cloud}")
             raise CloudError(f"VM {self.name} is still on cloud '{self.cloud}'")
         if self.facade.provider.key_delivery == "keypair" \
                 and self.facade.provider.supports("keys") \

@@ -1,0 +1,342 @@
+"""``cms check --deep`` (issue 23) against moto, the OpenStack fake and the fake multipass,
+all at once and with a failure injected at each step: the rows, the exit code, and that
+each cloud's state holds nothing but what the output names.
+
+The VM's SSH server is the test's own on 127.0.0.1 (``ssh_host``/``ssh_port`` set as a
+user behind a tunnel would): it trusts exactly the keys the boot delivered, read back from
+each cloud's state while the check runs (the throwaway key exists only then)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from cloudmesh.compute.testing.faultproxy import FaultProxy, ec2_error
+from cloudmesh.compute.testing.fixtures import require_ssh_server, write_config
+from conftest import CMS, aws_cloud_spec, cms_here, ec2_client
+from fakes.multipass import harness
+from test_multipass_conformance import authorized_keys_of
+from test_openstack import cloud_spec as openstack_spec
+from test_openstack import openstack_fake  # noqa: F401  (the fixture)
+
+STEPS = ["credentials", "image", "flavor", "key", "boot", "ssh", "uname", "delete",
+         "cleanup", "gone"]
+
+
+# ---- what each cloud holds -------------------------------------------------------------------
+def aws_live(endpoint: str) -> dict[str, list[str]]:
+    ec2 = ec2_client(endpoint)
+    vms = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+           for i in r["Instances"] if i["State"]["Name"] != "terminated"]
+    return {"vms": vms, "keys": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]}
+
+
+def aws_delivered(endpoint: str) -> list[str]:
+    ec2 = ec2_client(endpoint)
+    names = [i.get("KeyName") for r in ec2.describe_instances()["Reservations"]
+             for i in r["Instances"] if i.get("KeyName")]
+    if not names:
+        return []
+    pairs = ec2.describe_key_pairs(KeyNames=names, IncludePublicKey=True)["KeyPairs"]
+    return [pair["PublicKey"] for pair in pairs]
+
+
+def openstack_live(fake) -> dict[str, list[str]]:
+    with fake.lock:
+        return {"vms": list(fake.servers), "keys": list(fake.keypairs),
+                "floating_ips": [f["id"] for f in fake.floatingips.values()]}
+
+
+def openstack_delivered(fake) -> list[str]:
+    with fake.lock:
+        ids = list(fake.servers)
+    return [key for server_id in ids for key in fake.delivered_keys(server_id)]
+
+
+def multipass_live(state_file: Path) -> dict[str, list[str]]:
+    return {"vms": sorted(harness.fake_state(state_file).get("instances", {}))}
+
+
+def multipass_delivered(state_file: Path) -> list[str]:
+    instances = harness.fake_state(state_file).get("instances", {})
+    return [key for vm in instances.values() for key in authorized_keys_of(vm.get("cloud_init"))]
+
+
+class VmSshServer:
+    """An SSH server playing every VM of the test: it trusts, from the next login on,
+    exactly the keys the clouds' states say the boots delivered."""
+
+    def __init__(self, directory: Path, sources: list[Callable[[], list[str]]]) -> None:
+        from cloudmesh.compute.testing.sshd import start_ssh_server
+
+        require_ssh_server()
+        self.user = getpass.getuser()
+        self.server = start_ssh_server(directory, authorized_keys=["# nothing yet"],
+                                       user=self.user)
+        self.sources, self.stopping = sources, threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        trusted: list[str] = []
+        while not self.stopping.wait(0.05):
+            try:
+                keys = sorted({k.strip() for source in self.sources for k in source()})
+            except Exception:  # a state read mid-write: next round
+                continue
+            if keys and keys != trusted:
+                self.server.set_authorized_keys(keys)
+                trusted = keys
+
+    def point(self, *clouds: str) -> None:
+        for cloud in clouds:
+            assert cms_here("set", f"{cloud}.ssh_host=127.0.0.1",
+                            f"{cloud}.ssh_port={self.server.port}",
+                            f"{cloud}.username={self.user}").code == 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.server.stop()
+
+
+# ---- fixtures --------------------------------------------------------------------------------
+@pytest.fixture
+def multipass_state(cms_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    executable = harness.install_fake(tmp_path / "bin")
+    state_file = tmp_path / "multipass-state.json"
+    monkeypatch.setenv("MULTIPASS_FAKE_STATE", str(state_file))
+    monkeypatch.setenv("MULTIPASS_FAKE_SUBNET", "127.0.0")
+    return {"cm": {"kind": "multipass", "timeout": 10},
+            "credentials": {"executable": str(executable)},
+            "default": {"image": "24.04", "flavor": "tiny"}, "_state": state_file}
+
+
+def clouds_config(cms_home: Path, **clouds: dict) -> None:
+    write_config(cms_home, {name: {k: v for k, v in spec.items() if not k.startswith("_")}
+                            for name, spec in clouds.items()})
+
+
+def rows_of(result) -> dict[str, dict[str, dict]]:
+    """{cloud: {step: row}} from --output=json, asserting one row per cloud and step."""
+    rows: dict[str, dict[str, dict]] = {}
+    for row in result.json():
+        rows.setdefault(row["cloud"], {})[row["step"]] = row
+    for cloud, steps in rows.items():
+        assert list(steps) == STEPS, (cloud, list(steps))
+    return rows
+
+
+def statuses(steps: dict[str, dict]) -> list[str]:
+    return [steps[step]["status"] for step in STEPS]
+
+
+def local_keys() -> list[str]:
+    listed = cms_here("key", "list", "--output=json")
+    return [k["name"] for k in listed.json()] if listed.out.strip() else []
+
+
+# ---- the whole path, three kinds at once -------------------------------------------------------
+def test_deep_check_passes_on_three_kinds_at_once(cms_home: Path, tmp_path: Path, moto: str,
+                                                  openstack_fake, multipass_state: dict) -> None:
+    clouds_config(cms_home, aws=aws_cloud_spec(moto), os=openstack_spec(openstack_fake),
+                  mp=multipass_state)
+    state_file = multipass_state["_state"]
+    server = VmSshServer(tmp_path / "sshd", [lambda: aws_delivered(moto),
+                                             lambda: openstack_delivered(openstack_fake),
+                                             lambda: multipass_delivered(state_file)])
+    try:
+        server.point("aws", "os", "mp")
+        started = time.monotonic()
+        result = cms_here("check", "--deep", "aws,os,mp", "--yes", "--timeout=60",
+                          "--output=json")
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    assert result.code == 0, result
+    rows = rows_of(result)
+    assert set(rows) == {"aws", "os", "mp"}
+    for cloud, steps in rows.items():
+        assert statuses(steps) == ["ok"] * len(STEPS), (cloud, steps)
+        assert steps["gone"]["left"] == "nothing"
+        assert steps["uname"]["detail"].startswith("Linux"), steps["uname"]
+        assert steps["boot"]["detail"].endswith("running")
+    # concurrent: the whole run is shorter than the three clouds one after another
+    assert elapsed < sum(sum(r["seconds"] for r in s.values()) for s in rows.values())
+    assert aws_live(moto) == {"vms": [], "keys": []}
+    assert openstack_live(openstack_fake) == {"vms": [], "keys": [], "floating_ips": []}
+    assert multipass_live(state_file) == {"vms": []}
+    assert local_keys() == []  # the temporary registry entries are gone
+    known = cms_home / "known_hosts"
+    assert not known.exists() or f":{server.server.port}]" not in known.read_text()
+    assert not any(v.startswith("cms-deep-check.") for v in
+                   cms_here("set", "--output=json").out.split('"'))
+
+
+# ---- a failure at each step ------------------------------------------------------------------
+def test_boot_refused_skips_the_rest_and_cleans_up(cms_home: Path, moto: str) -> None:
+    proxy = FaultProxy(target=moto)
+    url = proxy.start()
+    try:
+        spec = aws_cloud_spec(url)
+        spec["cm"]["retries"] = 0
+        clouds_config(cms_home, aws=spec)
+        proxy.add("status", "Action=RunInstances", times=10, status=400,
+                  body=ec2_error("InsufficientInstanceCapacity", "no capacity here"))
+        result = cms_here("check", "--deep", "aws", "--yes", "--timeout=30", "--output=json")
+    finally:
+        proxy.stop()
+    assert result.code == 1, result
+    steps = rows_of(result)["aws"]
+    assert statuses(steps) == ["ok"] * 4 + ["failed", "skipped", "skipped"] + ["ok"] * 3
+    assert "no capacity here" in steps["boot"]["detail"]
+    assert steps["delete"]["detail"] == "no VM was made"
+    assert steps["gone"]["left"] == "nothing"
+    assert aws_live(moto) == {"vms": [], "keys": []}  # the uploaded key pair went too
+    assert local_keys() == []
+
+
+def test_ssh_that_never_answers_times_out_and_cleans_up(cms_home: Path,
+                                                        multipass_state: dict) -> None:
+    clouds_config(cms_home, mp=multipass_state)
+    result = cms_here("check", "--deep", "mp", "--yes", "--timeout=4", "--output=json")
+    assert result.code == 1, result
+    steps = rows_of(result)["mp"]
+    assert statuses(steps) == ["ok"] * 5 + ["failed", "skipped"] + ["ok"] * 3
+    assert "did not answer within 4s" in steps["ssh"]["detail"]
+    assert steps["gone"]["left"] == "nothing"
+    assert multipass_live(multipass_state["_state"]) == {"vms": []}
+
+
+def openstack_through_proxy(cms_home: Path, fake) -> FaultProxy:
+    proxy = FaultProxy(target=fake.url)
+    url = proxy.start()
+    fake.public_url = url  # the catalog sends every service request through the proxy
+    spec = openstack_spec(fake, f"{url}/identity/v3")
+    spec["cm"].update(retries=0, timeout=5)
+    clouds_config(cms_home, os=spec)
+    return proxy
+
+
+CONFLICT = b'{"conflictingRequest": {"code": 409, "message": "Cannot delete: task_state"}}'
+
+
+def test_a_delete_that_fails_once_is_tried_again(cms_home: Path, tmp_path: Path,
+                                                 openstack_fake) -> None:
+    proxy = openstack_through_proxy(cms_home, openstack_fake)
+    server = VmSshServer(tmp_path / "sshd", [lambda: openstack_delivered(openstack_fake)])
+    try:
+        server.point("os")
+        proxy.add("status", "DELETE /compute/v2.1/servers/*", times=1, status=409,
+                  body=CONFLICT)
+        result = cms_here("check", "--deep", "os", "--yes", "--timeout=60", "--output=json")
+    finally:
+        server.stop()
+        proxy.stop()
+    assert result.code == 0, result
+    steps = rows_of(result)["os"]
+    assert statuses(steps) == ["ok"] * len(STEPS)
+    assert "after 1 failed attempt" in steps["delete"]["detail"]
+    assert openstack_live(openstack_fake) == {"vms": [], "keys": [], "floating_ips": []}
+
+
+def test_a_delete_that_keeps_failing_names_the_vm_left(cms_home: Path, tmp_path: Path,
+                                                       openstack_fake) -> None:
+    proxy = openstack_through_proxy(cms_home, openstack_fake)
+    server = VmSshServer(tmp_path / "sshd", [lambda: openstack_delivered(openstack_fake)])
+    try:
+        server.point("os")
+        proxy.add("status", "DELETE /compute/v2.1/servers/*", times=100, status=409,
+                  body=CONFLICT)
+        result = cms_here("check", "--deep", "os", "--yes", "--timeout=30", "--output=json")
+        proxy.clear()
+        live = openstack_live(openstack_fake)
+        (server_id,) = live["vms"]
+        name = openstack_fake.servers[server_id]["name"]
+        assert result.code == 1, result
+        steps = rows_of(result)["os"]
+        assert statuses(steps)[:7] == ["ok"] * 7 and steps["delete"]["status"] == "failed"
+        left = steps["gone"]["left"]
+        # exactly what the cloud still holds is named, with its command
+        assert f"VM {name} ({server_id}) (remove: cms vm delete {name} --cloud=os)" in left
+        assert left == f"VM {name} ({server_id}) (remove: cms vm delete {name} --cloud=os)"
+        assert live["keys"] == [] and live["floating_ips"] == []  # the rest was removed
+        # the marked leftovers are found and removed later, and nothing else
+        other = cms_here("vm", "boot", "--cloud=os", "--name=keepme")
+        assert other.code == 0, other
+        swept = cms_here("check", "--deep", "--cleanup", "os", "--yes", "--output=json")
+    finally:
+        server.stop()
+        proxy.stop()
+    assert swept.code == 0, swept
+    details = [row["detail"] for row in swept.json()]
+    assert any(d.startswith(f"VM {name} ({server_id}): deleted") for d in details), details
+    assert len(details) == 1, details
+    remaining = [s["name"] for s in openstack_fake.servers.values()]
+    assert remaining == ["keepme"] and list(openstack_fake.keypairs) == []
+
+
+# ---- asking, dry runs, Ctrl-C ------------------------------------------------------------------
+def test_without_yes_and_without_a_terminal_it_refuses(cms_home: Path,
+                                                       multipass_state: dict) -> None:
+    clouds_config(cms_home, mp=multipass_state)
+    result = cms_here("check", "--deep", "mp")
+    assert result.code == 2, result
+    assert "costs money and takes minutes" in result.err and "--yes" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not multipass_state["_state"].exists()  # not one multipass call
+
+
+def test_dryrun_says_what_it_would_do_without_a_request(cms_home: Path,
+                                                        multipass_state: dict) -> None:
+    clouds_config(cms_home, mp=multipass_state)
+    result = cms_here("check", "--deep", "mp", "--dryrun", "--output=json")
+    assert result.code == 0, result
+    steps = rows_of(result)["mp"]
+    assert statuses(steps) == ["dryrun"] * len(STEPS)
+    assert "24.04" in steps["image"]["detail"] and "tiny" in steps["flavor"]["detail"]
+    assert not multipass_state["_state"].exists()
+
+
+def test_ctrl_c_mid_run_cleans_up_and_exits_130(cms_home: Path,
+                                                multipass_state: dict) -> None:
+    """A real process: SIGINT while it waits for SSH (nothing listens), then the cleanup."""
+    clouds_config(cms_home, mp=multipass_state)
+    process = subprocess.Popen([CMS, "check", "--deep", "mp", "--yes", "--timeout=120",
+                                "--output=json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    lines: list[str] = []
+    booted = threading.Event()
+
+    def read_stderr() -> None:
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("mp: boot ok"):
+                booted.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert booted.wait(60), lines
+        time.sleep(0.5)  # inside the SSH wait
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(5)
+    assert process.returncode == 130, (out, lines)
+    steps = {row["step"]: row for row in __import__("json").loads(out)}
+    assert steps["ssh"]["status"] == "interrupted" and steps["uname"]["status"] == "skipped"
+    assert [steps[s]["status"] for s in ("delete", "cleanup", "gone")] == ["ok"] * 3
+    assert steps["gone"]["left"] == "nothing"
+    assert any("interrupted: cleaning up" in line for line in lines)
+    assert multipass_live(multipass_state["_state"]) == {"vms": []}
