@@ -19,8 +19,6 @@ LONG_MODULES = {
                                 "(to move to a secrets module, issue 20)",
     "cloudmesh.compute.state": "one database with its caches, boot reservations, keys and "
                                "groups",
-    "cloudmesh.compute.abc": "the capability logic (supports, features) still lives in the "
-                             "ABC (to move to a capabilities module, issue 20)",
 }
 
 

@@ -40,6 +40,23 @@ def test_features_json_has_every_kind_and_operation(cms_home: Path) -> None:
     assert not aws["suspend"]["supported"] and "hibernat" in aws["suspend"]["reason"]
 
 
+def test_features_are_values_with_a_supported_flag_and_a_reason() -> None:
+    """features() gives per operation a Feature(supported, reason): a reason only when
+    not supported, and never a "no: ..." string inside a reason."""
+    from cloudmesh.compute.capabilities import Feature
+    from cloudmesh.compute.registry import features, kinds
+
+    for kind in {"aws", "multipass", "openstack"} & set(kinds()):
+        row = features(kind)
+        assert list(row) == OPERATIONS
+        for operation, feature in row.items():
+            assert isinstance(feature, Feature), (kind, operation, feature)
+            assert (feature.reason is None) == feature.supported, (kind, operation)
+            assert not (feature.reason or "").startswith(("no:", "yes")), feature
+    assert features("aws")["key injection"] == Feature(False, "keys are the cloud's key pairs")
+    assert features("multipass")["key injection"] == Feature(True)
+
+
 def test_features_table_numbers_each_reason(cms_home: Path) -> None:
     result = run_cms("provider", "list", "--features")
     assert result.code == 0, result

@@ -12,6 +12,7 @@ import abc
 from typing import TYPE_CHECKING, Any, Callable
 
 from cloudmesh.compute.errors import CmsError, ConfigError, NotFound, NotSupported, UsageError
+from cloudmesh.compute.hidden import Hidden
 from cloudmesh.compute.wait import Progress, wait_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,19 +22,10 @@ from cloudmesh.compute.records import (FLAVOR_FIELDS, IMAGE_FIELDS,  # noqa: F40
                                        KEY_FIELDS, SECGROUP_FIELDS, VM_FIELDS, VM_STATUSES,
                                        _DICT_FIELDS, _LIST_FIELDS, iso_utc, record_mapper)
 
-#: verbs whose base implementation raises NotSupported
-_OPTIONAL_VERBS = {"suspend", "resume", "keys", "key_upload", "key_delete", "secgroups",
-                   "secgroup_create", "secgroup_add_rules", "secgroup_remove_rules",
-                   "secgroup_delete", "metadata_set"}
-#: a name in ``unsupported`` that stands for several verbs
-VERB_GROUPS = {"keys": ("keys", "key_upload", "key_delete"),
-               "secgroups": ("secgroups", "secgroup_create", "secgroup_add_rules",
-                             "secgroup_remove_rules", "secgroup_delete", "secgroup_upload")}
-#: the rows of the feature matrix: label -> the verb or capability behind it
-FEATURES = {"boot": "create", "list": "list", "start": "start", "stop": "stop",
-            "reboot": "reboot", "suspend": "suspend", "resume": "resume", "keys": "keys",
-            "key injection": "key_delivery", "secgroups": "secgroups",
-            "public IP": "public_ip", "metadata": "metadata_set", "ssh": "ssh"}
+from cloudmesh.compute.capabilities import (FEATURES, OPTIONAL_VERBS,  # noqa: F401
+                                            VERB_GROUPS, Feature)
+from cloudmesh.compute import capabilities
+
 #: a name a cloud accepts for a VM unless its provider says otherwise
 _GENERIC_NAME = None  # compiled on first use (re costs start-up time)
 
@@ -80,6 +72,9 @@ class ComputeNodeABC(abc.ABC):
             raise TypeError(f"{cls.__module__}.{cls.__qualname__} defines '{clash[0]}', a "
                             "name ComputeNodeABC keeps for itself; rename it (the reserved "
                             "names are listed in docs/providers.md)")
+
+    # the cloud's entry and its credentials: out of vars(provider) (cloudmesh.compute.hidden)
+    spec, credentials = Hidden(), Hidden()
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         self.cloud = cloud
@@ -132,45 +127,24 @@ class ComputeNodeABC(abc.ABC):
     @classmethod
     def _unsupported_reason(cls, verb: str) -> str | None:
         """Why the kind cannot do ``verb`` (listed itself or through its group), else None."""
-        if verb in cls.unsupported:
-            return cls.unsupported[verb]
-        for group, verbs in VERB_GROUPS.items():
-            if verb in verbs and group in cls.unsupported:
-                return cls.unsupported[group]
-        return None
+        return capabilities.unsupported_reason(cls, verb)
 
     @classmethod
     def supports(cls, verb: str) -> bool:
         """False for verbs (and boot options) listed in ``unsupported``, directly or by
         their group (``keys``, ``secgroups``), and for optional verbs the provider does
         not implement (it kept the base class's method)."""
-        if cls._unsupported_reason(verb) is not None:
-            return False
-        if verb == "secgroup_upload":
-            return cls.supports("secgroups")
-        if verb in _OPTIONAL_VERBS:
-            return getattr(cls, verb) is not getattr(ComputeNodeABC, verb)
-        return True
+        return capabilities.supports(cls, verb, ComputeNodeABC)
 
     def not_supported(self, verb: str) -> NotSupported:
         reason = self._unsupported_reason(verb) or "this provider does not implement it"
         return NotSupported(self.kind or type(self).__module__, verb, reason)
 
     @classmethod
-    def features(cls) -> dict[str, str]:
-        """One row of the feature matrix: each operation "yes" or the reason it is not."""
-        row = {}
-        for label, verb in FEATURES.items():
-            if verb == "key_delivery":
-                row[label] = ("yes" if cls.key_delivery == "inject" else
-                              cls._unsupported_reason("key_injection") or
-                              ("no: keys are the cloud's key pairs" if cls.key_delivery
-                               else "no"))
-            elif cls.supports(verb):
-                row[label] = "yes"
-            else:
-                row[label] = cls._unsupported_reason(verb) or "not implemented"
-        return row
+    def features(cls) -> dict[str, Feature]:
+        """One column of the feature matrix: each operation a ``Feature(supported,
+        reason)`` (cloudmesh.compute.capabilities)."""
+        return capabilities.features(cls, ComputeNodeABC)
 
     # ---- records -------------------------------------------------------------------
     def _record(self, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
@@ -350,24 +324,11 @@ class ComputeNodeABC(abc.ABC):
         """Create the group or reconcile it with a local definition: add missing ingress
         rules; report extra ones, removing them only with ``prune``. Built on the
         primitives above, so every provider reconciles the same way."""
-        from cloudmesh.compute.secgroups import difference
+        from cloudmesh.compute.secgroups import reconcile
 
         if not self.supports("secgroups"):
             raise self.not_supported("secgroup_upload")
-        existing = {g["name"]: g for g in self.secgroups()}.get(group["name"])
-        present = existing["rules"] if existing else []
-        missing, extra = difference(group.get("rules") or [], present)
-        report = {"name": group["name"], "cloud": self.cloud, "created": existing is None,
-                  "added": missing, "extra": extra, "removed": extra if prune else []}
-        if dryrun:
-            return report
-        if existing is None:
-            self.secgroup_create(group["name"], group.get("description") or group["name"])
-        if missing:
-            self.secgroup_add_rules(group["name"], missing)
-        if prune and extra:
-            self.secgroup_remove_rules(group["name"], extra)
-        return report
+        return reconcile(self, group, prune=prune, dryrun=dryrun)
 
     def metadata_get(self, name: str) -> dict[str, str]:
         return dict(self.info(name).get("metadata") or {})

@@ -99,6 +99,6 @@ def zero_config_spec(name: str) -> dict[str, Any] | None:
     return {**(extra if isinstance(extra, dict) else {}), "cm": {"kind": name}}
 
 
-def features(kind: str) -> dict[str, str]:
-    """One row of the feature matrix: operation -> "yes" or the reason it is not."""
+def features(kind: str) -> dict[str, Any]:
+    """One column of the feature matrix: operation -> capabilities.Feature."""
     return load(kind).features()

@@ -67,3 +67,24 @@ def difference(wanted: list[dict], present: list[dict]) -> tuple[list[dict], lis
     extra = [r for r in present if r.get("direction", "ingress") == "ingress"
              and rule_key(r) not in want]
     return missing, extra
+
+
+def reconcile(provider, group: dict, prune: bool = False, dryrun: bool = False) -> dict:
+    """Create ``group`` on the provider's cloud or reconcile it with the local definition:
+    add missing ingress rules; report extra ones, removing them only with ``prune``.
+    Built on the provider's primitives (secgroups, secgroup_create, secgroup_add_rules,
+    secgroup_remove_rules), so every kind reconciles the same way."""
+    existing = {g["name"]: g for g in provider.secgroups()}.get(group["name"])
+    present = existing["rules"] if existing else []
+    missing, extra = difference(group.get("rules") or [], present)
+    report = {"name": group["name"], "cloud": provider.cloud, "created": existing is None,
+              "added": missing, "extra": extra, "removed": extra if prune else []}
+    if dryrun:
+        return report
+    if existing is None:
+        provider.secgroup_create(group["name"], group.get("description") or group["name"])
+    if missing:
+        provider.secgroup_add_rules(group["name"], missing)
+    if prune and extra:
+        provider.secgroup_remove_rules(group["name"], extra)
+    return report

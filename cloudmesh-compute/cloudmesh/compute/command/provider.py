@@ -8,8 +8,8 @@ Arguments:
   KIND    the new kind's name: lowercase letters, digits and _, e.g. mycloud
 
 Options:
-  --features          what each kind can do: boot, list, start, ... ssh, each "yes" or
-                      the reason it cannot (imports each kind's provider module)
+  --features          what each kind can do: boot, list, start, ... ssh, each supported
+                      or the reason it is not (imports each kind's provider module)
   -o, --output=FORMAT  table, json, yaml or csv [default: table]
   --filter=KEY=GLOB   only rows whose field KEY matches the shell pattern GLOB
                       (kind=a*; with --features: supported=false, operation=s*)
@@ -65,7 +65,7 @@ def feature_records() -> list[dict]:
     missing, a broken third-party module) has its reason on every row, and does not hide
     the other kinds."""
     from cloudmesh.compute import registry
-    from cloudmesh.compute.abc import FEATURES
+    from cloudmesh.compute.capabilities import FEATURES, Feature
 
     records = []
     for kind in registry.kinds():
@@ -76,12 +76,11 @@ def feature_records() -> list[dict]:
             hint = getattr(error, "hint", None)
             reason = f"cannot load cloudmesh.{kind}.compute: {text}" + (
                 f" ({hint})" if hint else "")
-            row = {label: reason for label in FEATURES}
-        for operation, value in row.items():
-            supported = value == "yes"
-            reason = None if supported else (value[4:] if value.startswith("no: ") else value)
-            records.append({"kind": kind, "operation": operation, "supported": supported,
-                            "reason": reason})
+            row = {label: Feature(False, reason) for label in FEATURES}
+        for operation, feature in row.items():
+            records.append({"kind": kind, "operation": operation,
+                            "supported": feature.supported,
+                            "reason": None if feature.supported else feature.reason})
     return records
 
 
