@@ -179,3 +179,13 @@ def test_an_action_by_name_in_another_region(three_regions: str):
     assert result.code == 0, result
     assert listed("--region=eu-west-1")[0]["status"] == "stopped"
     assert cms_here("vm", "stop", "vm-eu-west-1").code == 3  # not in us-east-1
+
+
+def test_image_and_flavor_lists_span_regions(three_regions: str):
+    result = cms_here("flavor", "list", "-o", "json", "--region=us-east-1,eu-west-1",
+                      "--filter=name=t3.micro")
+    assert result.code == 0, result
+    assert sorted(r["region"] for r in result.json()) == ["eu-west-1", "us-east-1"]
+    cached = cms_here("flavor", "list", "-o", "json", "--cached", "--region=eu-west-1")
+    assert cached.code == 0, cached
+    assert {r["name"] for r in cached.json()} >= {"t3.micro"}

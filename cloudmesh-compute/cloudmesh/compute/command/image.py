@@ -1,7 +1,7 @@
 """List and show the images of a cloud.
 
 Usage:
-  cms image list [--cloud=CLOUD] [--output=FORMAT] [--all | --cached]
+  cms image list [--cloud=CLOUD] [--region=REGIONS] [--output=FORMAT] [--all | --cached]
                  [--filter=KEY=GLOB]... [--limit=N]
   cms image show NAME [--cloud=CLOUD] [--output=FORMAT]
 
@@ -17,6 +17,8 @@ Options:
   --all            every build, not only the newest of each family (on kinds whose list
                    is a catalogue: google, oracle, azure, openstack's hidden builds)
   --cached         list what the last live list saw, without asking the cloud
+  --region=REGIONS for list: these regions (R1,R2) or all, instead of the configured one;
+                   --cloud=a,b or --cloud=all lists several clouds at once
 """
 
 from __future__ import annotations
