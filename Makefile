@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 DISTS  := $(sort $(wildcard cloudmesh-*/pyproject.toml))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test test-live demo bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ TEST_WORKERS ?= 2
 
 test: install
 	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# make test-live: the conformance suite against the real clouds of your cloudmesh.yaml
+# named in CMS_LIVE_CLOUDS (comma separated); it costs money (README, "Before a lab")
+test-live: install
+	$(BIN)/python -m pytest tests/test_live.py -m live -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
