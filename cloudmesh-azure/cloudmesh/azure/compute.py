@@ -91,8 +91,6 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        self._credential = None
-        self._credential_lock = threading.Lock()
         # the bearer token goes only to the ARM endpoint (issue 21); a nextLink or an
         # operation URL elsewhere is refused by arm.guard_policy before a byte is sent
         self.guard.allow(self.base_url)
@@ -127,18 +125,16 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
     def base_url(self) -> str:
         return str(self.credentials.get("base_url") or arm.ARM).rstrip("/")
 
-    def _get_credential(self):
-        with self._credential_lock:
-            if self._credential is None:
-                self._credential = arm.make_credential(self.cloud, self.credentials,
-                                                       self.base_url, self.timeout)
-            return self._credential
+    @client_on_first_use
+    def credential(self):
+        """One credential for all clients (an Azure CLI login runs ``az`` once)."""
+        return arm.make_credential(self.cloud, self.credentials, self.base_url, self.timeout)
 
     def _make(self, module: str, cls: str, package: str, retries: int):
         sdk = require(module, DIST, package)
 
         def make():
-            credential = self._get_credential()
+            credential = self.credential
             # ARM answers with Retry-After (10 s and more); poll_interval is the fallback
             return getattr(sdk, cls)(credential, self.subscription, **arm.client_options(
                 credential, self.base_url, bool(self.credentials.get("base_url")),
