@@ -166,7 +166,12 @@ def test_lab_program_on_multipass(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert instance["ipv4"] == address and instance["deleted"] is True
     import yaml
 
-    assert yaml.safe_load(instance["cloud_init"])["ssh_authorized_keys"] == [public]
+    # the kit's cloud-init add_user: the key on the login's own users: entry, beside
+    # cloud-init's 'default' user (cloud-init's documented users/ssh_authorized_keys)
+    users = yaml.safe_load(instance["cloud_init"])["users"]
+    assert "default" in users
+    (ubuntu,) = [u for u in users if isinstance(u, dict) and u.get("name") == "ubuntu"]
+    assert ubuntu["ssh_authorized_keys"] == [public]
 
 
 # ---- Provider(service=...) and the package's names -------------------------------------
@@ -217,8 +222,17 @@ def test_help_documents_every_public_method() -> None:
 
     from cloudmesh.compute import Provider
 
-    for name in PUBLIC:
-        method = getattr(Provider, name)
+    from cloudmesh.compute.keysgroups import Keys, SecGroups
+
+    methods = [getattr(Provider, name) for name in PUBLIC if name not in ("keys", "secgroups")]
+    # provider.keys and provider.secgroups are objects (keys.gen, secgroups.rule_add, ...)
+    for part in (Keys, SecGroups):
+        assert inspect.getdoc(part) and inspect.getdoc(getattr(Provider, part.what))
+        methods += [getattr(part, name) for name in ("__call__", "get", "list", "add",
+                                                      "upload", "delete")]
+    methods += [Keys.gen, SecGroups.rule_add, SecGroups.rule_delete]
+    for method in methods:
+        name = method.__qualname__
         assert inspect.getdoc(method), f"Provider.{name} has no docstring"
         signature = inspect.signature(method)
         assert signature.return_annotation is not inspect.Signature.empty, name
@@ -268,7 +282,9 @@ def test_one_vm_conveniences(aws_cloud: str) -> None:
     with pytest.raises(NotFound):
         provider.stop("ghost")
     with pytest.raises(UsageError):
-        provider.stop("c[1-2]")  # one VM only; act() takes several
+        provider.stop(["c1", "c2"])  # one VM only; act() takes several
+    with pytest.raises(NotFound):
+        provider.stop("c[1-2]")  # a one-VM verb takes the name literally (issue 26)
     assert provider.delete("c1", wait=True, timeout=60)["status"] == "terminated"
     (failed,) = provider.boot(names="c1", image="ami-00000000")
     assert not failed.ok and isinstance(failed.error, CmsError)

@@ -13,6 +13,8 @@ _EXPORTS = {
     "Provider": "cloudmesh.compute.provider",
     "ComputeNodeABC": "cloudmesh.compute.abc",
     "Config": "cloudmesh.compute.config",
+    "Keys": "cloudmesh.compute.keysgroups",
+    "SecGroups": "cloudmesh.compute.keysgroups",
     "State": "cloudmesh.compute.state",
     "wait_for": "cloudmesh.compute.wait",
     "CmsError": "cloudmesh.compute.errors",
@@ -29,6 +31,7 @@ TYPE_CHECKING = False  # typing costs ~7 ms at start-up; type checkers see True
 if TYPE_CHECKING:  # pragma: no cover
     from cloudmesh.compute.abc import ComputeNodeABC
     from cloudmesh.compute.config import Config
+    from cloudmesh.compute.keysgroups import Keys, SecGroups
     from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError,
                                           CredentialError, NotFound, UsageError)
     from cloudmesh.compute.provider import Provider

@@ -128,8 +128,10 @@ def default_public_key() -> Path:
     for name in ("id_ed25519.pub", "id_rsa.pub"):
         if (ssh_dir / name).is_file():
             return ssh_dir / name
-    raise ConfigError(f"no public key found in {ssh_dir} (id_ed25519.pub, id_rsa.pub)",
-                      "give one with --source=FILE or make one with 'cms key gen NAME'")
+    error = ConfigError(f"no public key found in {ssh_dir} (id_ed25519.pub, id_rsa.pub)",
+                        "name a key file (source=FILE) or make one (Keys().gen(NAME))")
+    error.cli_hint = "give one with --source=FILE or make one with 'cms key gen NAME'"
+    raise error
 
 
 def read_public_key(path: Path) -> dict:

@@ -85,46 +85,22 @@ def _key(arguments: dict) -> int:
     raise UsageError("cms key: no verb given", "see 'cms key --help'")
 
 
-def _check_name(name: str) -> None:
-    from cloudmesh.compute.names import check_new_name
-
-    check_new_name(name, "key name")
-
-
 def _add(state, name: str, source: str | None) -> int:
-    from pathlib import Path
+    from cloudmesh.compute.keysgroups import Keys
 
-    from cloudmesh.compute.keys import default_public_key, read_public_key
-
-    _check_name(name)
-    path = Path(source).expanduser() if source else default_public_key()
-    entry = {"name": name, **read_public_key(path.absolute())}
-    existing = state.key_get(name)
-    if existing and existing["fingerprint"] != entry["fingerprint"]:
-        raise UsageError(f"key '{name}' is already registered with another key "
-                         f"({existing['fingerprint']}, from {existing['path']})",
-                         "delete it first or pick another name")
-    state.key_put(entry)
-    print(f"{name}: {entry['type']} {entry['fingerprint']} ({entry['path']})", file=sys.stderr)
+    entry = Keys(state).add(name, source)
+    print(f"{name}: {entry['type']} {entry['fingerprint']} ({entry['path']})"
+          f"{' (already registered)' if entry['action'] == 'unchanged' else ''}",
+          file=sys.stderr)
     return 0
 
 
 def _gen(state, name: str) -> int:
-    from cloudmesh.compute.config import Config
-    from cloudmesh.compute.files import config_dir
-    from cloudmesh.compute.keys import generate_ed25519
+    from cloudmesh.compute.keysgroups import Keys
 
-    _check_name(name)
-    if state.key_get(name):
+    if state.key_get(name):  # (the library's hint names its exist_ok argument)
         raise UsageError(f"key '{name}' is already registered", "pick another name")
-    try:
-        user = Config().username()
-    except Exception:  # no config yet: the key comment is only informative
-        import getpass
-
-        user = getpass.getuser()
-    entry = {"name": name, **generate_ed25519(config_dir() / "keys" / name, f"{user}@cms:{name}")}
-    state.key_put(entry)
+    entry = Keys(state).gen(name)
     print(f"{name}: new ed25519 key {entry['fingerprint']}; public key {entry['path']}, "
           f"private key {entry['private_path']} (mode 0600)", file=sys.stderr)
     return 0
