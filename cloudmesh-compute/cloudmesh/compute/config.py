@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from cloudmesh.compute.errors import ConfigError, NotFound
 from cloudmesh.compute.files import atomic_write, config_dir
+from cloudmesh.compute.hidden import Hidden
 
 MASK = "********"
 _MISSING = object()
@@ -165,6 +166,7 @@ class Config:
     (``$CLOUDMESH_CONFIG_DIR/cloudmesh.yaml`` when set)."""
 
     FILENAME = "cloudmesh.yaml"
+    _data = Hidden()  # the parsed file holds secrets: kept out of vars(config)
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else config_dir() / self.FILENAME

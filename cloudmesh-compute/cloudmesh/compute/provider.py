@@ -16,6 +16,7 @@ from cloudmesh.compute.abc import ComputeNodeABC
 from cloudmesh.compute.config import Config, resolve_cloud
 from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, UsageError
 from cloudmesh.compute.fanout import MAX_WORKERS, Outcome, fan_out  # noqa: F401 (re-exported)
+from cloudmesh.compute.hidden import Hidden
 from cloudmesh.compute.keysgroups import KeyGroupMethods
 from cloudmesh.compute.registry import load as load_provider_class
 from cloudmesh.compute.registry import zero_config_spec
@@ -24,8 +25,7 @@ from cloudmesh.compute.state import State
 
 #: spellings the seeds and older cloudmesh files use for the same default
 _DEFAULT_ALIASES = {"flavor": ("flavor", "size"), "secgroup": ("secgroup", "secgroups"),
-                    "image": ("image",), "key": ("key",), "username": ("username", "user"),
-                    "disk_gb": ("disk_gb", "disk")}
+                    "username": ("username", "user"), "disk_gb": ("disk_gb", "disk")}
 
 
 def _warn(text: str) -> None:
@@ -67,9 +67,10 @@ class Provider(KeyGroupMethods, SshMethods):
     name's error. The one-VM conveniences (``start``, ``stop``, ``reboot``, ``suspend``,
     ``resume``, ``delete``, ``ssh``) return or raise directly.
 
-    Keys and security groups are :class:`~cloudmesh.compute.keysgroups.KeyGroupMethods`,
+    ``provider.keys`` and ``provider.secgroups`` are :mod:`cloudmesh.compute.keysgroups`;
     SSH is :class:`~cloudmesh.compute.sshtarget.SshMethods`.
     """
+    spec = Hidden()  # the cloud's entry, credentials too: kept out of vars(provider)
 
     def __init__(self, name: str | None = None, config: Config | None = None,
                  state: State | None = None,
@@ -168,10 +169,10 @@ class Provider(KeyGroupMethods, SshMethods):
     def require_default(self, option: str, given: Any = None) -> Any:
         value = self.default(option, given)
         if value in (None, ""):
-            raise ConfigError(
-                f"no {option} given for cloud '{self.name}'",
-                f"use --{option}=..., 'cms set {option}=...', or set "
-                f"cloudmesh.compute.{self.name}.default.{option} in {self.config.path}")
+            where = f"'cms set {option}=...' or its default.{option} in cloudmesh.yaml"
+            error = ConfigError(f"no {option} for cloud {self.name}", f"{option}=..., {where}")
+            error.cli_hint = f"use --{option}=..., {where}"  # (command.run_command)
+            raise error
         return value
 
     def new_names(self, count: int) -> tuple[list[str], int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute.errors import EXIT_OK, UsageError, print_error, worst_exit_code
+from cloudmesh.compute.errors import (EXIT_OK, CmsError, UsageError, print_error,
+                                      worst_exit_code)
 
 
 class HelpShown(Exception):
@@ -159,7 +160,14 @@ def run_command(function, doc: str, argv: list[str]) -> int:
         arguments = parse(doc, argv)
     except HelpShown:
         return EXIT_OK
-    return int(function(arguments) or 0)
+    try:
+        return int(function(arguments) or 0)
+    except CmsError as error:
+        # the library's hints speak of Python arguments (image=...); a command line's hint
+        # is about its options (--image=...), which the error carries as cli_hint
+        if getattr(error, "cli_hint", None):
+            error.hint = error.cli_hint
+        raise
 
 
 def positive_seconds(value: str | None, option: str, default: float) -> float:
