@@ -17,8 +17,8 @@ Options:
   --all            every build, not only the newest of each family (on kinds whose list
                    is a catalogue: google, oracle, azure, openstack's hidden builds)
   --cached         list what the last live list saw, without asking the cloud
-  --region=REGIONS for list: these regions (R1,R2) or all, instead of the configured one;
-                   --cloud=a,b or --cloud=all lists several clouds at once
+  --region=REGIONS for list: these regions (R1,R2) or all, instead of the configured one
+                   (several clouds at once: give --cloud=a,b or --cloud=all)
 """
 
 from __future__ import annotations
