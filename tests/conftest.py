@@ -50,6 +50,9 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto imports its EC2 backend on the first request (seconds on a busy machine): do
+    # it now, not inside a test whose cm.timeout is 2 s
+    ec2_client(f"http://{host}:{port}").describe_instances()
     yield f"http://{host}:{port}"
     server.stop()
 

@@ -155,6 +155,5 @@ def test_an_endpoint_dripping_a_byte_a_second_ends_at_cm_timeout(hostile_cloud):
         result, seconds = list_vms(hostile_cloud(server))
     assert result.code == 1, result
     assert seconds < LIMIT, f"cms vm list took {seconds:.1f} s against a dripping endpoint"
-    assert "no answer from" in result.err and "within 3 s (cm.timeout)" in result.err, \
-        result.err
+    assert "EC2 did not answer within 3s" in result.err, result.err
     assert server.requests == 1  # retries: 0 means one request

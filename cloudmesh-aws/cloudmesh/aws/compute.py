@@ -18,29 +18,12 @@ from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, Credent
                                       NotFound, UsageError)
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
-from cloudmesh.compute.kit.finding import find_one
+from cloudmesh.compute.kit.finding import find_one, live
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit import paging
 from cloudmesh.compute.kit.paging import pages
 from cloudmesh.compute.lazy import require
 
-
-class _OnUse:
-    """A module imported when one of its names is first used, so that loading this
-    provider (for 'cms provider list --features', say) costs no boto3 (about 0.2 s)."""
-
-    def __init__(self, name: str) -> None:
-        self._name, self._module = name, None
-
-    def __getattr__(self, attribute: str) -> Any:
-        if self._module is None:
-            self._module = require(self._name, "cloudmesh-aws", "boto3")
-        return getattr(self._module, attribute)
-
-
-boto3 = _OnUse("boto3")
-botocore_exceptions = _OnUse("botocore.exceptions")
-botocore_config = _OnUse("botocore.config")
 
 #: EC2 instance state -> cms status
 NODE_STATE_MAP = {
@@ -97,6 +80,10 @@ class Provider(ComputeNodeABC):
         creds = self.credentials
         explicit_keys = bool(creds.get("access_key_id"))
         profile = None if explicit_keys else creds.get("profile")
+        boto3 = require("boto3", "cloudmesh-aws")
+        config = require("botocore.config", "cloudmesh-aws", "boto3").Config(
+            retries={"mode": "standard", "total_max_attempts": attempts},
+            connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout)
         try:
             # Clients come from one Session per profile for the whole process: each new
             # Session parses EC2's service model again (110 ms), and several clouds
@@ -113,9 +100,7 @@ class Provider(ComputeNodeABC):
                     aws_secret_access_key=creds.get("secret_access_key") if explicit_keys
                     else None,
                     aws_session_token=creds.get("session_token") if explicit_keys else None,
-                    config=botocore_config.Config(
-                        retries={"mode": "standard", "total_max_attempts": attempts},
-                        connect_timeout=min(10.0, self.timeout), read_timeout=self.timeout))
+                    config=config)
         except Exception as error:
             raise self.translate_error(error) or error from None
         if not creds.get("endpoint_url"):
@@ -125,35 +110,55 @@ class Provider(ComputeNodeABC):
                            "(~/.aws/config or AWS_ENDPOINT_URL)")
         # the endpoint configured, or the region's own: the only origin signed requests go to
         self.guard.allow(client.meta.endpoint_url)
-        client.meta.events.register("before-send.ec2", self._check_origin)
+        http = client._endpoint.http_session  # botocore's own sender (pool, proxies, TLS)
+        client.meta.events.register("before-send.ec2",
+                                    lambda request, **_: self._send(http, request))
         return client
 
-    def _check_origin(self, request: Any, **_: Any) -> None:
-        self.guard.check(request.url)  # raises before a byte is sent; None lets it go
+    def _send(self, http: Any, request: Any) -> Any:
+        """Send one HTTP request of botocore's: to the allowed origin only (refused before
+        a byte is sent), and within cm.timeout as a whole, slow reads included (a read
+        timeout alone lets a server drip a byte a second). A late answer is botocore's
+        ReadTimeoutError, which its retries (cm.retries) and translate_error know."""
+        self.guard.check(request.url)
+        try:
+            return bounded(lambda: http.send(request), self.timeout, "EC2")
+        except CloudError as late:
+            if late.code != "deadline":
+                raise
+            exc = require("botocore.exceptions", "cloudmesh-aws", "boto3")
+            raise exc.ReadTimeoutError(endpoint_url=request.url) from None
 
     def _call(self, operation: str, client: Any = None, **kwargs: Any) -> Any:
-        """One EC2 call, bounded as a whole (connect, slow reads, botocore's retries) by
-        cm.timeout: a read timeout alone lets a server dripping a byte a second go on."""
+        """One EC2 call; its error comes out as a CmsError with EC2's code. Each request
+        is bounded by cm.timeout (see _send); so is the call as a whole, retries included,
+        in case something outside a request hangs."""
         method = getattr(client or self.client, operation)
-        return bounded(lambda: method(**kwargs), self.timeout,
-                       f"cloud '{self.cloud}' (EC2 {operation})")
+        return self.translated(bounded, lambda: method(**kwargs), self._call_seconds(),
+                               f"cloud '{self.cloud}' (EC2 {operation})")
+
+    def _call_seconds(self) -> float:
+        # every attempt's cm.timeout, botocore's standard backoff (1, 2, 4 ... s, <= 20)
+        # and a second, so that a late request ends as _send says, not here
+        return self.timeout * (self.retries + 1) + sum(min(20, 2 ** n)
+                                                      for n in range(self.retries)) + 1
 
     def _paged(self, operation: str, key: str, **kwargs: Any) -> list[dict]:
-        """Every item of a paged EC2 call, through boto3's paginator. Each page is one
-        request bounded by cm.timeout (a large account may take longer in all); the list
-        stops on a repeated NextToken and at the kit's page limit."""
+        """Every item of a paged EC2 call, through boto3's paginator. cm.timeout bounds
+        each page's request, not the list (a large account may take longer in all); the
+        list stops on a repeated NextToken and at the kit's page limit."""
         iterator = iter(self.client.get_paginator(operation).paginate(**kwargs))
         what = f"cloud '{self.cloud}': EC2 {operation}"
 
         def fetch(token: str | None) -> tuple[list[dict], str | None]:
-            page = bounded(lambda: next(iterator, None), self.timeout, what) or {}
+            page = bounded(lambda: next(iterator, None), self._call_seconds(), what) or {}
             return page.get(key, ()), page.get("NextToken")
 
         # the limit read when the list starts, so that a test can lower it
         return list(pages(fetch, what=what, max_pages=paging.MAX_PAGES))
 
     def translate_error(self, error: Exception) -> CmsError | None:
-        exc = botocore_exceptions
+        exc = require("botocore.exceptions", "cloudmesh-aws", "boto3")
         where = f"cloud '{self.cloud}'"
         if isinstance(error, exc.ProfileNotFound):
             return CredentialError(f"{where}: the AWS profile '{self.credentials.get('profile')}' "
@@ -193,18 +198,13 @@ class Provider(ComputeNodeABC):
     def _to_vm(self, instance: dict) -> dict[str, Any]:
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or ()}
         state = instance.get("State", {}).get("Name", "unknown")
-        public, private = [], []
-        for interface in instance.get("NetworkInterfaces") or ():
-            for address in interface.get("PrivateIpAddresses") or ():
-                if address.get("PrivateIpAddress"):
-                    private.append(address["PrivateIpAddress"])
-                public_ip = (address.get("Association") or {}).get("PublicIp")
-                if public_ip:
-                    public.append(public_ip)
-        if not private and instance.get("PrivateIpAddress"):
-            private.append(instance["PrivateIpAddress"])
-        if not public and instance.get("PublicIpAddress"):
-            public.append(instance["PublicIpAddress"])
+        addresses = [a for i in instance.get("NetworkInterfaces") or ()
+                     for a in i.get("PrivateIpAddresses") or ()]
+        # the instance's own fields when it has no interfaces listed (EC2-Classic answers)
+        private = [a.get("PrivateIpAddress") for a in addresses] or [
+            instance.get("PrivateIpAddress")]
+        public = [(a.get("Association") or {}).get("PublicIp") for a in addresses]
+        public = public if any(public) else [instance.get("PublicIpAddress")]
         placement = instance.get("Placement") or {}
         zone = placement.get("AvailabilityZone")
         return self.vm_record(
@@ -214,8 +214,8 @@ class Provider(ComputeNodeABC):
             state=state,
             image=instance.get("ImageId"),
             flavor=instance.get("InstanceType"),
-            public_ips=public,
-            private_ips=private,
+            public_ips=[ip for ip in public if ip],
+            private_ips=[ip for ip in private if ip],
             key=instance.get("KeyName"),
             username=tags.pop(USER_TAG, None) or self.default_username,
             secgroups=[g.get("GroupName") for g in instance.get("SecurityGroups") or
@@ -276,14 +276,10 @@ class Provider(ComputeNodeABC):
 
     def info(self, name: str) -> dict[str, Any]:
         candidates = self._candidates(name)
-        try:
-            return find_one(candidates, name, cloud=self.cloud)
-        except NotFound:
-            # an id names one instance for good: show it terminated rather than not found
-            gone = [r for r in candidates if r["id"] == name]
-            if gone:
-                return gone[0]
-            raise
+        # an id names one instance for good: show it terminated rather than not found
+        by_id = [r for r in candidates if r["id"] == name]
+        return by_id[0] if by_id and not live(by_id) else find_one(candidates, name,
+                                                                   cloud=self.cloud)
 
     def create(self, spec: BootSpec) -> dict[str, Any]:
         image = self.resolve_image(spec.image)
@@ -332,23 +328,11 @@ class Provider(ComputeNodeABC):
         """The subnet to boot in: the one named (id or Name tag), else the only subnet of
         the named VPC (in the zone, if one is given); None: EC2's default VPC."""
         if subnet:
-            key = "subnet-id" if subnet.startswith("subnet-") else "tag:Name"
-            found = self._call("describe_subnets",
-                               Filters=[{"Name": key, "Values": [subnet]}])["Subnets"]
-            if len(found) != 1:
-                raise (NotFound if not found else UsageError)(
-                    f"{len(found) or 'no'} subnets on cloud '{self.cloud}' match '{subnet}'",
-                    "give the subnet id (subnet-...)")
-            return found[0]["SubnetId"]
+            return self._one("describe_subnets", "subnet", subnet)["SubnetId"]
         if not network:
             return None
-        key = "vpc-id" if network.startswith("vpc-") else "tag:Name"
-        vpcs = self._call("describe_vpcs", Filters=[{"Name": key, "Values": [network]}])["Vpcs"]
-        if len(vpcs) != 1:
-            raise (NotFound if not vpcs else UsageError)(
-                f"{len(vpcs) or 'no'} VPCs on cloud '{self.cloud}' match '{network}'",
-                "give the VPC id (vpc-...)")
-        filters = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}]
+        filters = [{"Name": "vpc-id", "Values": [self._one("describe_vpcs", "vpc",
+                                                           network)["VpcId"]]}]
         if zone:
             filters.append({"Name": "availability-zone", "Values": [zone]})
         subnets = self._call("describe_subnets", Filters=filters)["Subnets"]
@@ -358,6 +342,17 @@ class Provider(ComputeNodeABC):
                              f"{len(subnets)} subnets ({choices})",
                              "choose one with --subnet")
         return subnets[0]["SubnetId"]
+
+    def _one(self, operation: str, kind: str, ref: str) -> dict[str, Any]:
+        """The one subnet or VPC (``kind``) whose id or Name tag is ``ref``."""
+        key = f"{kind}-id" if ref.startswith(f"{kind}-") else "tag:Name"
+        found = self._call(operation, Filters=[{"Name": key, "Values": [ref]}])
+        found = found["Subnets" if kind == "subnet" else "Vpcs"]
+        if len(found) != 1:
+            raise (NotFound if not found else UsageError)(
+                f"{len(found) or 'no'} {kind}s on cloud '{self.cloud}' match '{ref}'",
+                f"give the {kind} id ({kind}-...)")
+        return found[0]
 
     def _secgroup_ids(self, groups: list[str]) -> list[str]:
         ids = [g for g in groups if g.startswith("sg-")]
@@ -402,12 +397,10 @@ class Provider(ComputeNodeABC):
         return self.metadata_get(instance_id)
 
     # ---- images and flavors ----------------------------------------------------------
-    def _image_owners(self) -> list[str]:
-        owners = self.defaults.get("image_owners") or ["self", "amazon"]
-        return [owners] if isinstance(owners, str) else [str(o) for o in owners]
-
     def images(self) -> list[dict[str, Any]]:
-        found = self._paged("describe_images", "Images", Owners=self._image_owners(),
+        owners = self.defaults.get("image_owners") or ["self", "amazon"]
+        owners = [owners] if isinstance(owners, str) else [str(o) for o in owners]
+        found = self._paged("describe_images", "Images", Owners=owners,
                             Filters=[{"Name": "state", "Values": ["available"]}])
         return [self._to_image(i) for i in found]
 
@@ -431,9 +424,8 @@ class Provider(ComputeNodeABC):
     def flavor(self, name: str) -> dict[str, Any]:
         try:
             found = self._call("describe_instance_types", InstanceTypes=[name])["InstanceTypes"]
-        except botocore_exceptions.ClientError as error:
-            if self.translate_error(error).code not in ("InvalidInstanceType",
-                                                        "InvalidParameterValue"):
+        except CmsError as error:
+            if error.code not in ("InvalidInstanceType", "InvalidParameterValue"):
                 raise
             found = []
         if not found:
@@ -527,30 +519,27 @@ class Provider(ComputeNodeABC):
                                             GroupIds=[created["GroupId"]])["SecurityGroups"][0])
 
     def secgroup_add_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        self._change_rules(name, rules, "authorize_security_group_ingress",
-                           "authorize_security_group_egress")
+        self._change_rules(name, rules, "authorize")
 
     def secgroup_remove_rules(self, name: str, rules: list[dict[str, Any]]) -> None:
-        self._change_rules(name, rules, "revoke_security_group_ingress",
-                           "revoke_security_group_egress")
+        self._change_rules(name, rules, "revoke")
+
+    def _change_rules(self, name: str, rules: list[dict[str, Any]], verb: str) -> None:
+        group_id = self._group(name)["GroupId"]
+        for direction in ("ingress", "egress"):
+            chosen = [r for r in rules if r.get("direction", "ingress") == direction]
+            if chosen:
+                self._call(f"{verb}_security_group_{direction}", GroupId=group_id,
+                           IpPermissions=self._to_permissions(chosen))
+
+    def secgroup_delete(self, name: str) -> None:
+        self._call("delete_security_group", GroupId=self._group(name)["GroupId"])
 
     def regions(self) -> list[str]:
         """The regions this account can use (EC2 DescribeRegions: enabled and opted in)."""
         answer = self._call("describe_regions")
         return sorted(r["RegionName"] for r in answer.get("Regions") or []
                       if r.get("OptInStatus") in (None, "opt-in-not-required", "opted-in"))
-
-    def _change_rules(self, name: str, rules: list[dict[str, Any]], ingress: str,
-                      egress: str) -> None:
-        group_id = self._group(name)["GroupId"]
-        for direction, operation in (("ingress", ingress), ("egress", egress)):
-            chosen = [r for r in rules if r.get("direction", "ingress") == direction]
-            if chosen:
-                self._call(operation, GroupId=group_id,
-                           IpPermissions=self._to_permissions(chosen))
-
-    def secgroup_delete(self, name: str) -> None:
-        self._call("delete_security_group", GroupId=self._group(name)["GroupId"])
 
     def check(self) -> str:
         zones = self._call("describe_availability_zones")["AvailabilityZones"]
