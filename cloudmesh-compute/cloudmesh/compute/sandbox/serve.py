@@ -44,21 +44,47 @@ def uploaded_keys() -> set[tuple[str, str]]:
     return found
 
 
-def registry_keys() -> dict[tuple[str, str], str]:
-    """The user's own public keys (the cms key registry), by (type, base64)."""
-    from cloudmesh.compute.state import State
+class Registry:
+    """The user's own public keys (the cms key registry), by (type, base64). One State
+    for the process's life: opening it may wait for another cms's write, reading it
+    (WAL) does not."""
 
-    keys = {}
-    for key in State().keys():
-        blob = _blob(key.get("public_key") or "")
-        if blob:
-            keys[blob] = key["public_key"].strip()
-    return keys
+    def __init__(self) -> None:
+        self._state = None
+
+    def keys(self) -> dict[tuple[str, str], str]:
+        from cloudmesh.compute.state import State
+
+        if self._state is None:
+            self._state = State()
+        keys = {}
+        for key in self._state.keys():
+            blob = _blob(key.get("public_key") or "")
+            if blob:
+                keys[blob] = key["public_key"].strip()
+        return keys
 
 
-def trusted_lines() -> list[str]:
-    own = registry_keys()
+def trusted_lines(registry: Registry) -> list[str]:
+    own = registry.keys()
     return sorted(own[blob] for blob in uploaded_keys() if blob in own)
+
+
+def keep_keys_current(ssh, stopping: threading.Event) -> None:
+    """Trust on ``ssh`` the keys both uploaded to moto and the user's own, from the next
+    login on; runs on its own thread so that a slow database never delays a stop."""
+    registry = Registry()
+    trusted: list[str] = []
+    while not stopping.wait(REFRESH_SECONDS):
+        try:
+            lines = trusted_lines(registry)
+        except Exception as error:  # a database another cms holds: keep the keys, retry
+            print(f"sandbox: could not read the keys: {error}", file=sys.stderr, flush=True)
+            continue
+        if lines != trusted:
+            ssh.set_authorized_keys(lines)
+            trusted = lines
+            print(f"sandbox: the SSH server trusts {len(lines)} key(s)", flush=True)
 
 
 def write_ports(directory: Path, ports: dict) -> None:
@@ -93,17 +119,10 @@ def serve(directory: Path) -> None:
                                 "ssh": ssh.port, "ssh_user": ssh.user})
         print(f"sandbox: EC2 on 127.0.0.1:{ec2.get_host_and_port()[1]}, "
               f"SSH on 127.0.0.1:{ssh.port}", flush=True)
-        trusted: list[str] = []
-        while not stopping.wait(REFRESH_SECONDS):
-            try:
-                lines = trusted_lines()
-            except Exception as error:  # a locked database: keep the keys, try again
-                print(f"sandbox: could not read the keys: {error}", file=sys.stderr, flush=True)
-                continue
-            if lines != trusted:
-                ssh.set_authorized_keys(lines)
-                trusted = lines
-                print(f"sandbox: the SSH server trusts {len(lines)} key(s)", flush=True)
+        threading.Thread(target=keep_keys_current, args=(ssh, stopping), daemon=True,
+                         name="sandbox-keys").start()
+        while not stopping.wait(1):  # wakes for the signal handler
+            pass
     finally:
         ssh.stop()
         ec2.stop()
