@@ -9,6 +9,7 @@ each cloud's state while the check runs (the throwaway key exists only then)."""
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import signal
 import subprocess
@@ -328,13 +329,14 @@ def test_ctrl_c_mid_run_cleans_up_and_exits_130(cms_home: Path,
         assert booted.wait(60), lines
         time.sleep(0.5)  # inside the SSH wait
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)  # the JSON rows are far below a pipe's buffer
+        out = process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()
     reader.join(5)
     assert process.returncode == 130, (out, lines)
-    steps = {row["step"]: row for row in __import__("json").loads(out)}
+    steps = {row["step"]: row for row in json.loads(out)}
     assert steps["ssh"]["status"] == "interrupted" and steps["uname"]["status"] == "skipped"
     assert [steps[s]["status"] for s in ("delete", "cleanup", "gone")] == ["ok"] * 3
     assert steps["gone"]["left"] == "nothing"
