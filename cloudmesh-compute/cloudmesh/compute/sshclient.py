@@ -35,6 +35,8 @@ class SshTarget:
     port: int
     username: str
     key_path: str | None = None
+    #: no key was given and none is recorded for the VM (it was booted without one)
+    booted_without_key: bool = False
 
     @property
     def host_key_name(self) -> str:
@@ -113,6 +115,13 @@ def connect(target: SshTarget, timeout: float = 30):
             _record_host_key(hostname, key)
             client.get_host_keys().add(hostname, key.get_name(), key)
 
+    if target.key_path is None and not _agent_or_default_keys():
+        if target.booted_without_key:
+            raise _no_key_error(target)
+        raise CredentialError(f"VM {target.name}: no private key to log in as "
+                              f"'{target.username}': its key has no private key file here, "
+                              "and there is no ssh agent or ~/.ssh/id_* key",
+                              "give the private key file with --key=FILE")
     client = paramiko.SSHClient()
     for key_type, key in _known_keys(target.host_key_name).items():
         client.get_host_keys().add(target.host_key_name, key_type, key)
@@ -127,6 +136,8 @@ def connect(target: SshTarget, timeout: float = 30):
         raise _changed_key_error(target, error.expected_key, error.key) from None
     except paramiko.AuthenticationException:
         client.close()
+        if target.key_path is None and target.booted_without_key:
+            raise _no_key_error(target) from None
         raise CredentialError(f"{target.name}: ssh to {target.host} port {target.port}: "
                               f"authentication failed for user '{target.username}' with "
                               f"{'the key ' + target.key_path if target.key_path else 'the ssh agent and the default keys'}"
@@ -136,6 +147,24 @@ def connect(target: SshTarget, timeout: float = 30):
         client.close()
         raise connect_error(target, error, timeout) from None
     return client
+
+
+def _agent_or_default_keys() -> bool:
+    """Whether paramiko has a key to try when none is given: the ssh agent or a default
+    key file in ~/.ssh (id_ed25519, id_ecdsa, id_rsa, id_dsa)."""
+    if os.environ.get("SSH_AUTH_SOCK"):
+        return True
+    ssh_dir = Path.home() / ".ssh"
+    return any((ssh_dir / name).is_file()
+               for name in ("id_ed25519", "id_ecdsa", "id_rsa", "id_dsa"))
+
+
+def _no_key_error(target: SshTarget) -> CredentialError:
+    return CredentialError(
+        f"VM {target.name} was booted without a key: cms has none to log in as "
+        f"'{target.username}' on {target.host} port {target.port}",
+        "give the key that is on it (--key=KEY, a name of 'cms key list' or a file), or "
+        "boot a VM with --key=KEY")
 
 
 def _reason(error: BaseException, timeout: float) -> str:
@@ -167,9 +196,12 @@ def connect_error(target: SshTarget, error: BaseException, timeout: float) -> Cl
     reasons = getattr(error, "errors", None)  # paramiko's NoValidConnectionsError
     if isinstance(reasons, dict) and reasons:
         error = next(iter(reasons.values()))
-    return CloudError(f"{target.name}: cannot reach ssh on {target.host} port {target.port}: "
-                      f"{_reason(error, timeout)}",
-                      "see 'cms vm status NAME'; wait for it with 'cms vm wait NAME "
+    import shlex
+
+    name = shlex.quote(target.name)  # the VM's name as the user would type it
+    return CloudError(f"VM {target.name}: cannot reach ssh on {target.host} port "
+                      f"{target.port}: {_reason(error, timeout)}",
+                      f"see 'cms vm status {name}'; wait for it with 'cms vm wait {name} "
                       "--state=ssh'")
 
 

@@ -26,9 +26,14 @@ class SshMethods:
     def ssh_target(self, name: str, username: str | None = None, key: str | None = None,
                    port: str | int | None = None, host: str | None = None) -> SshTarget:
         """Where and as whom to reach a VM (an SshTarget: name, host, port, username,
-        key_path): the VM's record, then the options (command line, cms set, the cloud's
-        default block: ssh_host, ssh_port, username, key), then the key registry for the
-        private key file."""
+        key_path). Each of username, key, host and port is the first of (README "SSH"):
+        the argument given (the command line's option), ``cms set`` (CLOUD.NAME, then
+        NAME), the VM's record (the username and key it was booted with, its address),
+        the cloud's ``default:`` block, the kind's default. ``ssh_host`` and
+        ``ssh_port`` in ``default:`` come before the VM's address: they say how every
+        VM of the cloud is reached (a tunnel, the sandbox). A cloud whose endpoint is a
+        local emulator never sends SSH to an address off this machine unless
+        ``ssh_host`` says where (ConfigError)."""
         import getpass
 
         # sshclient (sockets, subprocess) is imported only when SSH is used
@@ -37,13 +42,16 @@ class SshMethods:
         record = self.info(name)
         address, default_port = self.call("ssh_address", record)
         host = self.default("ssh_host", host) or address
+        self._refuse_emulated_address(record["name"], str(host), address)
         port_number = check_port(self.default("ssh_port", port) or default_port)
         booted = self.state.boot_get(self.name, record["name"]) or {}
-        user = (username or record.get("username")
-                or (record.get("metadata") or {}).get("username")
-                or booted.get("username") or self.default("username")
-                or self.provider.default_username or getpass.getuser())
-        key_name = key or record.get("key") or booted.get("key") or self.default("key")
+        recorded_user = (record.get("username") or (record.get("metadata") or {}).get("username")
+                         or booted.get("username"))
+        user = (self._set_value("username", username) or recorded_user
+                or self.default("username") or self.provider.default_username
+                or getpass.getuser())
+        recorded_key = record.get("key") or booted.get("key")
+        key_name = self._set_value("key", key) or recorded_key or self.default("key")
         key_path = None
         if key_name:
             entry = self.state.key_get(key_name)
@@ -55,7 +63,36 @@ class SshMethods:
                 raise NotFound(f"key '{key}' is neither in the local registry nor a file",
                                "see 'cms key list'")
         return SshTarget(name=record["name"], host=str(host), port=port_number,
-                         username=str(user), key_path=key_path)
+                         username=str(user), key_path=key_path,
+                         booted_without_key=not (key_name or recorded_key))
+
+    def _set_value(self, option: str, given: Any) -> Any:
+        """The argument given, else ``cms set CLOUD.OPTION`` or ``cms set OPTION``."""
+        if given not in (None, ""):
+            return given
+        for variable in (f"{self.name}.{option}", option):
+            value = self.state.get(variable)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def _refuse_emulated_address(self, vm_name: str, host: str, address: str) -> None:
+        """A cloud on a loopback emulator (moto, a fake) hands out addresses that belong
+        to someone else (moto: real AWS ranges): SSH there would offer the user's key to
+        a stranger's machine. Such a cloud's VMs are reached only on this machine, or
+        where ``ssh_host`` says."""
+        from cloudmesh.compute.endpoints import is_loopback_host
+
+        emulator = _loopback_endpoint(self.spec)
+        if emulator is None or is_loopback_host(host) or host != address:
+            return
+        from cloudmesh.compute.errors import ConfigError
+
+        raise ConfigError(
+            f"VM {vm_name}: cloud '{self.name}' is an emulator on this machine ({emulator}) "
+            f"and the VM's address {host} is not: refusing to send SSH there",
+            f"say where its SSH server is: cms set {self.name}.ssh_host=127.0.0.1 (and "
+            f"{self.name}.ssh_port=PORT), or ssh_host in the cloud's default: block")
 
     def wait_ssh(self, names: str | list[str], timeout: float = 600, interval: float = 2,
                  progress: Callable[[str, dict, float], None] | None = None,
@@ -122,6 +159,29 @@ def run_ssh(target: SshTarget, command: str, timeout: float, stdout: Any,
     except Exception as error:
         raise CloudError(f"{target.name}: ssh {target.username}@{target.host}:{target.port} "
                          f"failed: {type(error).__name__}: {error}".rstrip(": ")) from error
+
+
+#: the credentials keys that name a cloud's API endpoint (DESIGN 4)
+ENDPOINT_KEYS = ("endpoint_url", "auth_url", "base_url", "api_endpoint", "service_endpoint")
+
+
+def _loopback_endpoint(spec: dict) -> str | None:
+    """The cloud's endpoint when it is on this machine (127.0.0.0/8, ::1, localhost)."""
+    from urllib.parse import urlsplit
+
+    from cloudmesh.compute.endpoints import is_loopback_host
+
+    credentials = (spec or {}).get("credentials") or {}
+    for key in ENDPOINT_KEYS:
+        value = credentials.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                host = urlsplit(value.strip()).hostname or ""
+            except ValueError:
+                continue
+            if is_loopback_host(host):
+                return value.strip()
+    return None
 
 
 class _Discard:
