@@ -157,3 +157,94 @@ def test_an_endpoint_dripping_a_byte_a_second_ends_at_cm_timeout(hostile_cloud):
     assert seconds < LIMIT, f"cms vm list took {seconds:.1f} s against a dripping endpoint"
     assert "EC2 did not answer within 3s" in result.err, result.err
     assert server.requests == 1  # retries: 0 means one request
+
+
+class Recorder:
+    """A server on 127.0.0.2 (a host nobody configured) that notes each request's
+    Authorization header and answers an empty DescribeInstances page."""
+
+    def __init__(self) -> None:
+        self.authorizations: list[str | None] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                recorder.authorizations.append(self.headers.get("Authorization"))
+                body = page(None)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST  # noqa: N815 - a redirected request may come as GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        try:
+            self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        except OSError:
+            pytest.skip("127.0.0.2 is not bindable here")
+        self.url = f"http://127.0.0.2:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Recorder]:
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_a_redirect_elsewhere_gets_no_signed_request(hostile_cloud, elsewhere, status):
+    """The endpoint answers every request with a redirect to 127.0.0.2: the command ends
+    with one line and exit 1, and nothing signed reaches the other host."""
+
+    class Redirecting(Hostile):
+        def __init__(self) -> None:
+            super().__init__(lambda n: None)
+            handler = self.server.RequestHandlerClass
+
+            def redirect(request: BaseHTTPRequestHandler) -> None:
+                request.rfile.read(int(request.headers.get("Content-Length") or 0))
+                self.requests += 1
+                request.send_response(status)
+                request.send_header("Location", elsewhere.url + "/")
+                request.send_header("Content-Length", "0")
+                request.end_headers()
+
+            handler.do_POST = redirect
+
+    with Redirecting() as server:
+        result = cms_here("vm", "list", f"--cloud={hostile_cloud(server)}")
+    assert result.code == 1, result
+    assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
+    assert server.requests >= 1
+    assert [a for a in elsewhere.authorizations if a] == []
+
+
+def test_the_origin_guard_refuses_a_request_sent_elsewhere(hostile_cloud, elsewhere):
+    """botocore's own hooks may rewrite where a request goes (as its S3 redirector does):
+    a request whose URL left the configured endpoint is refused before a byte is sent."""
+    from cloudmesh.compute import Provider
+    from cloudmesh.compute.errors import CloudError
+
+    with Hostile(lambda n: None) as server:
+        facade = Provider(hostile_cloud(server))
+        client = facade.provider.client
+
+        def send_elsewhere(request, **_: object) -> None:
+            request.url = elsewhere.url + "/"
+
+        client.meta.events.register_first("before-send.ec2", send_elsewhere)
+        with pytest.raises(CloudError, match=r"refused to send credentials to "
+                                             r"http://127\.0\.0\.2:\d+"):
+            facade.list()
+    assert elsewhere.authorizations == []
+    assert server.requests == 0

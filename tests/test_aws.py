@@ -3,6 +3,7 @@ specifics (pagination, terminated VMs, VMs without a public address, credentials
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from cloudmesh.compute import Provider
 from cloudmesh.compute.errors import CredentialError, NotFound, UsageError
 from cloudmesh.compute.testing import ComputeProviderSuite, assert_vm_record
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, ec2_client, moto_requests, write_config
+
+
+def moto_authentication(endpoint: str, unchecked_requests: str) -> None:
+    """Switch moto's IAM authentication on ("0": no request goes unchecked) or off ("inf")."""
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth", data=unchecked_requests.encode(), method="POST",
+        headers={"Content-Type": "text/plain"}), timeout=10).read()
 
 
 class TestAWSConformance(ComputeProviderSuite):
@@ -45,12 +53,17 @@ class TestAWSConformance(ComputeProviderSuite):
                    for name, values in request.items() if name.startswith("InstanceId."))
 
     def bad_credentials(self, spec: dict) -> dict:
-        # moto accepts any key, so the credentials name an AWS profile that does not exist
-        credentials = spec["credentials"]
-        for name in ("access_key_id", "secret_access_key", "session_token"):
-            credentials.pop(name, None)
-        credentials["profile"] = "cms-conformance-no-such-profile"
+        # moto checks signatures against its IAM users once its IAM authentication is on
+        # (its own switch, POST /moto-api/reset-auth with the number of requests let
+        # through first): no user has this access key, so EC2 answers AuthFailure
+        moto_authentication(self.endpoint, "0")
+        spec["credentials"]["access_key_id"] = "AKIAREFUSEDBYMOTO000"
         return spec
+
+    @pytest.fixture(autouse=True)
+    def _moto_authentication_off(self, moto: str):
+        yield  # whatever bad_credentials switched on ends with the test
+        moto_authentication(moto, "inf")
 
 
 def test_list_pages_past_100_reservations(aws_cloud: str, moto: str) -> None:
