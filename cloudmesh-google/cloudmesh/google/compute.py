@@ -107,12 +107,9 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        try:
-            self.operation_timeout = float(self.defaults.get("operation_timeout")
-                                           or OPERATION_TIMEOUT)
-        except (TypeError, ValueError):
-            raise ConfigError(f"cloud '{cloud}': default.operation_timeout must be a "
-                              "number of seconds") from None
+        # a declared setting: the base class has refused a value that is no number
+        self.operation_timeout = float(self.defaults.get("operation_timeout")
+                                       or OPERATION_TIMEOUT)
 
     # ---- credentials and clients -----------------------------------------------------
     @client_on_first_use

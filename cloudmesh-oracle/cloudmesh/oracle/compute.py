@@ -5,6 +5,9 @@ name; an instance OCID works wherever a name does. Only ``oci.core`` (and, when 
 ``oci.identity`` for availability domains and ``oci.work_requests`` for launch and
 terminate) is imported, and only when a cloud of this kind is used.
 
+Beside it: ``clients`` (config, signer, clients), ``images`` (catalogue, image references,
+an image's login) and ``network`` (subnets, VCNs, network security groups).
+
 Credentials: a profile of ``~/.oci/config`` or user, fingerprint, key_file (pass_phrase),
 tenancy, region; compartment_id (default: the tenancy), availability_domain (default: the
 first), subnet_id (default: the only subnet of the compartment) and service_endpoint (one
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 import uuid
 from typing import Any
 
@@ -23,13 +25,13 @@ from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.errors import (CloudError, CmsError, CredentialError,
                                       NotFound, UsageError)
 from cloudmesh.compute.kit.cloudinit import add_user
-from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.paging import MAX_PAGES, pages
 from cloudmesh.compute.kit.polling import poll_until
-from cloudmesh.compute.lazy import require
+from cloudmesh.oracle.clients import OciClients, config_errors, oci_sdk
+from cloudmesh.oracle.images import ImageCatalogue, arch, image_login
 from cloudmesh.oracle.network import NetworkMixin
 
 #: OCI instance lifecycle state -> cms status
@@ -45,25 +47,13 @@ NODE_STATE_MAP = {
     "TERMINATED": "terminated",
 }
 _GONE = ("TERMINATING", "TERMINATED")
-#: a platform image's display name ends with its build date: the rest is its family
-_BUILD = re.compile(r"-\d{4}\.\d{2}\.\d{2}-\d+$")
 #: OCI derives the VNIC's hostname from the display name: keep it a valid host label
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
-_EXPLICIT_KEYS = ("user", "fingerprint", "key_file", "tenancy", "region", "pass_phrase")
-_SIGNER_KEYS = ("user", "fingerprint", "key_file", "tenancy")
 #: seconds a launch or terminate work request may take (default.work_timeout overrides)
 WORK_TIMEOUT = 1800.0
 
 
-def _oci():
-    """The oci package, with oci.core imported (the only service every verb needs)."""
-    require("oci.core", "cloudmesh-oracle", "oci")
-    import oci
-
-    return oci
-
-
-class Provider(NetworkMixin, ComputeNodeABC):
+class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
     kind = "oracle"
     credential_keys = ("profile", "user", "fingerprint", "key_file", "pass_phrase", "tenancy",
                        "region", "compartment_id", "availability_domain", "subnet_id",
@@ -82,121 +72,10 @@ class Provider(NetworkMixin, ComputeNodeABC):
 
     def __init__(self, cloud: str, spec: dict[str, Any]) -> None:
         super().__init__(cloud, spec)
-        self._lock = threading.Lock()
-        self._config: dict[str, Any] | None = None
-        self._signer = None
         self._image_logins: dict[str, str] = {}  # image id -> its login (records' username)
-        self._local = threading.local()  # per-thread VirtualNetworkClient for VNIC reads
         self._ad: str | None = self.credentials.get("availability_domain") or None
-
-    # ---- configuration and clients -----------------------------------------------------
-    @property
-    def config(self) -> dict[str, Any]:
-        """The oci SDK config: the profile of ~/.oci/config (when named, or when the
-        entry lacks keys), overridden by the keys in cloudmesh.yaml."""
-        if self._config is None:
-            oci = _oci()
-            creds = self.credentials
-            explicit = {k: str(creds[k]) for k in _EXPLICIT_KEYS if creds.get(k)}
-            config: dict[str, Any] = {}
-            where = f"cloud '{self.cloud}'"
-            if creds.get("profile") or not all(k in explicit for k in _SIGNER_KEYS):
-                profile = str(creds.get("profile") or "DEFAULT")
-                try:
-                    config = oci.config.from_file(profile_name=profile)
-                except oci.exceptions.ConfigFileNotFound:
-                    missing = [k for k in _SIGNER_KEYS if k not in explicit]
-                    raise CredentialError(
-                        f"{where}: no ~/.oci/config, and credentials lack {', '.join(missing)}",
-                        "set user, fingerprint, key_file, tenancy and region, or run "
-                        "'oci setup config'") from None
-                except oci.exceptions.ProfileNotFound:
-                    raise CredentialError(f"{where}: profile '{profile}' is not in "
-                                          "~/.oci/config", "fix credentials.profile") from None
-                except oci.exceptions.InvalidConfig as error:
-                    raise CredentialError(f"{where}: ~/.oci/config profile '{profile}' is "
-                                          f"invalid ({self._config_errors(error)})") from None
-            config.update(explicit)
-            try:
-                oci.config.validate_config(config)
-            except oci.exceptions.InvalidConfig as error:
-                raise CredentialError(f"{where}: OCI credentials are incomplete or malformed "
-                                      f"({self._config_errors(error)})",
-                                      "fingerprint is 16 hex pairs like 12:34:...; user and "
-                                      "tenancy are OCIDs") from None
-            self._config = config
-        return self._config
-
-    @staticmethod
-    def _config_errors(error: Exception) -> str:
-        errors = getattr(error, "errors", None)
-        if isinstance(errors, dict):  # names of keys and what is wrong; never values
-            return ", ".join(f"{key} {problem}" for key, problem in sorted(errors.items()))
-        return type(error).__name__
-
-    @property
-    def region(self) -> str | None:
-        return self.credentials.get("region") or (self._config or {}).get("region")
-
-    @property
-    def compartment(self) -> str:
-        return str(self.credentials.get("compartment_id") or self.config["tenancy"])
-
-    def _client_options(self) -> dict[str, Any]:
-        oci = _oci()
-        if self._signer is None:
-            config = self.config
-            try:
-                self._signer = oci.signer.Signer(
-                    tenancy=config["tenancy"], user=config["user"],
-                    fingerprint=config["fingerprint"],
-                    private_key_file_location=config.get("key_file"),
-                    pass_phrase=oci.config.get_config_value_or_default(config, "pass_phrase"),
-                    private_key_content=config.get("key_content"))
-            except Exception as error:
-                raise self.translate_error(error) or error from None
-        options: dict[str, Any] = {
-            "signer": self._signer,
-            # cms retries reads itself (self.retry) within cm.retries/cm.timeout; no
-            # circuit breaker, so one cloud that fails is reported, not silently blocked
-            "retry_strategy": oci.retry.NoneRetryStrategy(),
-            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
-            "timeout": (min(10.0, self.timeout), self.timeout),
-        }
-        if self.credentials.get("service_endpoint"):
-            options["service_endpoint"] = str(self.credentials["service_endpoint"])
-        return options
-
-    def _make(self, factory):
-        """A client whose HTTP session sends only to the allowed origins (issue 21): the
-        configured service_endpoint, else the region's endpoint the SDK chose; every page
-        and poll the SDK itself follows goes through the same guarded session."""
-        from cloudmesh.compute.kit.transport import guard_requests_session
-
-        client = self.translated(lambda: factory(self.config, **self._client_options()))
-        if not self.credentials.get("service_endpoint"):
-            self.guard.allow(client.base_client.endpoint)
-        guard_requests_session(client.base_client.session, self.guard)
-        return client
-
-    @client_on_first_use
-    def compute(self):
-        return self._make(_oci().core.ComputeClient)
-
-    @property
-    def network(self):
-        """A VirtualNetworkClient of the calling thread (VNICs are read concurrently and
-        a client's HTTP session is not meant to be shared between threads)."""
-        client = getattr(self._local, "network", None)
-        if client is None:
-            with self._lock:
-                client = self._local.network = self._make(_oci().core.VirtualNetworkClient)
-        return client
-
-    @client_on_first_use
-    def work_requests(self):
-        require("oci.work_requests", "cloudmesh-oracle", "oci")
-        return self._make(_oci().work_requests.WorkRequestClient)
+        # a declared setting: the base class has refused a value that is no number
+        self.work_timeout = float(self.defaults.get("work_timeout") or WORK_TIMEOUT)
 
     # ---- errors --------------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -225,7 +104,7 @@ class Provider(NetworkMixin, ComputeNodeABC):
                                    "fix credentials.key_file")
         if isinstance(error, (exc.ConfigFileNotFound, exc.ProfileNotFound, exc.InvalidConfig)):
             return CredentialError(f"{where}: {type(error).__name__}: "
-                                   f"{self._config_errors(error)}")
+                                   f"{config_errors(error)}")
         if isinstance(error, exc.ConnectTimeout):
             return CloudError(f"{where}: OCI did not answer within {self.timeout:g}s",
                               "raise cm.timeout or try later", retryable=True)
@@ -257,9 +136,8 @@ class Provider(NetworkMixin, ComputeNodeABC):
         if zone:
             return zone
         if self._ad is None:
-            require("oci.identity", "cloudmesh-oracle", "oci")
-            identity = self._make(_oci().identity.IdentityClient)
-            domains = self._call(identity.list_availability_domains, self.compartment).data
+            domains = self._call(self.identity.list_availability_domains,
+                                 self.compartment).data
             if not domains:
                 raise CloudError(f"cloud '{self.cloud}': the compartment has no availability "
                                  "domain", "set credentials.availability_domain")
@@ -366,7 +244,7 @@ class Provider(NetworkMixin, ComputeNodeABC):
             version=image.operating_system_version,
             status=image.lifecycle_state,
             created=image.time_created,
-        ) | {"arch": _arch(image)}
+        ) | {"arch": arch(image)}
 
     @staticmethod
     def _vcpus_per_ocpu(shape) -> int:
@@ -409,9 +287,8 @@ class Provider(NetworkMixin, ComputeNodeABC):
                              "digits and '-', starting with a letter")
 
     def create(self, spec) -> dict[str, Any]:
-        oci = _oci()
-        models = oci.core.models
-        image = self.resolve_image(spec.image)
+        models = oci_sdk().core.models
+        image = self.image(spec.image)
         shape, ocpus, memory_gb = self._shape(spec.flavor)
         subnet = self._subnet(spec.network, spec.subnet)
         metadata = self._boot_metadata(spec, image)
@@ -446,27 +323,8 @@ class Provider(NetworkMixin, ComputeNodeABC):
                              "see the instance's work requests in the console")
         return self._records([instance])[0]
 
-    @staticmethod
-    def _image_login(image: dict[str, Any]) -> str:
-        """The login OCI gives ``ssh_authorized_keys`` to: ubuntu on Ubuntu images, opc on
-        Oracle Linux and the others."""
-        return "ubuntu" if "ubuntu" in str(image.get("os") or "").lower() else "opc"
-
     def default_username_for(self, image: str) -> str:
-        return self._image_login(self.resolve_image(image))
-
-    def _login_of_image(self, image_id: str | None) -> str:
-        """The login an instance's key is for when cms did not boot it: that of its image
-        (read once per image), the kind's default when the image is gone or unreadable."""
-        if not image_id:
-            return self.default_username
-        if image_id not in self._image_logins:
-            try:
-                image = self._to_image(self._call(self.compute.get_image, image_id).data)
-                self._image_logins[image_id] = self._image_login(image)
-            except (NotFound, CredentialError):
-                self._image_logins[image_id] = self.default_username
-        return self._image_logins[image_id]
+        return image_login(self.image(image))
 
     def _boot_metadata(self, spec, image: dict[str, Any]) -> dict[str, str]:
         """The instance metadata: the key as ``ssh_authorized_keys`` (OCI gives it to the
@@ -479,7 +337,7 @@ class Provider(NetworkMixin, ComputeNodeABC):
         if public_key:
             metadata["ssh_authorized_keys"] = public_key.strip()
             metadata["cms_key"] = str(key.get("name") or "")
-        login = self._image_login(image)
+        login = image_login(image)
         # the record's username: the boot's own, else the image's login
         metadata["cms_username"] = spec.username or login
         userdata = spec.userdata
@@ -491,7 +349,7 @@ class Provider(NetworkMixin, ComputeNodeABC):
 
     def _wait_for_work(self, work_request_id: str | None, what: str) -> None:
         """Wait for an OCI work request (the kit's poll_until, bounded by
-        default.work_timeout); a FAILED one is a CloudError with OCI's errors."""
+        ``work_timeout``: default.work_timeout, else WORK_TIMEOUT); a FAILED one is a CloudError with OCI's errors."""
         if not work_request_id:
             return
         client = self.work_requests
@@ -505,7 +363,7 @@ class Provider(NetworkMixin, ComputeNodeABC):
 
         poll_until(lambda: self._call(client.get_work_request, work_request_id).data,
                    lambda request: request.status == "SUCCEEDED", failed=failed,
-                   timeout=float(self.defaults.get("work_timeout") or WORK_TIMEOUT),
+                   timeout=self.work_timeout,
                    what=f"{what} (work request {work_request_id})",
                    interval=0.1, max_interval=5.0)
 
@@ -548,48 +406,19 @@ class Provider(NetworkMixin, ComputeNodeABC):
         instance = self._find(name, live=True)
         tags = {**(instance.freeform_tags or {}), **{str(k): str(v) for k, v in
                                                       metadata.items()}}
-        details = _oci().core.models.UpdateInstanceDetails(freeform_tags=tags)
+        details = oci_sdk().core.models.UpdateInstanceDetails(freeform_tags=tags)
         updated = self._call(self.compute.update_instance, instance.id, details).data
         return dict(updated.freeform_tags or {})
 
-    # ---- images and flavors ------------------------------------------------------------
-    def _image_objects(self, **kwargs: Any) -> list:
-        return self._all(self.compute.list_images, self.compartment, **kwargs)
-
+    # ---- images (the catalogue and the references: images.py) and flavors -------------
     def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
         """The compartment's own images and the newest build of each platform family
         (x86 and Arm builds are families of their own); ``all_builds``: every build."""
-        newest: dict[str, Any] = {}
-        own = []
-        for image in self._image_objects(lifecycle_state="AVAILABLE"):
-            if image.compartment_id or all_builds:
-                own.append(image)
-                continue
-            family = _BUILD.sub("", image.display_name or image.id)
-            if family not in newest or image.time_created > newest[family].time_created:
-                newest[family] = image
-        chosen = own + sorted(newest.values(), key=lambda i: i.display_name or "")
-        return [self._to_image(i) for i in chosen]
+        return [self._to_image(i) for i in self._catalogue(all_builds)]
 
     def image(self, name: str) -> dict[str, Any]:
-        return self.resolve_image(name)
-
-    def resolve_image(self, ref: str) -> dict[str, Any]:
-        """An image by OCID, display name, or family (a display name without its build
-        date, e.g. Oracle-Linux-9.4, or "Canonical Ubuntu 24.04"): the newest build."""
-        if ref.startswith("ocid1.image."):
-            return self._to_image(self._call(self.compute.get_image, ref).data)
-        found = self._image_objects(display_name=ref)
-        if not found:
-            found = [i for i in self._image_objects(lifecycle_state="AVAILABLE")
-                     if ref in (_BUILD.sub("", i.display_name or ""),
-                                f"{i.operating_system} {i.operating_system_version}")
-                     # x86 builds unless the reference names the Arm family
-                     and ("aarch64" in ref) == ("aarch64" in (i.display_name or ""))]
-        if not found:
-            raise NotFound(f"no image '{ref}' on cloud '{self.cloud}'",
-                           f"see 'cms image list --cloud={self.cloud}'")
-        return self._to_image(max(found, key=lambda i: i.time_created))
+        """By OCID, display name or family (also what ``resolve_image`` answers)."""
+        return self._to_image(self._image_object(name))
 
     def _shape_objects(self) -> list:
         seen: dict[str, Any] = {}
@@ -634,8 +463,3 @@ class Provider(NetworkMixin, ComputeNodeABC):
         shapes = self._call(self.compute.list_shapes, self.compartment, limit=100).data
         return f"region {self.region}, {len(shapes)} shapes visible"
 
-
-def _arch(image) -> str:
-    """x86_64 or aarch64: OCI names Arm platform builds ``...-aarch64-...``; an image
-    without that mark is taken as x86_64 (OCI's Image has no architecture field)."""
-    return "aarch64" if "aarch64" in (image.display_name or "").lower() else "x86_64"
