@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError, NotFound, UsageError
-from conftest import TEST_SECRET, aws_cloud_spec, cms_here, ec2_client, write_config
+from conftest import TEST_SECRET, aws_cloud_spec, cms_here, ec2_client, run_cms, write_config
 
 
 # ---- keys and security groups from Python ----------------------------------------------
@@ -193,3 +193,60 @@ def test_ssh_errors_name_the_vm_and_the_cause(aws_cloud: str, monkeypatch) -> No
         assert "No authentication methods" not in str(nokey.value)
     finally:
         stop.set()
+
+
+# ---- cms check, and the smaller edges ------------------------------------------------------
+def test_check_tells_not_set_up_from_failing(cms_home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {"PATH": str(empty), "AWS_EC2_METADATA_DISABLED": "true"}  # no IMDS, no multipass
+    assert cms_here("init", env=env).code == 0
+    fresh = cms_here("check", "--output=json", env=env)
+    assert fresh.code == 0, fresh  # a fresh template is not broken
+    assert {row["cloud"]: row["status"] for row in fresh.json()} == \
+        {"aws": "not set up", "multipass": "not set up"}
+    named = cms_here("check", "aws", env=env)  # asked for by name: it must work
+    assert named.code == 4 and "not set up" in named.out
+    assert cms_here("config", "set", "cloudmesh.compute.aws.credentials.endpoint_url",
+                    "http://127.0.0.1:9", env=env).code == 0
+    for key, value in (("access_key_id", "AKIATESTTESTTEST"), ("secret_access_key", "x" * 20)):
+        assert cms_here("config", "set", f"cloudmesh.compute.aws.credentials.{key}", value,
+                        env=env).code == 0
+    broken = cms_here("check", "--output=json", env=env)  # nothing listens on port 9
+    assert broken.code == 1, broken
+    assert {row["cloud"]: row["status"] for row in broken.json()}["aws"] == "failed"
+
+
+def test_debug_anywhere_on_the_line(aws_cloud: str) -> None:
+    result = cms_here("vm", "info", "ghost", "--debug")
+    assert result.code == 3 and "Traceback" in result.err, result
+    assert "Traceback" not in cms_here("vm", "info", "ghost").err
+
+
+def test_script_quit_ends_quietly_and_errors_name_the_line(aws_cloud: str) -> None:
+    quiet = run_cms(stdin="set a=1\nquit\nvm info ghost\n")  # the shell: a real process
+    assert quiet.code == 0 and "quit" not in quiet.err and "ghost" not in quiet.err, quiet
+    failing = run_cms(stdin="set a=1\n\nvm info ghost\nset b=2\n")
+    assert failing.code == 3 and "line 3: vm info ghost" in failing.err, failing
+    assert cms_here("set").out.count("b=") == 0  # stopped at line 3
+
+
+def test_boot_dryrun_of_a_taken_name_says_so(aws_cloud: str) -> None:
+    assert cms_here("vm", "boot", "--name=taken", "--wait", "--timeout=60").code == 0
+    dry = cms_here("vm", "boot", "--name=taken", "--dryrun")
+    assert dry.code == 2 and "already exists" in dry.err and "would boot" not in dry.err, dry
+    free = cms_here("vm", "boot", "--name=free", "--dryrun")
+    assert free.code == 0 and "would boot free" in free.err
+
+
+def test_completion_without_a_shell_names_the_shells() -> None:
+    for argv in (("completion",), ("completion", "tcsh")):
+        result = cms_here(*argv)
+        assert result.code == 2 and len(result.err.splitlines()) == 1, result
+        assert all(shell in result.err for shell in ("bash", "zsh", "fish"))
+        assert "invalid arguments" not in result.err
+
+
+def test_readme_has_no_stray_line() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "\ncore. [docs/providers.md]" not in readme

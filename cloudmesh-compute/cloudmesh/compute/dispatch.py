@@ -21,11 +21,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def debug_requested(argv: list[str]) -> tuple[bool, list[str]]:
-    """``--debug`` in front of the command (or CMS_DEBUG set): tracebacks are shown."""
+    """``--debug`` anywhere on the line before a ``--`` (or CMS_DEBUG set): tracebacks
+    are shown; the line without it. After ``--`` (a remote command's words) it is kept."""
     debug = os.environ.get("CMS_DEBUG", "") not in ("", "0")
-    while argv and argv[0] == "--debug":
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" in argv[:end]:
         debug = True
-        argv = argv[1:]
+        argv = [word for word in argv[:end] if word != "--debug"] + argv[end:]
     return debug, argv
 
 

@@ -14,6 +14,10 @@ EXIT_NOT_FOUND = 3
 EXIT_CONFIG = 4
 EXIT_INTERRUPTED = 130
 
+#: ``CmsError.code`` of an error that means nothing is set up for a cloud yet (no
+#: credentials found, its tool not installed), as opposed to failing: 'cms check' says so
+NOT_SET_UP = "cms:not-set-up"
+
 #: set by ``cms --debug`` (through set_debug): errors are printed with their tracebacks
 DEBUG = False
 

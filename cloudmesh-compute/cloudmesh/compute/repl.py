@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
+#: lines that end the shell or a script
+QUIT_WORDS = ("quit", "exit", "q", "cms quit", "cms exit")
 INTRO = "cms shell: every cms command, 'help', '!command', $variables; 'quit' or ^D ends"
 
 
@@ -86,14 +88,22 @@ class Shell:
         finally:
             sys.stdout.flush()
 
-    def script(self, lines, keep_going: bool) -> int:
+    def script(self, lines, keep_going: bool, source: str = "stdin") -> int:
         """Run lines; stop at the first failure with its exit code unless keep_going
-        (then the exit code is that of the last line that failed)."""
+        (then the exit code is that of the last line that failed). ``quit`` or ``exit``
+        ends the script there, quietly. After a failing line, one more line on stderr
+        says which line of ``source`` it was."""
         code = 0
         for number, line in enumerate(lines, 1):
+            if line.strip() in QUIT_WORDS:
+                break
             result = self.execute(line)
             if result:
                 code = result
+                from cloudmesh.compute.errors import printable_line
+
+                print(printable_line(f"{source}, line {number}: {line.strip()} "
+                                     f"(exit code {result})"), file=sys.stderr, flush=True)
                 if not keep_going:
                     return result
         return code
@@ -136,7 +146,7 @@ def _interactive(session: Shell) -> int:
 
         def onecmd(self, line: str) -> bool:
             text = line.strip()
-            if text in ("quit", "exit", "EOF", "q"):
+            if text in QUIT_WORDS or text == "EOF":
                 if text == "EOF":
                     print()
                 return True
@@ -201,7 +211,7 @@ def main(argv: list[str]) -> int:
                 lines = handle.read().splitlines()
         except OSError as error:
             raise ConfigError(f"cannot read the script {path}: {error.strerror}") from None
-        return session.script(lines, keep_going)
+        return session.script(lines, keep_going, path)
     if sys.stdin is not None and sys.stdin.isatty() and not keep_going:
         return _interactive(session)
     return session.script(iter(sys.stdin.readline, ""), keep_going)

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.boot import BootSpec
+from cloudmesh.compute.errors import NOT_SET_UP
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError, WaitTimeout)
 
@@ -252,7 +253,7 @@ class Provider(ComputeNodeABC):
     def _not_installed(self, name: str) -> ConfigError:
         return ConfigError(f"multipass is not installed ('{name}' is not on PATH)",
                            INSTALL_HINT + f", or set cloudmesh.compute.{self.cloud}."
-                           "credentials.executable")
+                           "credentials.executable", code=NOT_SET_UP)
 
     def run(self, *args: str, timeout: float | None = QUICK_TIMEOUT,
             stdin_text: str | None = None) -> str:

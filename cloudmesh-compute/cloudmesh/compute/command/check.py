@@ -21,10 +21,13 @@ Options:
   --cleanup        remove what an interrupted --deep run left (only VMs and keys that a
                    deep check marked), nothing else
 
-Every cloud is checked at once; one row per cloud, with a hint for each failure: a cloud
-that is not configured, misconfigured or refuses the credentials is a failed row, never
-an abort of the others. The exit code is 0 when all pass, otherwise that of the failures
-(4 for configuration and credentials, 1 for a cloud that cannot be reached; 1 when they
+Every cloud is checked at once; one row per cloud, with a hint for each failure, never
+an abort of the others. A cloud with nothing set up yet (no credentials found, its tool
+not installed) is "not set up"; one that is misconfigured, refuses the credentials or
+cannot be reached is "failed". The exit code is 0 when every cloud is ok or, checking
+all clouds, merely not set up (a fresh 'cms init' template is not broken); a cloud named
+in CLOUDS must work. Otherwise it is that of the failures (4 for configuration and
+credentials, not set up included, 1 for a cloud that cannot be reached; 1 when they
 differ).
 
 A deep check exits 0 only when every step passed on every cloud; its last column names what
@@ -37,7 +40,8 @@ from __future__ import annotations
 import time
 
 from cloudmesh.compute.command import run_command
-from cloudmesh.compute.errors import CloudError, CmsError, ConfigError, worst_exit_code
+from cloudmesh.compute.errors import (NOT_SET_UP, CloudError, CmsError, ConfigError,
+                                      worst_exit_code)
 from cloudmesh.compute.output import check_format, emit
 
 
@@ -78,12 +82,17 @@ def _check(arguments: dict) -> int:
             if not isinstance(error, CmsError):
                 error = CloudError(f"cloud '{cloud}': {type(error).__name__}: {error}",
                                    "run 'cms --debug check' for the traceback and report it")
-            return {"cloud": cloud, "kind": kind, "status": "failed", "detail": str(error),
+            status = "not set up" if error.code == NOT_SET_UP else "failed"
+            return {"cloud": cloud, "kind": kind, "status": status, "detail": str(error),
                     "seconds": round(time.monotonic() - started, 2),
                     "exit_code": error.exit_code, "_error": error}
 
     rows = [o.result for o in fan_out(check_one, clouds)]
-    errors = [row.pop("_error") for row in rows if "_error" in row]
+    named = bool(arguments["CLOUDS"])  # a cloud asked for by name must work
+    errors = [row.pop("_error") for row in rows if "_error" in row
+              and (named or row["status"] != "not set up")]
+    for row in rows:
+        row.pop("_error", None)
     emit(rows, output, ["cloud", "kind", "status", "seconds", "detail"])
     return worst_exit_code(errors)
 

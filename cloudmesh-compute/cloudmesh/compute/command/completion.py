@@ -97,6 +97,12 @@ def run(argv: list[str]) -> int:
     if len(args) == 1 and args[0] in SHELLS:
         sys.stdout.write(SCRIPTS[args[0]])
         return 0
+    if not args or (len(args) == 1 and not args[0].startswith("-")):
+        from cloudmesh.compute.errors import UsageError, escape_control
+
+        what = f"unknown shell '{escape_control(args[0])}'" if args else "no shell given"
+        raise UsageError(f"cms completion: {what}", "name one of bash, zsh, fish: e.g. "
+                         "eval \"$(cms completion bash)\" in ~/.bashrc")
     from cloudmesh.compute.command import run_command
 
     return run_command(lambda a: 0, __doc__.replace("bash|zsh|fish", "(bash|zsh|fish)"),

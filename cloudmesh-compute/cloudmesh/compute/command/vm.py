@@ -86,7 +86,8 @@ from cloudmesh.compute.command import (WAIT_STATES, WaitProgress, check_choice, 
                                        open_provider,
                                        positive_int, positive_seconds, report_errors,
                                        run_command)
-from cloudmesh.compute.errors import ConfigError, UsageError, print_error, worst_exit_code
+from cloudmesh.compute.errors import (EXIT_USAGE, ConfigError, UsageError, print_error,
+                                      worst_exit_code)
 from cloudmesh.compute.command import list_options
 from cloudmesh.compute.output import (VM_COLUMNS, check_format, emit, emit_record,
                                       select)
@@ -266,12 +267,20 @@ def _boot(arguments: dict, output: str, timeout: float) -> int:
     else:
         outcomes = _boot_with(provider, arguments, count, userdata, public_ip, timeout, None)
     if arguments["--dryrun"]:
+        # a name that is taken: the dry run refuses it as the boot would, not "would boot"
+        taken = {o.item: o.result for o in provider.infos([o.result["name"] for o in outcomes])
+                 if o.ok and o.result.get("status") not in ("terminated", "deleting")}
         for outcome in outcomes:
             vm = outcome.result
+            if vm["name"] in taken:
+                print_error(UsageError(f"a VM named '{vm['name']}' already exists on "
+                                       f"'{provider.name}' (status {taken[vm['name']]['status']})"
+                                       "; the boot would refuse it", "pick another name"))
+                continue
             print(f"would boot {vm['name']} on {provider.name} ({provider.kind}): image={vm['image']} "
                   f"flavor={vm['flavor']} key={vm['key'] or '-'} "
                   f"secgroups={','.join(vm['secgroups']) or '-'}", file=sys.stderr)
-        return 0
+        return EXIT_USAGE if taken else 0
     records = [o.result for o in outcomes if o.ok]
     if records:
         emit(records, output, VM_COLUMNS)
