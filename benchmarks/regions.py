@@ -55,7 +55,7 @@ def write(config_dir: Path, clouds: dict[str, dict]) -> None:
 
 def bare_at_once(commands: list[list[str]]) -> list[str]:
     """One shell line that starts every bare script at once and waits for all."""
-    return ["sh", "-c", " ".join(shlex.join(c) + " >/dev/null &" for c in commands) + " wait"]
+    return ["/bin/sh", "-c", " ".join(shlex.join(c) + " >/dev/null &" for c in commands) + " wait"]
 
 
 def bench_regions(url: str, env: dict[str, str], workdir: Path, runs: int,
