@@ -5,7 +5,7 @@ state database, which stores the cells of each cached VM beside it.
 
 from __future__ import annotations
 
-from cloudmesh.compute.errors import escape_control
+from cloudmesh.compute.terminal import escape_control
 
 VM_COLUMNS = ["name", "status", "cloud", "image", "flavor", "public_ips", "private_ips",
               "zone", "created"]

@@ -21,144 +21,14 @@ if TYPE_CHECKING:
 
 from cloudmesh.compute.errors import ConfigError, NotFound
 from cloudmesh.compute.files import atomic_write, config_dir
+from cloudmesh.compute.secrecy import (MASK, is_secret_key,  # noqa: F401 (re-exported)
+                                       mask_comments, mask_tree)
+from cloudmesh.compute.yamlfile import MAX_CONFIG_BYTES, load_yaml
 from cloudmesh.compute.hidden import Hidden
 
-MASK = "********"
 _MISSING = object()
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-#: the documented key names of secrets (README, "Security"): a key whose name contains
-#: one of these, or any key below it, holds a secret
-_SECRET_NAME = re.compile(
-    r"(password|passwd|pwd|secret|token|api[-_]?key|auth|credential|pass[-_]?phrase"
-    r"|private[-_]?key|access[-_]?key|cookie|bearer|signature)",
-    re.IGNORECASE)
-_NOT_SECRET_SUFFIX = ("_file", "_path", "_url", "_endpoint", "_id_file")
-_NOT_SECRET = {"application_credential_id"}
-#: section names that contain a secret word but hold ordinary keys too
-_SECTIONS = {"credentials", "credential"}
 _warned_permissions: set[str] = set()
-#: cloudmesh.yaml is a few kilobytes; a larger file, or one whose aliases expand to more
-#: nodes than this (a "billion laughs"), is refused before anything walks it
-MAX_CONFIG_BYTES = 1024 * 1024
-MAX_CONFIG_NODES = 100_000
-#: cloudmesh.yaml nests 6 levels deep; far deeper nesting would overflow the recursion of
-#: everything that walks the tree (masking, ${ENV} expansion, the round-trip writer)
-MAX_CONFIG_DEPTH = 64
-
-
-def _secret_name(name: str) -> bool:
-    name = name.lower()
-    if name.endswith(_NOT_SECRET_SUFFIX) or name in _NOT_SECRET:
-        return False
-    return bool(_SECRET_NAME.search(name))
-
-
-def is_secret_key(key: str) -> bool:
-    """True when a dotted config key names a secret value: its last part is a secret's
-    name, or it lies below one (``secret: {value: ...}``, a list of ``passwords:``). The
-    names of clouds and the ``credentials`` section do not count as secret names."""
-    parts = key.split(".")
-    if _secret_name(parts[-1]):
-        return True
-    in_clouds = len(parts) > 2 and parts[0] == "cloudmesh" and parts[1] in ("compute", "cloud")
-    for index, part in enumerate(parts[:-1]):
-        if index < 2 or (in_clouds and index == 2) or part.lower() in _SECTIONS:
-            continue
-        if _secret_name(part):
-            return True
-    return False
-
-
-def _yaml_loader():
-    """PyYAML's safe loader (its C parser when present) that refuses a duplicate key
-    (naming the key and line, never a value) and aliases expanding past a budget."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc, valid-type]
-        def construct_document(self, node):
-            _check_expansion(node)
-            return super().construct_document(node)
-
-        def construct_mapping(self, node, deep=False):
-            if isinstance(node, yaml.MappingNode):
-                seen: set = set()
-                for key_node, _ in node.value:
-                    if isinstance(key_node, yaml.ScalarNode):
-                        if (key_node.tag, key_node.value) in seen \
-                                and key_node.tag != "tag:yaml.org,2002:merge":
-                            raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
-                        seen.add((key_node.tag, key_node.value))
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, line: int) -> None:
-        super().__init__(key, line)
-        self.key, self.line = key, line
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _TooDeep(Exception):
-    pass
-
-
-def _check_expansion(root) -> None:
-    """Raise _TooLarge if the document, with every alias expanded, has more nodes than
-    MAX_CONFIG_NODES. Each distinct node is sized once (memoized), so the check itself
-    is linear in the file, not in the expansion."""
-    sizes: dict[int, int] = {}
-
-    def size(node, depth: int) -> int:
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        if depth > MAX_CONFIG_DEPTH:
-            raise _TooDeep()
-        sizes[id(node)] = 1  # a node that contains itself counts once
-        total = 1
-        value = node.value
-        if isinstance(value, list):
-            for child in value:
-                if isinstance(child, tuple):
-                    total += size(child[0], depth + 1) + size(child[1], depth + 1)
-                else:
-                    total += size(child, depth + 1)
-                if total > MAX_CONFIG_NODES:
-                    raise _TooLarge()
-        sizes[id(node)] = total
-        return total
-
-    size(root, 0)
-
-
-def _load_yaml(text: str, path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a safe loader
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}",
-                          "fix that line, or 'cms init --force' writes the template "
-                          "(keeping the old file as cloudmesh.yaml.bak)") from None
-    except _DuplicateKey as error:
-        raise ConfigError(f"{path}:{error.line}: the key '{error.key}' appears twice in one "
-                          "mapping", "keep one of them") from None
-    except _TooLarge:
-        raise ConfigError(f"{path}: its aliases (*name) expand to more than "
-                          f"{MAX_CONFIG_NODES:,} values", "write the values out instead") from None
-    except (_TooDeep, RecursionError):
-        raise ConfigError(f"{path}: nested more than {MAX_CONFIG_DEPTH} levels deep",
-                          "flatten the file") from None
 
 
 class Config:
@@ -208,7 +78,7 @@ class Config:
             raise ConfigError(f"{path}:{line}: not UTF-8 text",
                               "save the file as UTF-8") from None
         self._warn_permissions()
-        data = _load_yaml(text, path)
+        data = load_yaml(text, path)
         if data is None:
             raise ConfigError(f"{path} is empty",
                               "run 'cms init' to write the template in its place")
@@ -473,70 +343,6 @@ def _did_you_mean(word: str, choices) -> str:
 
     close = difflib.get_close_matches(str(word), list(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def mask_tree(node: Any, key: str = "") -> Any:
-    """Mask secrets in a (copied) tree of dicts and lists, in place; returns it. A value
-    is masked when its key is a secret's name or lies below one (``is_secret_key``), the
-    items of a list included, and wherever else the same value appears (a YAML alias of
-    a secret under another name); a ``${ENV}`` reference is shown as it is (it says where
-    the value comes from, not what it is)."""
-    secrets: set = set()
-    _mask_by_name(node, key, secrets)
-    if secrets:
-        _mask_equal(node, secrets)
-    return node
-
-
-def _mask_by_name(node: Any, key: str, secrets: set) -> None:
-    if isinstance(node, dict):
-        for k in list(node):
-            node[k] = _masked(node[k], f"{key}.{k}" if key else str(k), secrets)
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            node[index] = _masked(item, key, secrets)
-
-
-def _masked(value: Any, key: str, secrets: set) -> Any:
-    if isinstance(value, (dict, list)):
-        _mask_by_name(value, key, secrets)
-        return value
-    if value is None or value == "" or isinstance(value, bool) or not is_secret_key(key):
-        return value
-    if isinstance(value, str) and _ENV_REF.fullmatch(value):
-        return value
-    secrets.add(str(value))
-    return MASK
-
-
-def _mask_equal(node: Any, secrets: set) -> None:
-    items = node.items() if isinstance(node, dict) else enumerate(node) \
-        if isinstance(node, list) else ()
-    for k, value in list(items):
-        if isinstance(value, (dict, list)):
-            _mask_equal(value, secrets)
-        elif value is not None and not isinstance(value, bool) and str(value) in secrets:
-            node[k] = MASK
-
-
-_commented_secret = None
-
-
-def mask_comments(text: str) -> str:
-    """YAML text with the values of secrets in comments masked (a commented-out
-    ``# password: hunter2`` is still a password): after a secret's name and ':' or '='
-    in a comment, the rest of the line is masked."""
-    global _commented_secret
-    if _commented_secret is None:
-        _commented_secret = re.compile(
-            r"((?:^|\s)#.*?[\w.-]*" + _SECRET_NAME.pattern + r"[\w.-]*[\"']?\s*[:=]\s*)"
-            r"(\S.*)$", re.IGNORECASE)
-    lines = []
-    for line in text.split("\n"):
-        if "#" in line:
-            line = _commented_secret.sub(lambda m: m.group(1) + MASK, line)
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def resolve_cloud(cloud: str | None, config: Config, state) -> str:
