@@ -1,6 +1,7 @@
-"""``cms check --deep`` (issue 23) against moto, the OpenStack fake and the fake multipass,
-all at once and with a failure injected at each step: the rows, the exit code, and that
-each cloud's state holds nothing but what the output names.
+"""``cms check --deep`` (issue 23) against every kind's test cloud (moto, the OpenStack,
+Compute Engine, ARM and OCI fakes, the fake multipass), all at once and with a failure
+injected at each step: the rows, the exit code, and that each cloud's state holds nothing
+but what the output names.
 
 The VM's SSH server is the test's own on 127.0.0.1 (``ssh_host``/``ssh_port`` set as a
 user behind a tunnel would): it trusts exactly the keys the boot delivered, read back from
@@ -23,7 +24,14 @@ import pytest
 from cloudmesh.compute.testing.faultproxy import FaultProxy, ec2_error
 from cloudmesh.compute.testing.fixtures import require_ssh_server, write_config
 from conftest import CMS, aws_cloud_spec, cms_here, ec2_client
+from fakes.azure import AzureFake
+from fakes.google import GoogleFake
+from fakes.google.harness import cloud_spec as google_spec
 from fakes.multipass import harness
+from fakes.oracle import OciFake
+from fakes.oracle.harness import cloud_spec as oracle_spec
+from fakes.oracle.harness import delivered_keys as oci_delivered_keys
+from fakes.oracle.harness import make_api_key
 from test_multipass_conformance import authorized_keys_of
 from test_openstack import cloud_spec as openstack_spec
 from test_openstack import openstack_fake  # noqa: F401  (the fixture)
@@ -43,17 +51,85 @@ def aws_live(endpoint: str) -> dict[str, list[str]]:
 def aws_delivered(endpoint: str) -> list[str]:
     ec2 = ec2_client(endpoint)
     names = [i.get("KeyName") for r in ec2.describe_instances()["Reservations"]
-             for i in r["Instances"] if i.get("KeyName")]
+             for i in r["Instances"]
+             if i.get("KeyName") and i["State"]["Name"] not in ("shutting-down", "terminated")]
     if not names:
         return []
     pairs = ec2.describe_key_pairs(KeyNames=names, IncludePublicKey=True)["KeyPairs"]
     return [pair["PublicKey"] for pair in pairs]
 
 
+def aws_groups(endpoint: str) -> list[str]:
+    return sorted(g["GroupName"] for g in
+                  ec2_client(endpoint).describe_security_groups()["SecurityGroups"])
+
+
 def openstack_live(fake) -> dict[str, list[str]]:
     with fake.lock:
         return {"vms": list(fake.servers), "keys": list(fake.keypairs),
                 "floating_ips": [f["id"] for f in fake.floatingips.values()]}
+
+
+def openstack_groups(fake) -> list[str]:
+    with fake.lock:
+        return sorted(g["name"] for g in fake.security_groups.values())
+
+
+def openstack_ports(fake) -> list[str]:
+    with fake.lock:
+        return sorted(fake.ports)
+
+
+def google_live(fake: GoogleFake) -> dict[str, list[str]]:
+    """Instances, disks and firewalls (cms groups are firewalls) the fake holds."""
+    state = fake.state
+    state.tick()
+    with state.lock:
+        return {"vms": sorted(n for _, n in state.instances), "disks": fake.disks(),
+                "firewalls": sorted(state.firewalls)}
+
+
+def google_delivered(fake: GoogleFake) -> list[str]:
+    with fake.state.lock:
+        names = [n for _, n in fake.state.instances]
+    return [key for name in names for key in fake.ssh_keys(name)]
+
+
+def azure_live(fake: AzureFake) -> list[str]:
+    """Every resource id (VMs, NICs, public IPs, disks, NSGs, SSH keys, networks) and
+    resource group the fake ARM holds."""
+    with fake.lock:
+        fake._settle()
+        return sorted(fake.resources) + [f"group:{g}" for g in sorted(fake.groups)]
+
+
+def azure_delivered(fake: AzureFake) -> list[str]:
+    keys = []
+    for vm in fake.of_type("Microsoft.Compute/virtualMachines"):
+        profile = vm["properties"].get("osProfile") or {}
+        ssh = (profile.get("linuxConfiguration") or {}).get("ssh") or {}
+        keys += [k["keyData"] for k in ssh.get("publicKeys") or []]
+    return keys
+
+
+def oracle_live(fake: OciFake) -> dict[str, list[str]]:
+    """What an OCI account is billed for or holds: instances, VNICs and boot volumes not
+    terminated (OCI lists terminated instances for a while), network security groups."""
+    with fake.lock:
+        fake._run_events()
+        return {"vms": sorted(i for i, v in fake.instances.items()
+                              if v["lifecycleState"] not in ("TERMINATED", "TERMINATING")),
+                "vnics": sorted(i for i, v in fake.vnics.items()
+                                if v["lifecycleState"] != "TERMINATED"),
+                "boot_volumes": sorted(fake.boot_volumes),
+                "nsgs": sorted(g["displayName"] for g in fake.nsgs.values())}
+
+
+def oracle_delivered(fake: OciFake) -> list[str]:
+    with fake.lock:
+        instances = [dict(v) for v in fake.instances.values()
+                     if v["lifecycleState"] not in ("TERMINATED", "TERMINATING")]
+    return [k for i in instances for found in oci_delivered_keys(i).values() for k in found]
 
 
 def openstack_delivered(fake) -> list[str]:
@@ -88,11 +164,14 @@ class VmSshServer:
 
     def _follow(self) -> None:
         trusted: list[str] = []
+        last: dict[int, list[str]] = {}  # each source's keys of its last good read
         while not self.stopping.wait(0.05):
-            try:
-                keys = sorted({k.strip() for source in self.sources for k in source()})
-            except Exception:  # a state read mid-write: next round
-                continue
+            for number, source in enumerate(self.sources):
+                try:
+                    last[number] = [k.strip() for k in source()]
+                except Exception:  # a state read mid-write: that source's next round
+                    pass
+            keys = sorted({k for found in last.values() for k in found})
             if keys and keys != trusted:
                 self.server.set_authorized_keys(keys)
                 trusted = keys
@@ -110,6 +189,46 @@ class VmSshServer:
 
 
 # ---- fixtures --------------------------------------------------------------------------------
+@pytest.fixture
+def google_fake():
+    fake = GoogleFake(delay=0.1)
+    fake.start()
+    yield fake
+    fake.stop()
+    assert not fake.violations, fake.violations
+
+
+@pytest.fixture
+def azure_fake():
+    fake = AzureFake(op_seconds=0.05, retry_after="0")
+    fake.reserved_usernames.discard(getpass.getuser())  # the SSH login is the local user
+    fake.start()
+    yield fake
+    fake.stop()
+    assert not fake.violations, fake.violations
+
+
+def azure_spec(fake: AzureFake) -> dict:
+    return {"cm": {"kind": "azure", "label": "fake ARM"},
+            "credentials": {"subscription_id": fake.subscription, "resource_group": "rg-cms",
+                            "location": "eastus", "access_token": fake.token,
+                            "base_url": fake.url},
+            "default": {"image": "ubuntu-24.04", "flavor": "Standard_B1s",
+                        "poll_interval": 0.02}}
+
+
+@pytest.fixture
+def oracle_fake(tmp_path: Path):
+    fake = OciFake(delay=0.1)
+    key_file, fingerprint = make_api_key(tmp_path / "oci")
+    fake.api_keys = {fingerprint}
+    fake.start()
+    fake.cms_entry = oracle_spec(fake.url, key_file, fingerprint)
+    yield fake
+    fake.stop()
+    assert not fake.violations, fake.violations
+
+
 @pytest.fixture
 def multipass_state(cms_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     executable = harness.install_fake(tmp_path / "bin")
@@ -136,6 +255,16 @@ def rows_of(result) -> dict[str, dict[str, dict]]:
     return rows
 
 
+def not_ok(result) -> list[str]:
+    """The rows that did not pass, one line each (what an assertion should show)."""
+    try:
+        rows = result.json()
+    except ValueError:
+        return [result.out[-2000:], result.err[-2000:]]
+    return [f"{r['cloud']} {r['step']} {r['status']}: {r['detail']} | left: {r['left']}"
+            for r in rows if r["status"] != "ok"]
+
+
 def statuses(steps: dict[str, dict]) -> list[str]:
     return [steps[step]["status"] for step in STEPS]
 
@@ -145,36 +274,73 @@ def local_keys() -> list[str]:
     return [k["name"] for k in listed.json()] if listed.out.strip() else []
 
 
-# ---- the whole path, three kinds at once -------------------------------------------------------
-def test_deep_check_passes_on_three_kinds_at_once(cms_home: Path, tmp_path: Path, moto: str,
-                                                  openstack_fake, multipass_state: dict) -> None:
-    clouds_config(cms_home, aws=aws_cloud_spec(moto), os=openstack_spec(openstack_fake),
-                  mp=multipass_state)
+# ---- the whole path, six kinds at once ---------------------------------------------------------
+GROUP_KINDS = ("aws", "os", "gce", "az", "oci")  # the kinds with security groups
+
+
+def define_default_group() -> None:
+    """The local group 'default' (SSH in): a boot that names it makes the cms-owned
+    'cms-default' on a cloud that lacks it."""
+    assert cms_here("secgroup", "add", "default", "--description=ssh in").code == 0
+    added = cms_here("secgroup", "rule", "add", "default", "tcp", "22", "0.0.0.0/0")
+    assert added.code == 0, added
+
+
+def test_deep_check_passes_on_all_six_kinds_at_once(
+        cms_home: Path, tmp_path: Path, moto: str, openstack_fake, google_fake: GoogleFake,
+        azure_fake: AzureFake, oracle_fake: OciFake, multipass_state: dict) -> None:
+    with azure_fake.lock:  # an account prepared for a lab: its group and network exist
+        azure_fake._ensure_group("rg-cms", "eastus")
+        azure_fake._seed_vnet("rg-cms", "eastus")
+    specs = {"aws": aws_cloud_spec(moto), "os": openstack_spec(openstack_fake),
+             "gce": google_spec(google_fake.url, google_fake.token), "az": azure_spec(azure_fake),
+             "oci": oracle_fake.cms_entry, "mp": multipass_state}
+    for cloud in GROUP_KINDS:  # boots use the cms-owned group made from the local 'default'
+        specs[cloud]["default"]["secgroup"] = "default"
+    clouds_config(cms_home, **specs)
+    define_default_group()
     state_file = multipass_state["_state"]
-    server = VmSshServer(tmp_path / "sshd", [lambda: aws_delivered(moto),
-                                             lambda: openstack_delivered(openstack_fake),
-                                             lambda: multipass_delivered(state_file)])
+    before = {"aws": (aws_live(moto), aws_groups(moto)),
+              "os": (openstack_live(openstack_fake), openstack_groups(openstack_fake),
+                     openstack_ports(openstack_fake)),
+              "gce": google_live(google_fake), "az": azure_live(azure_fake),
+              "oci": oracle_live(oracle_fake), "mp": multipass_live(state_file)}
+    server = VmSshServer(tmp_path / "sshd", [
+        lambda: aws_delivered(moto), lambda: openstack_delivered(openstack_fake),
+        lambda: google_delivered(google_fake), lambda: azure_delivered(azure_fake),
+        lambda: oracle_delivered(oracle_fake), lambda: multipass_delivered(state_file)])
     try:
-        server.point("aws", "os", "mp")
+        server.point("aws", "os", "gce", "az", "oci", "mp")
         started = time.monotonic()
-        result = cms_here("check", "--deep", "aws,os,mp", "--yes", "--timeout=60",
+        result = cms_here("check", "--deep", "aws,os,gce,az,oci,mp", "--yes", "--timeout=90",
                           "--output=json")
         elapsed = time.monotonic() - started
     finally:
         server.stop()
-    assert result.code == 0, result
+    assert result.code == 0, not_ok(result)
     rows = rows_of(result)
-    assert set(rows) == {"aws", "os", "mp"}
+    assert set(rows) == {"aws", "os", "gce", "az", "oci", "mp"}
+    kinds = {cloud: steps["boot"]["kind"] for cloud, steps in rows.items()}
+    assert kinds == {"aws": "aws", "os": "openstack", "gce": "google", "az": "azure",
+                     "oci": "oracle", "mp": "multipass"}
     for cloud, steps in rows.items():
         assert statuses(steps) == ["ok"] * len(STEPS), (cloud, steps)
         assert steps["gone"]["left"] == "nothing"
         assert steps["uname"]["detail"].startswith("Linux"), steps["uname"]
         assert steps["boot"]["detail"].endswith("running")
-    # concurrent: the whole run is shorter than the three clouds one after another
+        # the group the run made for its boot was removed by the run itself
+        assert ("group cms-default" in steps["cleanup"]["detail"]) == (cloud in GROUP_KINDS), \
+            (cloud, steps["cleanup"])
+    # concurrent: the whole run is shorter than the six clouds one after another
     assert elapsed < sum(sum(r["seconds"] for r in s.values()) for s in rows.values())
-    assert aws_live(moto) == {"vms": [], "keys": []}
-    assert openstack_live(openstack_fake) == {"vms": [], "keys": [], "floating_ips": []}
-    assert multipass_live(state_file) == {"vms": []}
+    # each cloud holds again exactly what it held before the run
+    assert (aws_live(moto), aws_groups(moto)) == before["aws"]
+    assert (openstack_live(openstack_fake), openstack_groups(openstack_fake),
+            openstack_ports(openstack_fake)) == before["os"]
+    assert google_live(google_fake) == before["gce"]
+    assert azure_live(azure_fake) == before["az"]
+    assert oracle_live(oracle_fake) == before["oci"]
+    assert multipass_live(state_file) == before["mp"] == {"vms": []}
     assert local_keys() == []  # the temporary registry entries are gone
     known = cms_home / "known_hosts"
     assert not known.exists() or f":{server.server.port}]" not in known.read_text()

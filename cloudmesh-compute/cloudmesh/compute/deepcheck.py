@@ -32,8 +32,13 @@ STEPS = ("credentials", "image", "flavor", "key", "boot", "ssh", "uname", "delet
 DEEP_KEY = "cms-deep-check"
 #: every VM and key a deep check makes is named so: cms-deep-<8 hex digits>
 NAME_PATTERN = re.compile(r"^cms-deep-[0-9a-f]{8}$")
-#: the local journal: state variable cms-deep-check.<cloud>.<name> = run id
+#: the local journal: state variable cms-deep-check.<cloud>.<name> = run id (a VM and its
+#: key) and cms-deep-check.<cloud>.group.<name> = run id (a cms-owned group the run made)
 JOURNAL = "cms-deep-check."
+GROUP_JOURNAL = "group."
+#: a group a deep check made carries it in its description: "(cms-deep-check=<run id>) ..."
+#: (first: Azure keeps 256 characters of a description)
+GROUP_MARK = re.compile(r"\(" + DEEP_KEY + r"=([0-9a-f]{16})\)")
 #: the cleanup's own bound once the run's timeout has passed
 CLEANUP_SECONDS = 300.0
 COLUMNS = ["cloud", "kind", "step", "status", "seconds", "detail", "left"]
@@ -64,7 +69,7 @@ class DeepCheck:
         self.deadline = time.monotonic() + timeout
         self.interval = min(2.0, max(0.05, timeout / 100))
         self.key_dir: str | None = None
-        self.groups_before: set[str] | None = None
+        self.groups_made: list[str] = []
         self.known_host: str | None = None
 
     # ---- bookkeeping ---------------------------------------------------------------------
@@ -181,7 +186,7 @@ class DeepCheck:
     def _boot(self) -> str:
         facade, provider = self.facade, self.facade.provider
         if provider.supports("secgroups"):
-            self.groups_before = {g["name"] for g in facade.secgroups()}
+            self._make_groups()
         if provider.key_delivery == "keypair" and provider.supports("key_upload"):
             self._made("keypair", f"key pair {self.name}",
                        f"cms key delete {self.name} --cloud={self.cloud}")
@@ -196,6 +201,31 @@ class DeepCheck:
         record = facade.call("wait", self.name, "running", timeout=max(1, self._remaining()),
                              interval=self.interval, progress=self._poll)
         return f"{record.get('id')} running"
+
+    def _make_groups(self) -> None:
+        """Create the cms-owned groups the boot will use that the cloud lacks, marked with
+        this run's id in their description (and journalled), so that cleanup and a later
+        --cleanup remove exactly these; the boot then finds them and uses them as they are.
+        """
+        from cloudmesh.compute.bootspec import cloud_group_name
+
+        wanted = self.facade.default("secgroup") or []
+        if isinstance(wanted, str):
+            wanted = [g.strip() for g in wanted.split(",") if g.strip()]
+        present = {g["name"] for g in self.facade.secgroups()}
+        for local in wanted:
+            definition = self.state.secgroup_get(local)
+            name = cloud_group_name(local)
+            if definition is None or name in present:
+                continue  # a cloud's own group, or one already there: used as it is
+            described = definition.get("description") or name
+            self.state.set(f"{JOURNAL}{self.cloud}.{GROUP_JOURNAL}{name}", self.run_id)
+            self._made(f"group:{name}", f"group {name}",
+                       f"cms secgroup delete {name} --cloud={self.cloud}")
+            self.groups_made.append(name)
+            self.facade.call("secgroup_upload", {
+                **definition, "name": name,
+                "description": f"({DEEP_KEY}={self.run_id}) {described}"})
 
     def _ssh(self) -> str:
         from cloudmesh.compute.sshclient import known_hosts_path
@@ -256,15 +286,18 @@ class DeepCheck:
                 done.append(f"key pair {self.name}")
             if not any("key pair" in p for p in problems):
                 self._removed("keypair")
-        for group in self._new_groups():
-            self._made(f"group:{group}", f"group {group}",
-                       f"cms secgroup delete {group} --cloud={self.cloud}")
+        for group in self.groups_made:
+            if "vm" in self.left:
+                problems.append(f"group {group} is kept while VM {self.name} may use it")
+                continue
             try:
                 retry(lambda g=group: facade.call("secgroup_delete", g), self._remaining)
-                self._removed(f"group:{group}")
-                done.append(f"group {group}")
             except CmsError as error:
                 problems.append(str(error))
+                continue
+            self._removed(f"group:{group}")
+            self.state.delete(f"{JOURNAL}{self.cloud}.{GROUP_JOURNAL}{group}")
+            done.append(f"group {group}")
         if "registry" in self.left:
             self.state.key_delete(self.name)
             self._removed("registry")
@@ -279,13 +312,6 @@ class DeepCheck:
         if problems:
             raise CloudError("; ".join(problems))
         return ", ".join(done + ["local key"]) if self.key_dir else "nothing was made"
-
-    def _new_groups(self) -> list[str]:
-        if self.facade is None or self.groups_before is None:
-            return []
-        created = {g["name"] for g in self.facade.secgroups()} - self.groups_before
-        # only cms-owned groups that this run's boot put there
-        return sorted(g for g in created if g.startswith("cms-") or self.state.secgroup_get(g))
 
     def _gone(self) -> str:
         if self.facade is None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cloudmesh.compute.deepcheck import (COLUMNS, DEEP_KEY, JOURNAL,  # noqa: F401
-                                         NAME_PATTERN, STEPS, DeepCheck, remove_vm, say)
-from cloudmesh.compute.errors import CmsError
+from cloudmesh.compute.deepcheck import (COLUMNS, DEEP_KEY, GROUP_JOURNAL,  # noqa: F401
+                                         GROUP_MARK, JOURNAL, NAME_PATTERN, STEPS,
+                                         DeepCheck, remove_vm, retry, say)
+from cloudmesh.compute.errors import CloudError, CmsError
 from cloudmesh.compute.kit.markers import read_marker
 
 
@@ -117,7 +118,9 @@ def sweep(clouds: list[str], config: Any, state: Any, timeout: float) -> tuple[l
                                                                              list[CmsError]]:
     """--cleanup: on each cloud, remove the VMs a deep check made (named cms-deep-XXXXXXXX
     and marked with both markers, or, where the kind keeps no metadata, journalled here),
-    their key pairs and this machine's journal and registry entries. Nothing else."""
+    their key pairs, the cms-owned groups a deep check made (marked in their description,
+    or journalled where the cloud keeps none) and this machine's journal and registry
+    entries. Nothing else."""
     from cloudmesh.compute.fanout import fan_out
 
     outcomes = fan_out(lambda cloud: _sweep_one(cloud, config, state, timeout), clouds)
@@ -155,8 +158,12 @@ def _sweep_one(cloud: str, config: Any, state: Any,
 
     facade = Provider(cloud, config=config, state=state)
     prefix = f"{JOURNAL}{cloud}."
-    journal = {name[len(prefix):]: value for name, value in state.variables().items()
+    entries = {name[len(prefix):]: value for name, value in state.variables().items()
                if name.startswith(prefix)}
+    journal = {name: value for name, value in entries.items()
+               if not name.startswith(GROUP_JOURNAL)}
+    groups_journal = {name[len(GROUP_JOURNAL):] for name in entries
+                      if name.startswith(GROUP_JOURNAL)}
     deadline = time.monotonic() + timeout
     rows: list[dict] = []
     errors: list[CmsError] = []
@@ -194,13 +201,52 @@ def _sweep_one(cloud: str, config: Any, state: Any,
                 errors.append(error)
                 row(f"key pair {name}", "failed", started, str(error),
                     f"key pair {name} (remove: cms key delete {name} --cloud={cloud})")
+    if facade.provider.supports("secgroups"):
+        errors += _sweep_groups(facade, state, groups_journal, failed, deadline, row)
     for name in journal:
         if name in failed:
             continue  # still on the cloud: the journal keeps finding it
         if state.key_get(name) is not None and NAME_PATTERN.match(name):
             state.key_delete(name)
         state.delete(prefix + name)
-    if not rows:
+    if not rows:  # nothing was found
         rows.append({"cloud": cloud, "kind": facade.kind, "step": "cleanup", "status": "ok",
                      "seconds": 0.0, "detail": "no leftovers of a deep check", "left": "nothing"})
     return rows, errors
+
+
+def _sweep_groups(facade: Any, state: Any, journalled: set[str], failed: set[str],
+                  deadline: float, row: Any) -> list[CmsError]:
+    """Remove the groups a deep check made: marked in their description (or, where the
+    cloud keeps no description, journalled here). Kept while a deep-check VM that could
+    not be removed may use them."""
+    import time
+
+    errors: list[CmsError] = []
+    cloud = facade.name
+    present = facade.secgroups()
+    for group in present:
+        name, description = group["name"], group.get("description")
+        marked = bool(GROUP_MARK.search(description)) if description else name in journalled
+        if not marked:
+            continue
+        started = time.monotonic()
+        left = f"group {name} (remove: cms secgroup delete {name} --cloud={cloud})"
+        if failed:
+            error = CloudError(f"group {name} is kept: VM {', '.join(sorted(failed))} may "
+                               "still use it", "run 'cms check --deep --cleanup' again")
+            errors.append(error)
+            row(f"group {name}", "failed", started, str(error), left)
+            continue
+        try:
+            retry(lambda: facade.call("secgroup_delete", name),
+                  lambda: deadline - time.monotonic())
+        except CmsError as error:
+            errors.append(error)
+            row(f"group {name}", "failed", started, str(error), left)
+            continue
+        row(f"group {name}", "ok", started, "deleted")
+        state.delete(f"{JOURNAL}{cloud}.{GROUP_JOURNAL}{name}")
+    for name in journalled - {g["name"] for g in present}:
+        state.delete(f"{JOURNAL}{cloud}.{GROUP_JOURNAL}{name}")  # already gone
+    return errors
