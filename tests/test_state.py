@@ -83,3 +83,17 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     state.cache_replace("a", "vm", [{"name": "z", "status": "running", "cloud": "a"}])
     assert state.cached_cells("a")[0][:3] == ["z", "running", "a"]
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == State.SCHEMA_VERSION
+
+
+def test_an_icmp_all_rule_is_stored_once(tmp_path: Path) -> None:
+    # its ports are NULL, which SQLite's UNIQUE treats as distinct: adding must look first
+    state = State(tmp_path / "cloudmesh.db")
+    state.secgroup_put("g", "web")
+    rule = {"direction": "ingress", "protocol": "icmp", "from_port": None, "to_port": None,
+            "cidr": "0.0.0.0/0"}
+    assert state.secgroup_rule("g", rule, add=True) is True
+    assert state.secgroup_rule("g", rule, add=True) is False
+    state.secgroup_put("g", "web", rules=[rule, dict(rule)])
+    assert len(state.secgroup_get("g")["rules"]) == 1
+    assert state.secgroup_rule("g", rule, add=False) is True
+    assert state.secgroup_get("g")["rules"] == []

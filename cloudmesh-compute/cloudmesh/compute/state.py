@@ -376,9 +376,10 @@ class State:
                        "DO UPDATE SET description = excluded.description", (name, description))]
         if rules is not None:
             statements.append(("DELETE FROM secgroup_rules WHERE secgroup = ?", (name,)))
-            statements += [("INSERT OR IGNORE INTO secgroup_rules VALUES (?, ?, ?, ?, ?, ?)",
-                            (name, r["direction"], r["protocol"], r["from_port"], r["to_port"],
-                             r["cidr"])) for r in rules]
+            distinct = dict.fromkeys((name, r["direction"], r["protocol"], r["from_port"],
+                                      r["to_port"], r["cidr"]) for r in rules)
+            statements += [("INSERT INTO secgroup_rules VALUES (?, ?, ?, ?, ?, ?)", row)
+                           for row in distinct]
         self._write(statements)
 
     def secgroup_rule(self, name: str, rule: dict[str, Any], add: bool) -> bool:
@@ -386,7 +387,12 @@ class State:
         values = (name, rule["direction"], rule["protocol"], rule["from_port"], rule["to_port"],
                   rule["cidr"])
         if add:
-            sql = "INSERT OR IGNORE INTO secgroup_rules VALUES (?, ?, ?, ?, ?, ?)"
+            # not INSERT OR IGNORE: UNIQUE treats the NULL ports of an icmp/all rule as
+            # distinct, so the same rule would be added again on every call
+            sql = ("INSERT INTO secgroup_rules SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS ("
+                   "SELECT 1 FROM secgroup_rules WHERE secgroup = ? AND direction = ? AND "
+                   "protocol = ? AND from_port IS ? AND to_port IS ? AND cidr = ?)")
+            values = values + values
         else:
             sql = ("DELETE FROM secgroup_rules WHERE secgroup = ? AND direction = ? AND "
                    "protocol = ? AND from_port IS ? AND to_port IS ? AND cidr = ?")
