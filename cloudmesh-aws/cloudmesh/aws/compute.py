@@ -16,7 +16,6 @@ from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
-from cloudmesh.compute.errors import NOT_SET_UP
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one, live
@@ -168,8 +167,7 @@ class Provider(ComputeNodeABC):
         if isinstance(error, (exc.NoCredentialsError, exc.PartialCredentialsError)):
             return CredentialError(f"{where}: no AWS credentials found",
                                    "set credentials.access_key_id and secret_access_key "
-                                   "(as ${ENV} references) or a profile in ~/.aws/credentials",
-                                   code=NOT_SET_UP)
+                                   "(as ${ENV} references) or a profile in ~/.aws/credentials")
         if isinstance(error, exc.NoRegionError):
             return ConfigError(f"{where}: no AWS region", "set credentials.region")
         if isinstance(error, (exc.ReadTimeoutError, exc.ConnectTimeoutError)):
@@ -357,18 +355,7 @@ class Provider(ComputeNodeABC):
         return found[0]
 
     def _secgroup_ids(self, groups: list[str]) -> list[str]:
-        ids = [g for g in groups if g.startswith("sg-")]
-        names = [g for g in groups if not g.startswith("sg-")]
-        if names:
-            found = self._call("describe_security_groups",
-                               Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
-            by_name = {g["GroupName"]: g["GroupId"] for g in found}
-            missing = [n for n in names if n not in by_name]
-            if missing:
-                raise NotFound(f"security group '{missing[0]}' is not on cloud '{self.cloud}'",
-                               "create it on the cloud or pick another with --secgroup")
-            ids += [by_name[n] for n in names]
-        return ids
+        return [g if g.startswith("sg-") else self._group(g)["GroupId"] for g in groups]
 
     def _act(self, operation: str, name: str) -> dict[str, Any]:
         instance_id = self._find(name)["id"]
@@ -507,7 +494,8 @@ class Provider(ComputeNodeABC):
         found = self._call("describe_security_groups",
                            Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
         if not found:
-            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'")
+            raise NotFound(f"no security group '{name}' on cloud '{self.cloud}'",
+                           f"see 'cms secgroup list --cloud={self.cloud}'")
         return found[0]
 
     def secgroups(self) -> list[dict[str, Any]]:
