@@ -383,12 +383,13 @@ def test_ssh_that_never_answers_times_out_and_cleans_up(cms_home: Path,
     assert multipass_live(multipass_state["_state"]) == {"vms": []}
 
 
-def openstack_through_proxy(cms_home: Path, fake) -> FaultProxy:
+def openstack_through_proxy(cms_home: Path, fake, request_seconds: float = 5,
+                            **default: str) -> FaultProxy:
     proxy = FaultProxy(target=fake.url)
     url = proxy.start()
     fake.public_url = url  # the catalog sends every service request through the proxy
-    spec = openstack_spec(fake, f"{url}/identity/v3")
-    spec["cm"].update(retries=0, timeout=5)
+    spec = openstack_spec(fake, f"{url}/identity/v3", **default)
+    spec["cm"].update(retries=0, timeout=request_seconds)
     clouds_config(cms_home, os=spec)
     return proxy
 
@@ -417,9 +418,15 @@ def test_a_delete_that_fails_once_is_tried_again(cms_home: Path, tmp_path: Path,
 
 def test_a_delete_that_keeps_failing_names_the_vm_left(cms_home: Path, tmp_path: Path,
                                                        openstack_fake) -> None:
-    proxy = openstack_through_proxy(cms_home, openstack_fake)
+    """The VM and the group the run made for it are left and named; --cleanup later
+    removes those two, and not a VM or a cms-owned group that a deep check did not make."""
+    proxy = openstack_through_proxy(cms_home, openstack_fake, secgroup="default")
     server = VmSshServer(tmp_path / "sshd", [lambda: openstack_delivered(openstack_fake)])
     try:
+        define_default_group()
+        assert cms_here("secgroup", "add", "web").code == 0
+        assert cms_here("secgroup", "upload", "web", "--cloud=os").code == 0
+        groups_before = openstack_groups(openstack_fake)
         server.point("os")
         proxy.add("status", "DELETE /compute/v2.1/servers/*", times=100, status=409,
                   body=CONFLICT)
@@ -433,11 +440,16 @@ def test_a_delete_that_keeps_failing_names_the_vm_left(cms_home: Path, tmp_path:
         assert statuses(steps)[:7] == ["ok"] * 7 and steps["delete"]["status"] == "failed"
         left = steps["gone"]["left"]
         # exactly what the cloud still holds is named, with its command
-        assert f"VM {name} ({server_id}) (remove: cms vm delete {name} --cloud=os)" in left
-        assert left == f"VM {name} ({server_id}) (remove: cms vm delete {name} --cloud=os)"
+        assert left == ("group cms-default (remove: cms secgroup delete cms-default "
+                        f"--cloud=os); VM {name} ({server_id}) (remove: cms vm delete {name} "
+                        "--cloud=os)")
         assert live["keys"] == [] and live["floating_ips"] == []  # the rest was removed
+        assert openstack_groups(openstack_fake) == sorted(groups_before + ["cms-default"])
+        (made,) = [g for g in openstack_fake.security_groups.values()
+                   if g["name"] == "cms-default"]
+        assert "(cms-deep-check=" in made["description"]
         # the marked leftovers are found and removed later, and nothing else
-        other = cms_here("vm", "boot", "--cloud=os", "--name=keepme")
+        other = cms_here("vm", "boot", "--cloud=os", "--name=keepme", "--secgroup=web")
         assert other.code == 0, other
         swept = cms_here("check", "--deep", "--cleanup", "os", "--yes", "--output=json")
     finally:
@@ -445,10 +457,11 @@ def test_a_delete_that_keeps_failing_names_the_vm_left(cms_home: Path, tmp_path:
         proxy.stop()
     assert swept.code == 0, swept
     details = [row["detail"] for row in swept.json()]
-    assert any(d.startswith(f"VM {name} ({server_id}): deleted") for d in details), details
-    assert len(details) == 1, details
+    assert details[0].startswith(f"VM {name} ({server_id}): deleted"), details
+    assert details[1:] == ["group cms-default: deleted"], details
     remaining = [s["name"] for s in openstack_fake.servers.values()]
     assert remaining == ["keepme"] and list(openstack_fake.keypairs) == []
+    assert openstack_groups(openstack_fake) == groups_before  # 'web' and the cloud's own
 
 
 # ---- asking, dry runs, Ctrl-C ------------------------------------------------------------------
@@ -508,3 +521,74 @@ def test_ctrl_c_mid_run_cleans_up_and_exits_130(cms_home: Path,
     assert steps["gone"]["left"] == "nothing"
     assert any("interrupted: cleaning up" in line for line in lines)
     assert multipass_live(multipass_state["_state"]) == {"vms": []}
+
+
+def start_deep_check(*args: str) -> tuple[subprocess.Popen, list[str]]:
+    """A real ``cms check --deep`` process; its stderr lines are collected as they come."""
+    process = subprocess.Popen([CMS, "check", "--deep", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    lines: list[str] = []
+
+    def read_stderr() -> None:
+        for line in process.stderr:
+            lines.append(line)
+
+    threading.Thread(target=read_stderr, daemon=True).start()
+    return process, lines
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
+        time.sleep(0.05)
+
+
+def test_a_second_ctrl_c_stops_a_hanging_cleanup_and_names_what_is_left(
+        cms_home: Path, openstack_fake) -> None:
+    """SIGINT while SSH is awaited, then a second one while the VM's DELETE hangs: exit 130
+    at once, the rows name the VM and its key pair with their commands, and the fake holds
+    exactly those; a later --cleanup removes them."""
+    proxy = openstack_through_proxy(cms_home, openstack_fake, request_seconds=120)
+    deletes = "DELETE /compute/v2.1/servers/*"
+    proxy.add("hang", deletes, times=10, seconds=120)
+    process, lines = start_deep_check("os", "--yes", "--timeout=120", "--output=json")
+    try:
+        wait_until(lambda: any(line.startswith("os: boot ok") for line in lines), 60,
+                   f"the boot: {lines}")
+        time.sleep(0.5)  # inside the SSH wait (nothing listens)
+        process.send_signal(signal.SIGINT)
+        wait_until(lambda: proxy.requests(deletes), 30, f"the VM's DELETE: {lines}")
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        process.wait(timeout=20)
+        seconds = time.monotonic() - stopped
+        out = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        proxy.clear()
+    assert process.returncode == 130, (out, lines)
+    assert seconds < 10, seconds  # the hanging request was not waited for
+    assert any("cleanup stopped" in line for line in lines), lines
+    steps = {row["step"]: row for row in json.loads(out)}
+    assert list(steps) == STEPS
+    assert steps["ssh"]["status"] == "interrupted"
+    assert [steps[s]["status"] for s in ("delete", "cleanup", "gone")] == ["interrupted"] * 3
+    (server_id,) = openstack_live(openstack_fake)["vms"]
+    name = openstack_fake.servers[server_id]["name"]
+    left = steps["gone"]["left"]
+    # what the cloud holds is named with the command that removes it, and only that
+    assert f"VM {name} ({server_id}) (remove: cms vm delete {name} --cloud=os)" in left
+    assert f"key pair {name} (remove: cms key delete {name} --cloud=os)" in left
+    assert openstack_live(openstack_fake) == {"vms": [server_id], "keys": [name],
+                                              "floating_ips": []}
+    assert name in local_keys() and f"registry key {name}" in left  # named, and there
+    try:
+        swept = cms_here("check", "--deep", "--cleanup", "os", "--yes", "--output=json")
+    finally:
+        proxy.stop()
+    assert swept.code == 0, swept
+    assert openstack_live(openstack_fake) == {"vms": [], "keys": [], "floating_ips": []}
+    assert local_keys() == []
