@@ -5,11 +5,13 @@ groups to cms records, and does nothing else. Only proxy calls are used: the SDK
 layer (``create_server(auto_ip=True)``, ``delete_server(delete_ips=True)``) may reuse or
 release floating IPs the project held before, which cms must never touch.
 
-Built on the provider kit (docs/providers.md): every SDK call is bounded by cm.timeout
-(``kit.deadline.bounded``), waits use ``poll_until``, a server is found by ``find_one``,
-and keystoneauth's requests.Session carries the kit's origin guard, so the token goes only
-to the configured auth_url and the endpoints the Keystone catalog returned, whatever link
-the SDK follows while paging. Floating IPs and network choice are in ``network.py``.
+Built on the provider kit (docs/providers.md): waits use ``poll_until``, a server is
+found by ``find_one``, and keystoneauth's requests.Session carries the kit's origin guard,
+so the token goes only to the configured auth_url and the endpoints the Keystone catalog
+returned, whatever link the SDK follows while paging; each of its requests is bounded by
+cm.timeout and each listing by the page rules (``session.bound_requests``). Floating IPs
+and network choice are in ``network.py``, images in ``images.py``, key pairs in
+``keypairs.py``, security groups in ``secgroups.py``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, Credent
                                       NotFound)
 from cloudmesh.compute.kit.cloudinit import add_user
 from cloudmesh.compute.kit.clients import client_on_first_use
-from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.polling import poll_until
+from cloudmesh.openstack.images import UUID, ImageVerbs, login_of
+from cloudmesh.openstack.keypairs import KeyPairVerbs
 from cloudmesh.openstack.secgroups import SecurityGroupVerbs
-from cloudmesh.openstack.session import connect
+from cloudmesh.openstack.session import bound_requests, connect, listing
 from cloudmesh.openstack.network import (attach_floating_ip, boot_network,
                                          external_network, has_floating,
                                          owned_floating_ips, release)
@@ -77,19 +80,12 @@ TASK_STATE_MAP = {
 }
 #: server metadata key holding the login the boot's key is for (the record's username)
 USER_KEY = "cms-user"
-#: Glance os_distro -> the login its cloud images create
-DISTRO_LOGINS = {"ubuntu": "ubuntu", "debian": "debian", "fedora": "fedora",
-                 "centos": "centos", "rocky": "rocky", "almalinux": "almalinux",
-                 "cirros": "cirros", "rhel": "cloud-user", "opensuse": "opensuse",
-                 "sles": "sles", "arch": "arch", "freebsd": "freebsd"}
 #: how long a boot may stay in BUILD, and a deleted server may linger, before cms gives up
 BUILD_TIMEOUT = 1800.0
 DELETE_TIMEOUT = 600.0
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{12}")
 
 
-class Provider(SecurityGroupVerbs, ComputeNodeABC):
+class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
     kind = "openstack"
     credential_keys = ("cloud", "auth_url", "username", "password", "project_name",
                        "user_domain_name", "project_domain_name", "region_name",
@@ -114,7 +110,8 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
     def connection(self):
         """The SDK connection, made on first use (thread-safe: boots fan out). It never
         retries by itself (keystoneauth would resend a server create whose answer was
-        lost); reads go through ``self.call``. Its requests.Session is origin-guarded."""
+        lost); reads go through ``self.call``. Its requests.Session is origin-guarded, and
+        each request it sends ends within cm.timeout."""
         from cloudmesh.compute.kit.transport import guard_requests_session
 
         connection = self._connect()
@@ -122,6 +119,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         if auth_url:
             self.guard.allow(auth_url)
         guard_requests_session(connection.session.session, self.guard)
+        bound_requests(connection.session.session, self.timeout, self.cloud)
         return connection
 
     def _connect(self):
@@ -136,6 +134,9 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
             check_endpoint(url, f"cloud '{self.cloud}': the {service} endpoint in the "
                                 "Keystone catalog")
             self.guard.allow(url)  # the identity service named it: a trusted origin
+            # its versions (Nova's microversions) discovered now, once, not as the first
+            # "page" of a listing
+            self.call(proxy.get_endpoint_data)
             self._checked.add(service)
         return proxy
 
@@ -199,8 +200,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
                                      f"{error.http_status}: {error.message}", cloud=self.cloud)
         if sdk is not None:
             if isinstance(error, sdk.HttpException):
-                return classify_http(error.status_code, self._code(error),
-                                     self._message(error), cloud=self.cloud)
+                return self._http_error(error)
             if isinstance(error, sdk.ConfigException):
                 return ConfigError(f"{where}: {error}", "check credentials.region_name and "
                                    "the service catalog ('openstack catalog list')")
@@ -216,37 +216,24 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
             return (made.config.config.get("auth") or {}).get("auth_url")
         return self.credentials.get("auth_url")
 
-    @staticmethod
-    def _code(error: Exception) -> str | None:
-        """The error's name in the body: Nova's ``itemNotFound``, Neutron's ``type``."""
+    def _http_error(self, error: Any) -> CmsError:
+        """The SDK's HttpException by status, with the cloud's own code and message:
+        Nova's ``{"itemNotFound": {"message"}}``, Neutron's ``{"NeutronError": {"type",
+        "message"}}``, or the plain text Glance sends."""
+        code, details = None, getattr(error, "details", None)
         response = getattr(error, "response", None)
         try:
             body = response.json() if response is not None else None
         except ValueError:
-            return None
+            body = None
         if isinstance(body, dict) and len(body) == 1:
             (key, inner), = body.items()
             if isinstance(inner, dict):
-                return str(inner.get("type") or key)
-        return None
-
-    @staticmethod
-    def _message(error: Exception) -> str:
-        """The cloud's own message: Nova's ``{"badRequest": {"message"}}``, Neutron's
-        ``NeutronError``, or the plain text Glance sends."""
+                code = str(inner.get("type") or key)
+                details = inner.get("message") or details
         status = getattr(error, "status_code", None)
-        details = getattr(error, "details", None)
-        response = getattr(error, "response", None)
-        if response is not None:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if isinstance(body, dict) and len(body) == 1:
-                inner = next(iter(body.values()))
-                if isinstance(inner, dict) and inner.get("message"):
-                    details = inner["message"]
-        return f"{status} {details or getattr(error, 'message', error)}".strip()
+        message = f"{status} {details or getattr(error, 'message', error)}".strip()
+        return classify_http(status, code, message, cloud=self.cloud)
 
     # ---- mappers ----------------------------------------------------------------------
     @record_mapper("server")
@@ -291,18 +278,6 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
             native=native,
         )
 
-    @record_mapper("image")
-    def _to_image(self, image) -> dict[str, Any]:
-        return self.image_record(
-            name=image.name or str(image.id),
-            id=str(image.id),
-            os=image.os_distro or (image.properties or {}).get("os_type"),
-            version=image.os_version,
-            arch=image.architecture,
-            status=image.status,
-            created=image.created_at,
-        )
-
     @record_mapper("flavor")
     def _to_flavor(self, flavor) -> dict[str, Any]:
         return self.flavor_record(name=flavor.name, id=str(flavor.id), vcpus=flavor.vcpus,
@@ -310,31 +285,16 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
 
     # ---- calls, lists and finding servers ----------------------------------------------
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One SDK call, retried when retryable, each try bounded by cm.timeout as a whole
-        (connect, slow reads and keystoneauth's own work included)."""
-        what = f"cloud '{self.cloud}' ({getattr(function, '__name__', 'OpenStack')})"
-        self.connection  # noqa: B018 - the SDK's import and set-up send nothing: unbounded
-        return self.retry(lambda: bounded(lambda: function(*args, **kwargs), self.timeout,
-                                          what))
+        """One SDK call, retried when retryable (each request bounded by cm.timeout)."""
+        return self.retry(function, *args, **kwargs)
 
     def listed(self, items: Callable[[], Any], what: str) -> list:
-        """Every item of an SDK listing (the SDK follows Nova's, Neutron's and Glance's
-        next links, through the origin-guarded session), bounded by cm.timeout as a whole;
-        an item seen twice means the cloud repeated a page: stopped, not looped."""
-        def collect() -> list:
-            seen: set[str] = set()
-            found = []
-            for item in items():
-                key = getattr(item, "id", None)
-                if key is not None and key in seen:
-                    raise CloudError(f"cloud '{self.cloud}': {what}: the cloud repeated a "
-                                     f"page ({key} twice); stopped")
-                seen.add(key)
-                found.append(item)
-            return found
-        self.connection  # noqa: B018 - made (SDK imported) before the clock starts
-        return self.retry(lambda: bounded(collect, self.timeout,
-                                          f"cloud '{self.cloud}' ({what})"))
+        """Every item of an SDK listing: the SDK follows Nova's, Neutron's and Glance's
+        next links through the origin-guarded session; each page's request is bounded by
+        cm.timeout (a large account may take longer in all) and the list stops at a
+        repeated link or the kit's page limit (``session.PageRules``)."""
+        # items() first: the proxy's endpoint check and discovery are not pages
+        return self.retry(lambda: listing(items(), f"cloud '{self.cloud}': {what}"))
 
     def _servers(self, **query: Any) -> list:
         return self.listed(lambda: self.compute.servers(details=True, **query), "servers")
@@ -342,7 +302,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
     def _find(self, name: str):
         """The one live server a reference means: its id, else its exact name (any
         characters Nova allowed), by the kit's ``find_one``."""
-        if _UUID.fullmatch(name):
+        if UUID.fullmatch(name):
             try:
                 return self.call(self.compute.get_server, name)
             except NotFound:
@@ -371,7 +331,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         unknown = {r["image"] for r in records if r["username"] is None and r["image"]}
         if unknown - set(self._image_logins):
             for image in self.listed(self.image_service.images, "images"):
-                self._image_logins[image.id] = _login_of(image, self.default_username)
+                self._image_logins[image.id] = login_of(image, self.default_username)
         for record in records:
             if record["username"] is None:
                 record["username"] = self._image_logins.get(record["image"],
@@ -385,11 +345,6 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         return records
 
     # ---- booting ----------------------------------------------------------------------
-    def default_username_for(self, image: str) -> str:
-        """The login of the image's distribution (Glance's ``os_distro``): cloud images
-        create ``ubuntu``, ``debian``, ``fedora``... with the key pair."""
-        return _login_of(self.resolve_image_object(image), self.default_username)
-
     def create(self, spec: BootSpec) -> dict[str, Any]:
         image = self.resolve_image(spec.image)
         flavor = self.flavor(spec.flavor)
@@ -398,8 +353,8 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         external = external_network(self, networks) if spec.public_ip else None
         metadata = {str(k): str(v) for k, v in (spec.metadata or {}).items()}
         # the record's username: the boot's own, else the image's login
-        metadata[USER_KEY] = spec.username or _login_of(
-            self.resolve_image_object(image["id"]), self.default_username)
+        login = self.default_username_for(image["id"])
+        metadata[USER_KEY] = spec.username or login
         attrs: dict[str, Any] = {"name": spec.name, "image_id": image["id"],
                                  "flavor_id": flavor["id"], "metadata": metadata,
                                  "networks": [{"uuid": network.id}]}
@@ -410,16 +365,14 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         if spec.zone:
             attrs["availability_zone"] = spec.zone
         userdata = spec.userdata
-        if spec.key and spec.username and spec.username != _login_of(
-                self.resolve_image_object(image["id"]), self.default_username):
+        if spec.key and spec.username and spec.username != login:
             # the key pair reaches the image's own login; cloud-init makes --username
             userdata = add_user(userdata, spec.username, spec.key["public_key"])
         if userdata:
             attrs["user_data"] = base64.b64encode(userdata.encode()).decode()
         # Nova has no idempotency token: never retried here (the facade looks for the
         # server by name before it tries again)
-        server = bounded(lambda: self.compute.create_server(**attrs), self.timeout,
-                         f"cloud '{self.cloud}' (create_server)")
+        server = self.translated(self.compute.create_server, **attrs)
         try:
             server = self._wait_built(server.id, spec.name)
             if external is not None:
@@ -461,7 +414,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
     # ---- actions -------------------------------------------------------------------
     def _act(self, name: str, action: Callable[[Any], Any]) -> dict[str, Any]:
         server = self._find(name)
-        bounded(lambda: action(server), self.timeout, f"cloud '{self.cloud}' (action)")
+        self.translated(action, server)
         return self._complete([self._to_vm(self.call(self.compute.get_server,
                                                      server.id))])[0]
 
@@ -510,32 +463,7 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
                   **{str(k): str(v) for k, v in metadata.items()})
         return self.metadata_get(server.id)
 
-    # ---- images and flavors -----------------------------------------------------------
-    def images(self, all_builds: bool = False) -> list[dict[str, Any]]:
-        """Glance's default list (public images plus the project's own and shared ones,
-        active); ``all_builds`` adds the builds an operator hid (``os_hidden``), as
-        clouds do with superseded ones."""
-        found = self.listed(lambda: self.image_service.images(status="active"), "images")
-        if all_builds:
-            found += self.listed(lambda: self.image_service.images(status="active",
-                                                                   os_hidden=True), "images")
-        return [self._to_image(i) for i in found]
-
-    def resolve_image_object(self, name: str):
-        if _UUID.fullmatch(name):
-            try:
-                return self.call(self.image_service.get_image, name)
-            except NotFound:
-                pass
-        found = self.listed(lambda: self.image_service.images(name=name), "images")
-        if not found:
-            raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
-                           f"see 'cms image list --cloud={self.cloud}'")
-        return max(found, key=lambda i: i.created_at or "")
-
-    def image(self, name: str) -> dict[str, Any]:
-        return self._to_image(self.resolve_image_object(name))
-
+    # ---- flavors and regions ----------------------------------------------------------
     def flavors(self) -> list[dict[str, Any]]:
         return sorted((self._to_flavor(f) for f in self.listed(
             lambda: self.compute.flavors(details=True), "flavors")),
@@ -543,29 +471,6 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
 
     def flavor(self, name: str) -> dict[str, Any]:
         return self._find_in(self.flavors(), name, "flavor")
-
-    # ---- key pairs --------------------------------------------------------------------
-    @record_mapper("key pair")
-    def _to_key(self, pair) -> dict[str, Any]:
-        from cloudmesh.compute.keys import fingerprint
-
-        try:
-            print_ = fingerprint(pair.public_key) if pair.public_key else pair.fingerprint
-        except CmsError:  # a key type cms cannot parse: keep Nova's MD5 fingerprint
-            print_ = pair.fingerprint
-        return self.key_record(name=pair.name, fingerprint=print_,
-                               native={"nova_fingerprint": pair.fingerprint,
-                                       "type": pair.type})
-
-    def keys(self) -> list[dict[str, Any]]:
-        pairs = self.listed(self.compute.keypairs, "key pairs")
-        return sorted((self._to_key(p) for p in pairs), key=lambda k: k["name"])
-
-    def key_upload(self, name: str, public_key: str) -> dict[str, Any]:
-        return self._to_key(self.compute.create_keypair(name=name, public_key=public_key))
-
-    def key_delete(self, name: str) -> None:
-        self.call(self.compute.delete_keypair, name, ignore_missing=False)
 
     def regions(self) -> list[str]:
         """The regions of the Keystone catalog that offer compute (Nova)."""
@@ -585,12 +490,6 @@ class Provider(SecurityGroupVerbs, ComputeNodeABC):
         who = access.username or access.user_id
         return (f"{who} in project {access.project_name or access.project_id}, region "
                 f"{self.region or 'default'}: {count} flavors visible")
-
-
-def _login_of(image, fallback: str) -> str:
-    """The login an image's cloud-init creates, from Glance's ``os_distro``."""
-    distro = str(getattr(image, "os_distro", None) or "").lower()
-    return DISTRO_LOGINS.get(distro, fallback)
 
 
 def _is_global(address: str) -> bool:

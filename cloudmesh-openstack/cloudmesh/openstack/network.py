@@ -4,7 +4,8 @@ the floating IP cms allocates for it, and which floating IPs ``destroy`` may rel
 A floating IP cms allocates carries the kit's marker (``cms-owner=<server id>``) in its
 description. ``destroy`` releases one only when it sits on one of that server's ports AND
 its marker names that server (``kit.markers.owned_by``): a description alone, which anyone
-in the project can edit, never decides (issue 21, attack 6).
+in the project can edit, never decides (issue 21, attack 6). Earlier cms versions wrote
+``cms:server=<server id>``: that spelling is read too (under the same rule), never written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from cloudmesh.openstack.compute import Provider
 
 NO_PUBLIC_IP = "boot with --no-public-ip"
+#: the description earlier cms versions gave the floating IPs they allocated
+LEGACY_MARK = "cms:server="
 
 
 def network_names(networks: list) -> list[str]:
@@ -89,7 +92,7 @@ def attach_floating_ip(provider: Provider, server, network, external) -> None:
         # the answer may be lost after Neutron did it; never allocate a second one
         if cause.retryable and [ip for ip in provider.listed(
                 lambda: neutron.ips(port_id=ports[0].id), "floating IPs")
-                if read_marker(ip.description or "") == server.id]:
+                if marker_of(ip) == server.id]:
             return
         # not retryable: the facade would find the server and call the boot a success
         raise CloudError(f"cloud '{cloud}': server {server.name} is {server.status} but got "
@@ -107,9 +110,17 @@ def owned_floating_ips(provider: Provider, server) -> list:
     for port in ports:
         for ip in provider.listed(lambda: neutron.ips(port_id=port.id), "floating IPs"):
             attached = ip.port_id == port.id and port.device_id == server.id
-            if owned_by(read_marker(ip.description or ""), server.id, attached):
+            if owned_by(marker_of(ip), server.id, attached):
                 found.append(ip)
     return found
+
+
+def marker_of(ip) -> str | None:
+    """The server a floating IP's description names as its owner, in the kit's spelling
+    or the one earlier cms versions wrote."""
+    text = (ip.description or "").strip()
+    legacy = text[len(LEGACY_MARK):] if text.startswith(LEGACY_MARK) else None
+    return read_marker(text) or legacy or None
 
 
 def release(provider: Provider, ips: list) -> list[str]:

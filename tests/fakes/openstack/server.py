@@ -334,8 +334,19 @@ class FakeOpenStack:
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("X-Openstack-Request-Id", f"req-{uuid.uuid4()}")
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                pause = fake.drip_seconds(self.command, self.path)
+                if not pause:
                     self.wfile.write(payload)
+                    return
+                try:  # one byte per pause: each read is on time, the answer never is
+                    for index in range(len(payload)):
+                        self.wfile.write(payload[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:
+                    pass  # the client gave up, as it should
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
@@ -347,6 +358,11 @@ class FakeOpenStack:
         self.thread.start()
         self.url = self.public_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         return self.url
+
+    def drip_seconds(self, method: str, path: str) -> float:
+        """Seconds between the bytes of this request's answer: 0 (all at once) here; a
+        hostile test's subclass drips."""
+        return 0.0
 
     def stop(self) -> None:
         self.server.shutdown()
