@@ -6,7 +6,9 @@
 #               files are spread over the workers, a file's tests stay on one worker so
 #               its module and class fixtures start once); one worker and no xdist with
 #               make test PYTEST_ARGS=-n0
-# make demo:    install, then a real cms session against moto's EC2 server on 127.0.0.1
+# make demo:    install, then scripts/demo.sh: 'cms sandbox start' (moto's EC2, an SSH
+#               server playing its VMs, a Multipass stand-in, all on 127.0.0.1), a cms
+#               session and the lab's Python programs over it, 'cms sandbox stop'
 # make bench:   install, then the benchmark suite (see README, Performance)
 
 PYTHON ?= python3

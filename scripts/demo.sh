@@ -15,8 +15,17 @@ trap cleanup EXIT
 
 run() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 # lists of the emulated EC2 are long (over a thousand images and flavors): the demo
-# shows their first lines, and says so
-first() { local n=$1; shift; printf '\n\033[1m$ %s   # first %s lines\033[0m\n' "$*" "$n"; "$@" | head -"$n"; }
+# shows the first N rows under the HEADER lines (1 for csv, 2 for a table) and says how
+# many there were (the list is read whole: under pipefail, a pipe into head that cuts a
+# writer off would end the demo)
+first() {
+    local n=$1 header=$2 listed total; shift 2
+    printf '\n\033[1m$ %s\033[0m\n' "$*"
+    listed=$("$@")
+    total=$(( $(wc -l <<<"$listed") - header ))
+    head -n $(( header + n )) <<<"$listed"
+    if (( total > n )); then printf '(first %s of %s)\n' "$n" "$total"; fi
+}
 
 run cms version
 run cms init --user=demo
@@ -33,9 +42,9 @@ run cms vm boot --name='web[01-03]' --key=demo-key --secgroup=web --wait --timeo
 run cms vm list
 run cms vm info web01 --output=yaml
 run cms vm ssh web01 --command='uname -a'
-first 5 cms image list --output=csv
+first 5 1 cms image list --output=csv
 run cms image show ami-1e749f67
-first 8 cms flavor list
+first 6 2 cms flavor list
 run cms flavor show t3.micro --output=yaml
 run cms vm stop 'web[01-02]' --wait --timeout=60
 run cms vm status 'web[01-03]'
