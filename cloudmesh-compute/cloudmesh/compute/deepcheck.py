@@ -5,7 +5,7 @@ resolve, a throwaway key is made (cms's own ed25519 generation, a temporary regi
 entry), the VM boots with it, SSH answers, ``uname -a`` runs over SSH, then the VM is
 deleted with what was made for it (cloud key pair, cms-owned groups this run created, the
 registry entry and key files, the known_hosts line) and confirmed gone. The cleanup runs
-whatever happened before it: a failed step, the per-cloud timeout, a first Ctrl-C.
+whatever happened before: a failed step, the per-cloud timeout, a first Ctrl-C.
 
 A VM booted here carries the kit's ownership marker (``cms-owner=<its name>``) and the
 deep-check marker (``cms-deep-check=<run id>``), and the run is journalled in the local
@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import sys
 import threading
 import time
 from typing import Any, Callable
@@ -36,8 +35,7 @@ NAME_PATTERN = re.compile(r"^cms-deep-[0-9a-f]{8}$")
 #: key) and cms-deep-check.<cloud>.group.<name> = run id (a cms-owned group the run made)
 JOURNAL = "cms-deep-check."
 GROUP_JOURNAL = "group."
-#: a group a deep check made carries it in its description: "(cms-deep-check=<run id>) ..."
-#: (first: Azure keeps 256 characters of a description)
+#: a group a deep check made has "(cms-deep-check=<run id>) " first in its description
 GROUP_MARK = re.compile(r"\(" + DEEP_KEY + r"=([0-9a-f]{16})\)")
 #: the cleanup's own bound once the run's timeout has passed
 CLEANUP_SECONDS = 300.0
@@ -203,10 +201,8 @@ class DeepCheck:
         return f"{record.get('id')} running"
 
     def _make_groups(self) -> None:
-        """Create the cms-owned groups the boot will use that the cloud lacks, marked with
-        this run's id in their description (and journalled), so that cleanup and a later
-        --cleanup remove exactly these; the boot then finds them and uses them as they are.
-        """
+        """Make the cms-owned groups the boot will use that the cloud lacks, marked with the
+        run id and journalled (cleanup and --cleanup remove exactly these); the boot uses them."""
         from cloudmesh.compute.bootspec import cloud_group_name
 
         wanted = self.facade.default("secgroup") or []
@@ -287,10 +283,9 @@ class DeepCheck:
             if not any("key pair" in p for p in problems):
                 self._removed("keypair")
         for group in self.groups_made:
-            if "vm" in self.left:
-                problems.append(f"group {group} is kept while VM {self.name} may use it")
-                continue
             try:
+                if "vm" in self.left:
+                    raise CloudError(f"group {group} is kept while VM {self.name} may use it")
                 retry(lambda g=group: facade.call("secgroup_delete", g), self._remaining)
             except CmsError as error:
                 problems.append(str(error))
@@ -401,8 +396,4 @@ def forget_host(host_key_name: str) -> None:
             handle.seek(0)
             handle.writelines(kept)
             handle.truncate()
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 

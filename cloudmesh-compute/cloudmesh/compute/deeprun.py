@@ -7,12 +7,13 @@ The per-cloud check itself is :mod:`cloudmesh.compute.deepcheck`.
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 from cloudmesh.compute.deepcheck import (COLUMNS, DEEP_KEY, GROUP_JOURNAL,  # noqa: F401
                                          GROUP_MARK, JOURNAL, NAME_PATTERN, STEPS,
-                                         DeepCheck, remove_vm, retry, say)
+                                         DeepCheck, remove_vm, retry)
 from cloudmesh.compute.errors import CloudError, CmsError
 from cloudmesh.compute.kit.markers import read_marker
 
@@ -56,6 +57,10 @@ def run_all(clouds: list[str], config: Any, state: Any, image: str | None,
                                              for what, command in check.left.values()) \
                     or "nothing"
     return rows, errors, interrupted
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _wait_for(checks: list[DeepCheck]) -> None:
