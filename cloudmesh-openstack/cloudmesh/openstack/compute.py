@@ -9,7 +9,7 @@ Built on the provider kit (docs/providers.md): waits use ``poll_until``, a serve
 found by ``find_one``, and keystoneauth's requests.Session carries the kit's origin guard,
 so the token goes only to the configured auth_url and the endpoints the Keystone catalog
 returned, whatever link the SDK follows while paging; each of its requests is bounded by
-cm.timeout and each listing by the page rules (``session.bound_requests``). Floating IPs
+cm.timeout and each listing by the page rules (``transport.py``). Floating IPs
 and network choice are in ``network.py``, images in ``images.py``, key pairs in
 ``keypairs.py``, security groups in ``secgroups.py``.
 """
@@ -32,7 +32,8 @@ from cloudmesh.compute.kit.polling import poll_until
 from cloudmesh.openstack.images import UUID, ImageVerbs, login_of
 from cloudmesh.openstack.keypairs import KeyPairVerbs
 from cloudmesh.openstack.secgroups import SecurityGroupVerbs
-from cloudmesh.openstack.session import bound_requests, connect, listing
+from cloudmesh.openstack.session import connect
+from cloudmesh.openstack.transport import bound_requests, listing
 from cloudmesh.openstack.network import (attach_floating_ip, boot_network,
                                          external_network, has_floating,
                                          owned_floating_ips, release)
@@ -292,7 +293,7 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
         """Every item of an SDK listing: the SDK follows Nova's, Neutron's and Glance's
         next links through the origin-guarded session; each page's request is bounded by
         cm.timeout (a large account may take longer in all) and the list stops at a
-        repeated link or the kit's page limit (``session.PageRules``)."""
+        repeated link or the kit's page limit (``transport.PageRules``)."""
         # items() first: the proxy's endpoint check and discovery are not pages
         return self.retry(lambda: listing(items(), f"cloud '{self.cloud}': {what}"))
 
