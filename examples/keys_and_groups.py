@@ -15,44 +15,43 @@ from __future__ import annotations
 
 import sys
 
-from cloudmesh.compute import CmsError, Config, Provider, State
+from cloudmesh.compute import CmsError, Provider
 from cloudmesh.compute.errors import print_error
-from cloudmesh.compute.files import config_dir
-from cloudmesh.compute.keys import generate_ed25519
-from cloudmesh.compute.secgroups import parse_rule
 
 KEY = "lab-key"
 GROUP = "lab-web"
-RULES = [("tcp", "22", "0.0.0.0/0"), ("tcp", "80:443", "0.0.0.0/0"), ("icmp", "all", "0.0.0.0/0")]
+RULES = [("tcp", 22, "0.0.0.0/0"), ("tcp", "80:443", "0.0.0.0/0"), ("icmp", "all", "0.0.0.0/0")]
 
 
-def make_key(state: State) -> dict:
-    """An ed25519 key in the local registry (as 'cms key gen'), made once."""
-    key = state.key_get(KEY)
-    if key is None:
-        key = {"name": KEY, **generate_ed25519(config_dir() / "keys" / KEY,
-                                               f"{Config().username()}@cms:{KEY}")}
-        state.key_put(key)
+def make_key(provider: Provider) -> dict:
+    """An ed25519 key in the local registry (as 'cms key gen'), made once: a second run
+    finds it (``action`` "unchanged") instead of refusing the name."""
+    key = provider.keys.gen(KEY, exist_ok=True)
+    if key["action"] == "generated":
         print(f"Made the key {KEY}: {key['fingerprint']}")
     return key
 
 
-def make_group(state: State) -> None:
-    """A local security group and its rules (as 'cms secgroup add' and 'rule add')."""
-    # the rules given replace the group's, so a second run leaves it as it was
-    state.secgroup_put(GROUP, "the lab's web servers",
-                       rules=[parse_rule(protocol, ports, cidr) for protocol, ports, cidr in RULES])
-    rules = state.secgroup_get(GROUP)["rules"]
-    print(f"Group {GROUP}: {len(rules)} rules")
+def make_group(provider: Provider) -> dict:
+    """A local security group and its rules (as 'cms secgroup add' and 'rule add'); a
+    rule the group has already is left as it is, so a second run changes nothing."""
+    provider.secgroups.add(GROUP, "the lab's web servers")
+    for protocol, ports, cidr in RULES:
+        provider.secgroups.rule_add(GROUP, protocol, ports, cidr)
+    group = provider.secgroups.get(GROUP)
+    print(f"Group {GROUP}: {len(group['rules'])} rules")
+    return group
 
 
 def main(cloud: str | None) -> int:
     provider = Provider(cloud)
-    make_key(provider.state)
-    make_group(provider.state)
-    print(f"Key on {provider.name}: {provider.upload_key(KEY)['action']}")
-    provider.upload_secgroup(GROUP)
-    print(f"Group on {provider.name}: {[g['name'] for g in provider.secgroups()]}")
+    make_key(provider)
+    make_group(provider)
+    print(f"Key on {provider.name}: {provider.keys.upload(KEY)['action']}")
+    uploaded = provider.secgroups.upload(GROUP)  # adds only the rules the cloud lacks
+    print(f"Group on {provider.name}: {'created' if uploaded['created'] else 'there'}, "
+          f"{len(uploaded['added'])} rules added")
+    print(f"Groups on {provider.name}: {[g['name'] for g in provider.secgroups()]}")
 
     (booted,) = provider.boot(key=KEY, secgroups=GROUP, wait=True, timeout=600)
     vm = booted.get()  # the VM's record, or raises why it did not boot

@@ -66,6 +66,7 @@ def test_keys_and_groups_boots_sshes_and_deletes(sandbox_env):
     assert "Made the key lab-key: SHA256:" in out
     assert "Group lab-web: 3 rules" in out
     assert "Key on sandbox: uploaded" in out
+    assert "Group on sandbox: created, 3 rules added" in out
     assert "'lab-web'" in out
     booted = next(line for line in out.splitlines() if line.startswith("Booted "))
     name = booted.split()[1].rstrip(":")
@@ -73,8 +74,18 @@ def test_keys_and_groups_boots_sshes_and_deletes(sandbox_env):
     assert f"Deleted {name}" in out
     listed = run_cms("vm", "list", "--cloud=sandbox", "--output=json", env=sandbox_env)
     assert all(vm["name"] != name or vm["status"] == "terminated" for vm in listed.json())
+    # what the program made through provider.keys and provider.secgroups is what the
+    # CLI sees: the registry's key and the local group with its three rules
+    keys = run_cms("key", "list", "--output=json", env=sandbox_env)
+    assert [k["name"] for k in keys.json()] == ["lab-key"], keys
+    groups = run_cms("secgroup", "list", "--filter=name=lab-web", "--output=json",
+                     env=sandbox_env)
+    (group,) = groups.json()
+    assert {(r["protocol"], r["from_port"], r["to_port"]) for r in group["rules"]} == {
+        ("tcp", 22, 22), ("tcp", 80, 443), ("icmp", None, None)}, groups.stdout
 
     again = run_example("keys_and_groups.py", sandbox_env, "sandbox")
     assert again.returncode == 0, again.stderr
     assert "Made the key" not in again.stdout  # made once, reused
     assert "Group lab-web: 3 rules" in again.stdout and "Key on sandbox: unchanged" in again.stdout
+    assert "Group on sandbox: there, 0 rules added" in again.stdout  # nothing to change
