@@ -116,7 +116,9 @@ def test_multi_cloud_list_with_one_failing(cloud: str, proxy: FaultProxy, moto: 
     assert "InternalError" in result.err
 
 
-def test_dryrun_sends_no_request(cloud: str, proxy: FaultProxy, moto: str) -> None:
+def test_dryrun_only_reads(cloud: str, proxy: FaultProxy, moto: str) -> None:
+    # a boot's dryrun looks whether the name is taken (the real boot refuses it), so it may
+    # read; nothing it sends may change the cloud
     assert run_cms("vm", "boot", "--name=d[1-2]").code == 0
     proxy.clear()
     for argv in (["vm", "boot", "--name=new1", "--dryrun"], ["vm", "boot", "--n=3", "--dryrun"],
@@ -125,8 +127,11 @@ def test_dryrun_sends_no_request(cloud: str, proxy: FaultProxy, moto: str) -> No
         result = run_cms(*argv)
         assert result.code == 0, (argv, result)
         assert "would" in result.err
-    assert proxy.requests() == []
+    actions = {s.body.decode().split("Action=")[1].split("&")[0] for s in proxy.requests()}
+    assert actions <= {"DescribeInstances"}, actions
     assert {i["State"]["Name"] for i in instances(moto)} == {"running"}
+    taken = run_cms("vm", "boot", "--name=d1", "--dryrun")
+    assert taken.code == 2 and "d1" in taken.err, taken
 
 
 def test_secgroup_upload_dryrun_only_reads(cloud: str, proxy: FaultProxy) -> None:
