@@ -189,3 +189,108 @@ def test_image_and_flavor_lists_span_regions(three_regions: str):
     cached = cms_here("flavor", "list", "-o", "json", "--cached", "--region=eu-west-1")
     assert cached.code == 0, cached
     assert {r["name"] for r in cached.json()} >= {"t3.micro"}
+
+
+# ---- cms check over kinds, key and group lists over regions, oracle and azure regions --
+def check_rows(*args: str, env: dict | None = None) -> tuple[int, list[dict], str]:
+    result = cms_here("check", "--output=json", *args, env=env)
+    rows = sorted(result.json(), key=lambda row: row["cloud"])
+    return result.code, [{k: v for k, v in row.items() if k != "seconds"} for row in rows], \
+        result.err
+
+
+def test_check_over_two_kinds_in_worker_processes_gives_the_in_process_rows(
+        three_regions: str, two_region_openstack, cms_home: Path):
+    refused = openstack_spec(two_region_openstack[0])
+    refused["credentials"]["password"] = "wrong-" + secrets.token_urlsafe(12)
+    write_config(cms_home, {"moto": aws_cloud_spec(three_regions),
+                            "os": openstack_spec(two_region_openstack[0]), "os-bad": refused},
+                 default="moto")
+    code, rows, err = check_rows()
+    assert code == 4, (rows, err)  # the refused credentials, as in-process
+    assert [(r["cloud"], r["kind"], r["status"]) for r in rows] == [
+        ("moto", "aws", "ok"), ("os", "openstack", "ok"), ("os-bad", "openstack", "failed")]
+    assert refused["credentials"]["password"] not in repr(rows) + err
+    assert (code, rows) == check_rows(env={"CMS_IN_PROCESS": "1"})[:2]
+    result = cms_here("check", "--output=json")
+    assert all(isinstance(row["seconds"], (int, float)) for row in result.json())
+
+
+def public_key(tmp_path: Path, name: str) -> str:
+    from cloudmesh.compute.keys import generate_ed25519
+
+    return generate_ed25519(tmp_path / name, "test")["public_key"]
+
+
+def test_key_and_secgroup_lists_span_regions(three_regions: str, tmp_path: Path):
+    suffix = secrets.token_hex(3)
+    for region in ("us-east-1", "eu-west-1"):
+        client = ec2_client(three_regions, region)
+        client.import_key_pair(KeyName=f"k-{region}-{suffix}",
+                               PublicKeyMaterial=public_key(tmp_path, region).encode())
+        client.create_security_group(GroupName=f"g-{region}-{suffix}", Description="test")
+    result = cms_here("key", "list", "--cloud=moto", "--region=us-east-1,eu-west-1",
+                      "-o", "json", f"--filter=name=*-{suffix}")
+    assert result.code == 0, result
+    assert sorted((r["name"], r["region"], r["cloud"]) for r in result.json()) == [
+        (f"k-{region}-{suffix}", region, "moto") for region in ("eu-west-1", "us-east-1")]
+    result = cms_here("secgroup", "list", "--cloud=moto", "--region=us-east-1,eu-west-1",
+                      "-o", "json", f"--filter=name=*-{suffix}")
+    assert result.code == 0, result
+    assert sorted((r["name"], r["region"]) for r in result.json()) == [
+        (f"g-{region}-{suffix}", region) for region in ("eu-west-1", "us-east-1")]
+    table = cms_here("secgroup", "list", "--cloud=moto", "--region=eu-west-1",
+                     f"--filter=name=g-eu-west-1-{suffix}")
+    assert table.code == 0 and "eu-west-1" in table.out and "region" in table.out, table
+    local = cms_here("key", "list", "--region=eu-west-1")  # the local registry: no regions
+    assert local.code == 2 and "--cloud" in local.err, local
+
+
+def test_oracle_region_all_is_the_tenancys_ready_subscriptions(cms_home: Path,
+                                                                tmp_path: Path):
+    pytest.importorskip("oci")
+    from fakes.oracle import OciFake
+    from fakes.oracle.harness import cloud_spec, make_api_key
+
+    fake = OciFake(delay=0.05)
+    fake.region_subscriptions.update({"us-ashburn-1": ("IAD", "READY"),
+                                      "eu-frankfurt-1": ("FRA", "IN_PROGRESS")})
+    fake.start()
+    try:
+        key_file, fingerprint = make_api_key(tmp_path / "oci")
+        write_config(cms_home, {"oci": cloud_spec(fake.url, key_file, fingerprint)},
+                     default="oci")
+        assert Provider("oci").call("regions") == ["us-ashburn-1", "us-phoenix-1"]
+        Provider("oci").boot(names="web", wait=True, timeout=30)[0].get()
+        # one fake answers for every region: the VM is listed once per subscribed region
+        records = listed("--region=all")
+        assert sorted((r["name"], r["region"]) for r in records) == [
+            ("web", "us-ashburn-1"), ("web", "us-phoenix-1")]
+        assert any(path.endswith("/regionSubscriptions") for _, path in fake.requests)
+    finally:
+        fake.stop()
+    assert not fake.violations, fake.violations
+
+
+def test_azure_region_all_is_every_resource_group_of_the_subscription(cms_home: Path):
+    pytest.importorskip("azure.mgmt.compute")
+    from fakes.azure import AzureFake
+
+    fake = AzureFake(op_seconds=0.05, retry_after="0")
+    fake.start()
+    try:
+        fake.seed_vms("rg-cms", 2, prefix="here")
+        fake.seed_vms("rg-other", 1, location="westeurope", prefix="there")
+        write_config(cms_home, {"az": {
+            "cm": {"kind": "azure"},
+            "credentials": {"subscription_id": fake.subscription, "resource_group": "rg-cms",
+                            "location": "eastus", "access_token": fake.token,
+                            "base_url": fake.url}}}, default="az")
+        assert Provider("az").call("regions") == ["rg-cms", "rg-other"]
+        records = listed("--region=all")
+        assert sorted((r["name"], r["native"]["resource_group"]) for r in records) == [
+            ("here-0000", "rg-cms"), ("here-0001", "rg-cms"), ("there-0000", "rg-other")]
+        assert [r["name"] for r in listed()] == ["here-0000", "here-0001"]
+    finally:
+        fake.stop()
+    assert not fake.violations, fake.violations

@@ -501,6 +501,12 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
             group = f"resource group {self.group} does not exist yet (the first boot creates it)"
         return f"subscription {self.subscription}, {self.location}: {len(sizes)} VM sizes; {group}"
 
+    def regions(self) -> list[str]:
+        """What ``--region=all`` spans on Azure: every resource group of the subscription
+        (cms keeps a cloud's VMs, keys and groups in one resource group, the region key)."""
+        groups = self._all(lambda: self.resources.resource_groups.list(), "resource groups")
+        return sorted(group.name for group in groups)
+
 
 
 

@@ -67,8 +67,6 @@ def _one(task: str, provider, options: dict[str, Any]) -> Any:
         return records
     if task == "image":
         return provider.images(all_builds=bool(options.get("all_builds")))
-    if task == "check":
-        return provider.check()
     return getattr(provider, {"flavor": "flavors", "key": "keys",
                               "secgroup": "secgroups"}[task])()
 
@@ -89,6 +87,41 @@ def _regions_of(provider, wanted: list[str] | None) -> list[str | None]:
     return [None]
 
 
+def _check(cloud: str, config, state, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``cms check`` of one cloud: its kind, the check's detail and the seconds it took.
+    A failure is raised with ``seconds`` (and ``kind`` once known) set on it, which the
+    error event carries across the process boundary."""
+    import time
+
+    from cloudmesh.compute.provider import Provider
+
+    started, kind = time.monotonic(), None
+    try:
+        config.check_cloud(cloud)  # unknown, misshapen, an unset ${VAR}: this cloud's row
+        provider = Provider(cloud, config=config, state=state, **kwargs)
+        kind = provider.kind
+        return {"kind": kind, "detail": provider.check(),
+                "seconds": round(time.monotonic() - started, 2)}
+    except Exception as error:  # noqa: BLE001 - each failure becomes that cloud's row
+        if not isinstance(error, errors.CmsError):  # worded as cms check words it
+            error = errors.CloudError(
+                f"cloud '{cloud}': {type(error).__name__}: {error}",
+                "run 'cms --debug check' for the traceback and report it")
+        error.seconds = round(time.monotonic() - started, 2)
+        if kind is not None:
+            error.kind = kind
+        raise error
+
+
+def spans_kinds(clouds: list[str], config) -> bool:
+    """Whether a command over ``clouds`` runs in worker processes: several kinds, outside
+    the ``cms>`` shell, without ``CMS_IN_PROCESS=1``."""
+    from cloudmesh.compute.session import current_session
+
+    return len({_kind_of(cloud, config) for cloud in clouds}) > 1 and \
+        current_session() is None and os.environ.get("CMS_IN_PROCESS") != "1"
+
+
 def run_here(task: str, clouds: list[str], regions: list[str] | None,
              options: dict[str, Any], config, state,
              warn: Callable[[str], None] | None = None) -> list[Outcome]:
@@ -97,6 +130,8 @@ def run_here(task: str, clouds: list[str], regions: list[str] | None,
     from cloudmesh.compute.provider import Provider
 
     kwargs = {"warn": warn} if warn else {}
+    if task == "check":  # one outcome per cloud, timed from its provider's set-up
+        return fan_out(lambda cloud: _check(cloud, config, state, kwargs), clouds)
 
     def expand_cloud(cloud: str) -> list[tuple[str, str | None, Any]]:
         provider = Provider(cloud, config=config, state=state, **kwargs)
@@ -131,20 +166,44 @@ def run(task: str, clouds: list[str], regions: list[str] | None, options: dict[s
         config, state, warn: Callable[[str], None] | None = None) -> list[Outcome]:
     """The task over every (cloud, region): in this process for one kind, in the shell or
     with ``CMS_IN_PROCESS=1``; otherwise one worker process per kind, run at once."""
-    from cloudmesh.compute.session import current_session
-
+    if not spans_kinds(clouds, config):
+        return run_here(task, clouds, regions, options, config, state, warn)
     by_kind: dict[str, list[str]] = {}
     for cloud in clouds:
         by_kind.setdefault(_kind_of(cloud, config), []).append(cloud)
-    if len(by_kind) < 2 or current_session() is not None or \
-            os.environ.get("CMS_IN_PROCESS") == "1":
-        return run_here(task, clouds, regions, options, config, state, warn)
     jobs = [{"task": task, "clouds": group, "regions": regions, "options": options,
              "config": str(config.path), "state": str(state.path), "debug": errors.DEBUG}
             for group in by_kind.values()]
     found = run_jobs(jobs, warn or (lambda text: print(f"warning: {text}", file=sys.stderr)))
     first = {cloud: index for index, cloud in enumerate(clouds)}
     return sorted(found, key=lambda o: first.get(o.item.split(" region ")[0], len(first)))
+
+
+def spread(cloud_option: str | None, region_option: str | None) -> bool:
+    """Whether a list spans several clouds or regions (``--cloud=a,b|all``, ``--region``)."""
+    several = bool(cloud_option) and (cloud_option == "all" or "," in cloud_option
+                                      or "[" in cloud_option)
+    return several or region_option is not None
+
+
+def list_records(task: str, cloud_option: str | None, region_option: str | None,
+                 options: dict[str, Any], config, state) -> tuple[list[dict], list[Outcome]]:
+    """A list over several clouds or regions at once: every record says its cloud, and its
+    region when one was chosen; the outcomes too (``report_failures`` gives the exit)."""
+    from cloudmesh.compute.regions import parse_regions
+
+    regions = parse_regions(region_option)
+    listed = run(task, target_clouds(cloud_option, config, state), regions, options,
+                 config, state)
+    records: list[dict] = []
+    for outcome in listed:
+        cloud, _, region = outcome.item.partition(" region ")
+        for record in outcome.result if outcome.ok else []:
+            record = {**record, "cloud": record.get("cloud") or cloud}
+            if region:
+                record["region"] = record.get("region") or region
+            records.append(record)
+    return records, listed
 
 
 def report_failures(outcomes: list[Outcome]) -> int:
@@ -246,6 +305,9 @@ def error_event(label: str, error: BaseException) -> dict[str, Any]:
              "message": errors.scrub(error.message), "status": error.status,
              "code": error.code,
              "hint": errors.scrub(error.hint) if error.hint else None}
+    for extra in ("seconds", "kind"):  # what cms check's row shows of a failed cloud
+        if getattr(error, extra, None) is not None:
+            event[extra] = getattr(error, extra)
     if errors.DEBUG:
         import traceback
 
@@ -262,6 +324,9 @@ def rebuilt_error(event: dict[str, Any]) -> errors.CmsError:
     error = cls.__new__(cls)
     errors.CmsError.__init__(error, event["message"], event.get("hint"),
                              status=event.get("status"), code=event.get("code"))
+    for extra in ("seconds", "kind"):
+        if extra in event:
+            setattr(error, extra, event[extra])
     return error
 
 

@@ -463,3 +463,9 @@ class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
         shapes = self._call(self.compute.list_shapes, self.compartment, limit=100).data
         return f"region {self.region}, {len(shapes)} shapes visible"
 
+    def regions(self) -> list[str]:
+        """What ``--region=all`` spans: the tenancy's subscribed regions that are ready
+        (IdentityClient.list_region_subscriptions; one unpaged list)."""
+        found = self._call(self.identity.list_region_subscriptions, self.config["tenancy"]).data
+        return sorted(r.region_name for r in found if r.status == "READY")
+

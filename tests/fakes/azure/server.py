@@ -359,6 +359,9 @@ class AzureFake:
             namespace = lrest[1]
             self._check_api_version(namespace, query)
             return self._subscription_level(method, namespace, rest[2:], lrest[2:], query, base)
+        if lrest == ["resourcegroups"] and method == "GET":  # ResourceGroups_List
+            self._check_api_version("resources", query)
+            return 200, {}, {"value": [self._group_json(name) for name in sorted(self.groups)]}
         # /subscriptions/{s}/resourcegroups/{rg}[/providers/{ns}/{type}/...]
         if lrest[:1] == ["resourcegroups"] and len(lrest) >= 2:
             group = rest[1]

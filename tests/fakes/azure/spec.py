@@ -227,6 +227,8 @@ OPERATIONS: tuple[Operation, ...] = (
               _NET + "/networkSecurityGroups/{networkSecurityGroupName}", NETWORK),
     # ---- resources.json 2025-04-01
     Operation("ResourceGroups_CheckExistence", "HEAD", _RG, RESOURCES),
+    Operation("ResourceGroups_List", "GET", _SUB + "/resourcegroups", RESOURCES,
+              {"$filter": None, "$top": None, **PAGE_TOKEN}, rules=("top-is-integer",)),
     Operation("ResourceGroups_Get", "GET", _RG, RESOURCES),
     Operation("ResourceGroups_CreateOrUpdate", "PUT", _RG, RESOURCES, required=("location",)),
 )

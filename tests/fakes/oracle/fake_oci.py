@@ -5,7 +5,7 @@ src/oci/core/compute_client.py, virtual_network_client.py (paths, query paramete
 headers), src/oci/core/models/*.py (JSON names: Instance, LaunchInstanceDetails,
 InstanceSourceViaImageDetails, CreateVnicDetails, Image, Shape, VnicAttachment, Vnic, Vcn,
 Subnet, NetworkSecurityGroup, SecurityRule, AddSecurityRuleDetails, UpdateInstanceDetails),
-src/oci/identity/identity_client.py (ListAvailabilityDomains) and
+src/oci/identity/identity_client.py (ListAvailabilityDomains, ListRegionSubscriptions) and
 src/oci/work_requests/ (WorkRequest, WorkRequestError), with Oracle's API reference for
 the semantics:
 
@@ -103,6 +103,9 @@ class OciFake:
         #: shape -> (code, message): launches of that shape end TERMINATED with this error
         self.launch_failures: dict[str, tuple[str, str]] = {}
         self.compartments = {TENANCY}
+        #: the tenancy's region subscriptions (ListRegionSubscriptions): name -> (key,
+        #: status); the first one is the home region
+        self.region_subscriptions: dict[str, tuple[str, str]] = {REGION: ("PHX", "READY")}
         self.instances: dict[str, dict] = {}
         self.attachments: dict[str, dict] = {}
         self.vnics: dict[str, dict] = {}
@@ -301,6 +304,12 @@ class OciFake:
                 compartment = self._compartment(query)
                 return 200, [{"name": ad, "id": f"ocid1.availabilitydomain.oc1..ad{n}",
                               "compartmentId": compartment} for n, ad in enumerate(ADS, 1)], {}
+            if route == ("GET", "tenancies", 3) and parts[2] == "regionSubscriptions":
+                if parts[1] != TENANCY:
+                    raise _not_found(f"tenancy {parts[1]}")
+                return 200, [{"regionKey": key, "regionName": name, "status": status,
+                              "isHomeRegion": index == 0} for index, (name, (key, status))
+                             in enumerate(self.region_subscriptions.items())], {}
             if route == ("GET", "vcns", 1):
                 compartment = self._compartment(query)
                 return self._list(self.vcns.values(), query,

@@ -34,7 +34,7 @@ OPERATIONS = {
         "list_network_security_group_security_rules",
         "add_network_security_group_security_rules",
         "remove_network_security_group_security_rules"],
-    "oci.identity.IdentityClient": ["list_availability_domains"],
+    "oci.identity.IdentityClient": ["list_availability_domains", "list_region_subscriptions"],
     "oci.work_requests.WorkRequestClient": ["get_work_request", "list_work_request_errors"],
 }
 _ALLOWED = re.compile(r'Allowed values for this property are: ((?:"[^"]*"(?:, )?)+)')

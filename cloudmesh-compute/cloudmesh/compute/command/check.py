@@ -66,12 +66,24 @@ def _check(arguments: dict) -> int:
         raise ConfigError(f"{config.path} has no clouds under cloudmesh.compute",
                           "add one (see 'cms init --force' for a template)")
 
+    # several kinds: each kind's clouds are checked in its own worker process (SDK import
+    # and client set-up side by side, issue 24); one kind or the shell: here, below
+    from cloudmesh.compute import workers
+
+    elsewhere = {o.item: o for o in workers.run("check", clouds, None, {}, config, state)} \
+        if workers.spans_kinds(clouds, config) else {}
+
     def check_one(cloud: str) -> dict:
         started = time.monotonic()
         spec = configured.get(cloud)
         cm = spec.get("cm") if isinstance(spec, dict) else None
         kind = str(cm.get("kind") or "?") if isinstance(cm, dict) else "?"
         try:
+            if cloud in elsewhere:  # the worker's outcome: its detail, or its error again
+                checked = elsewhere[cloud].get()
+                return {"cloud": cloud, "kind": checked["kind"], "status": "ok",
+                        "detail": checked["detail"], "seconds": checked["seconds"],
+                        "exit_code": 0}
             config.check_cloud(cloud)  # unknown, misshapen, an unset ${VAR}: this row
             provider = Provider(cloud, config=config, state=state)
             kind = provider.kind
@@ -83,8 +95,10 @@ def _check(arguments: dict) -> int:
                 error = CloudError(f"cloud '{cloud}': {type(error).__name__}: {error}",
                                    "run 'cms --debug check' for the traceback and report it")
             status = "not set up" if error.code == NOT_SET_UP else "failed"
-            return {"cloud": cloud, "kind": kind, "status": status, "detail": str(error),
-                    "seconds": round(time.monotonic() - started, 2),
+            return {"cloud": cloud, "kind": getattr(error, "kind", None) or kind,
+                    "status": status, "detail": str(error),
+                    "seconds": getattr(error, "seconds", None)
+                    or round(time.monotonic() - started, 2),
                     "exit_code": error.exit_code, "_error": error}
 
     rows = [o.result for o in fan_out(check_one, clouds)]

@@ -1,7 +1,8 @@
 """Manage SSH keys: the local registry and the key pairs on clouds.
 
 Usage:
-  cms key list [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
+  cms key list [--cloud=CLOUD] [--region=REGIONS] [--output=FORMAT] [--filter=KEY=GLOB]...
+               [--limit=N]
   cms key add NAME [--source=FILE]
   cms key gen NAME
   cms key upload NAMES [--cloud=CLOUD]
@@ -14,7 +15,10 @@ Arguments:
 Options:
   --cloud=CLOUD    list or delete the keys on this cloud instead of the local registry;
                    upload to this cloud (default: 'cms set cloud=', then
-                   cloudmesh.default.cloud)
+                   cloudmesh.default.cloud); for list, several clouds (a,b) or all
+                   (every configured cloud)
+  --region=REGIONS for list on clouds: these regions (R1,R2) or all, where key pairs are
+                   kept per region (aws, openstack; azure: resource groups)
   --source=FILE    the public key file (default: ~/.ssh/id_ed25519.pub, then id_rsa.pub)
   -o, --output=FORMAT  table, json, yaml or csv [default: table]
   --filter=KEY=GLOB  for list: only keys whose field KEY matches the shell pattern GLOB
@@ -52,6 +56,13 @@ def _key(arguments: dict) -> int:
     if arguments["list"]:
         output = check_format(arguments["--output"])
         selection = list_options(arguments)
+        if arguments["--region"] and not arguments["--cloud"]:
+            raise UsageError("--region lists key pairs on clouds; the local registry has "
+                             "no regions", "give --cloud too, e.g. --cloud=all --region=all")
+        from cloudmesh.compute import workers
+
+        if workers.spread(arguments["--cloud"], arguments["--region"]):
+            return _list_spread(arguments, state, output, selection)
         if arguments["--cloud"]:
             emit(select(open_provider(arguments["--cloud"], state).keys(), *selection),
                  output, CLOUD_COLUMNS)
@@ -83,6 +94,19 @@ def _key(arguments: dict) -> int:
             print(f"{name}: forgotten locally (files kept: {entry['path']})", file=sys.stderr)
         return 0
     raise UsageError("cms key: no verb given", "see 'cms key --help'")
+
+
+def _list_spread(arguments: dict, state, output: str, selection: tuple) -> int:
+    """Key pairs over several clouds or regions at once (cloudmesh.compute.workers)."""
+    from cloudmesh.compute import workers
+    from cloudmesh.compute.config import Config
+
+    records, listed = workers.list_records("key", arguments["--cloud"],
+                                           arguments["--region"], {}, Config(), state)
+    if any(o.ok for o in listed):
+        emit(select(records, *selection), output, CLOUD_COLUMNS
+             + (["region"] if arguments["--region"] else []))
+    return workers.report_failures(listed)
 
 
 def _add(state, name: str, source: str | None) -> int:

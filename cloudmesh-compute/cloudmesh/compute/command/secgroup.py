@@ -1,7 +1,8 @@
 """Define security groups locally and upload them to clouds.
 
 Usage:
-  cms secgroup list [--cloud=CLOUD] [--output=FORMAT] [--filter=KEY=GLOB]... [--limit=N]
+  cms secgroup list [--cloud=CLOUD] [--region=REGIONS] [--output=FORMAT]
+                    [--filter=KEY=GLOB]... [--limit=N]
   cms secgroup add GROUP [--description=TEXT]
   cms secgroup rule add GROUP PROTOCOL PORTS CIDR
   cms secgroup rule delete GROUP PROTOCOL PORTS CIDR
@@ -18,7 +19,10 @@ Arguments:
 Options:
   --cloud=CLOUD       list or delete the groups on this cloud instead of the local ones;
                       upload to this cloud (default: 'cms set cloud=', then
-                      cloudmesh.default.cloud)
+                      cloudmesh.default.cloud); for list, several clouds (a,b) or
+                      all (every configured cloud)
+  --region=REGIONS    for list on clouds: these regions (R1,R2) or all, where groups are
+                      kept per region (aws, openstack, oracle; azure: resource groups)
   --description=TEXT  what the group is for
   --prune             with upload: also remove ingress rules the local group does not have
   --dryrun            with upload: say what would change; change nothing
@@ -66,6 +70,13 @@ def _secgroup(arguments: dict) -> int:
     if arguments["list"]:
         output = check_format(arguments["--output"])
         selection = list_options(arguments)
+        if arguments["--region"] and not arguments["--cloud"]:
+            raise UsageError("--region lists groups on clouds; local groups have no "
+                             "regions", "give --cloud too, e.g. --cloud=all --region=all")
+        from cloudmesh.compute import workers
+
+        if workers.spread(arguments["--cloud"], arguments["--region"]):
+            return _list_spread(arguments, state, output, selection)
         if arguments["--cloud"]:
             groups = open_provider(arguments["--cloud"], state).secgroups()
         else:
@@ -130,6 +141,26 @@ def _secgroup(arguments: dict) -> int:
             print(f"{name}: deleted locally", file=sys.stderr)
         return 0
     raise UsageError("cms secgroup: no verb given", "see 'cms secgroup --help'")
+
+
+def _list_spread(arguments: dict, state, output: str, selection: tuple) -> int:
+    """Groups over several clouds or regions at once (cloudmesh.compute.workers): the
+    table has a row per rule, with the group's cloud (and region)."""
+    from cloudmesh.compute import workers
+    from cloudmesh.compute.config import Config
+
+    groups, listed = workers.list_records("secgroup", arguments["--cloud"],
+                                          arguments["--region"], {}, Config(), state)
+    groups = select(groups, *selection)
+    if any(o.ok for o in listed):
+        if output == "table":
+            where = ["cloud"] + (["region"] if arguments["--region"] else [])
+            rows = [{**{k: g.get(k, "") for k in where}, **row}
+                    for g in groups for row in _rows([g])]
+            emit(rows, output, where + ["name", "description", "rule"])
+        else:
+            emit(groups, output)
+    return workers.report_failures(listed)
 
 
 def _print_report(report: dict, dryrun: bool, prune: bool) -> None:
