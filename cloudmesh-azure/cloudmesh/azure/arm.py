@@ -56,6 +56,13 @@ def make_credential(cloud: str, creds: dict[str, Any], base_url: str, timeout: f
     if creds.get("access_token"):
         return StaticToken(str(creds["access_token"]))
     identity = require("azure.identity", DIST, "azure-identity")
+    import logging
+
+    # azure.identity logs each failed get_token as a warning, which Python would print
+    # to stderr for want of a handler; cms reports the error itself, in one line
+    logger = logging.getLogger("azure.identity")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
     if creds.get("client_secret") or creds.get("client_id"):
         missing = [k for k in ("tenant_id", "client_id", "client_secret") if not creds.get(k)]
         if missing:

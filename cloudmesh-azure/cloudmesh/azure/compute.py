@@ -27,8 +27,8 @@ from cloudmesh.azure.access import SshPublicKeys, os_profile
 from cloudmesh.azure.images import MarketplaceImages
 from cloudmesh.azure.network import LEGACY_VM_TAG, AzureNetwork, SecurityGroups, vm_addresses
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
-from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
-                                      NotFound, UsageError)
+from cloudmesh.compute.errors import (NOT_SET_UP, CloudError, CmsError, ConfigError,
+                                      CredentialError, NotFound, UsageError)
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
@@ -178,7 +178,8 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
         if identity is not None and isinstance(error, identity.CredentialUnavailableError):
             return CredentialError(f"{where}: no Azure credentials: {arm.first_line(error)}",
                                    "run 'az login', or set credentials.access_token or "
-                                   "tenant_id, client_id and client_secret")
+                                   "tenant_id, client_id and client_secret",
+                                   code=NOT_SET_UP)  # no login anywhere, not a refusal
         if isinstance(error, exc.ClientAuthenticationError) and error.status_code is None:
             return CredentialError(f"{where}: Azure login failed: {arm.first_line(error)}",
                                    "check tenant_id, client_id and client_secret")

@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from cloudmesh.compute.errors import ConfigError, CredentialError
+from cloudmesh.compute.errors import NOT_SET_UP, ConfigError, CredentialError
 from cloudmesh.compute.lazy import require
 
 SCOPES = ["https://www.googleapis.com/auth/compute"]
@@ -98,14 +98,43 @@ def credentials(cloud: str, settings: dict[str, Any]) -> tuple[Any, str | None]:
         return _service_account(cloud, str(settings["service_account_file"]))
     auth = require("google.auth", "cloudmesh-google", "google-auth")
     exceptions = require("google.auth.exceptions", "cloudmesh-google", "google-auth")
+    import os
+
+    named = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    adc_file = named or require("google.auth._cloud_sdk", "cloudmesh-google",
+                                "google-auth").get_application_default_credentials_path()
+    hint = ("set credentials.access_token or credentials.service_account_file, or run "
+            "'gcloud auth application-default login'")
+    if not named and not os.path.exists(adc_file) and _not_on_gce():
+        # nothing to find, and google-auth's GCE metadata probe (3 tries of 3 s each off
+        # Google's network) can only fail: not set up, said at once
+        raise CredentialError(f"{where}: no Google credentials (no access_token, no "
+                              f"service_account_file, no {adc_file})", hint, code=NOT_SET_UP)
     try:
         return auth.default(scopes=SCOPES)
-    except exceptions.DefaultCredentialsError:
+    except exceptions.DefaultCredentialsError as error:
+        if named or os.path.exists(adc_file):  # a file is there but unusable: broken
+            raise CredentialError(f"{where}: Application Default Credentials {adc_file}: "
+                                  f"{str(error).splitlines()[0] if str(error) else 'unusable'}",
+                                  hint) from None
         raise CredentialError(
             f"{where}: no Google credentials (no access_token, no service_account_file, "
-            "no Application Default Credentials)",
-            "set credentials.access_token or credentials.service_account_file, or run "
-            "'gcloud auth application-default login'") from None
+            "no Application Default Credentials)", hint, code=NOT_SET_UP) from None
+
+
+def _not_on_gce() -> bool:
+    """True when this is surely no Google VM: Linux's DMI product name says another maker
+    and no metadata server is named (GCE_METADATA_HOST/IP). Elsewhere (macOS, Windows, a
+    sandbox without DMI) google-auth's own probe decides."""
+    import os
+
+    if os.environ.get("GCE_METADATA_HOST") or os.environ.get("GCE_METADATA_IP"):
+        return False
+    try:
+        with open("/sys/class/dmi/id/product_name", encoding="utf-8") as handle:
+            return not handle.read().strip().startswith("Google")
+    except OSError:
+        return False
 
 
 def _service_account(cloud: str, path: str) -> tuple[Any, str | None]:

@@ -9,7 +9,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from cloudmesh.compute.endpoints import check_endpoint
-from cloudmesh.compute.errors import ConfigError, CredentialError, register_secret
+from cloudmesh.compute.errors import (NOT_SET_UP, ConfigError, CredentialError,
+                                      register_secret)
 from cloudmesh.compute.lazy import require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,8 @@ def connect(self: Provider):
     if not creds.get("auth_url"):
         raise CredentialError(f"{where}: no OpenStack credentials",
                               "set credentials.cloud (an entry of clouds.yaml) or "
-                              "credentials.auth_url with username and password")
+                              "credentials.auth_url with username and password",
+                              code=NOT_SET_UP)
     auth = {"auth_url": str(creds["auth_url"])}
     if creds.get("application_credential_id"):
         auth_type = "v3applicationcredential"
@@ -76,11 +78,17 @@ def _clouds_yaml_region(self: Provider, options: dict[str, Any]):
     files = {variable: [os.environ[variable]] if os.environ.get(variable) else []
              for variable in ("OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE")}
     try:
-        region = config.OpenStackConfig(
+        loader = config.OpenStackConfig(
             load_envvars=False,
             config_files=files["OS_CLIENT_CONFIG_FILE"] + list(config.CONFIG_FILES),
-            secure_files=files["OS_CLIENT_SECURE_FILE"] + list(config.SECURE_FILES),
-        ).get_one(cloud=name, **options)
+            secure_files=files["OS_CLIENT_SECURE_FILE"] + list(config.SECURE_FILES))
+        # no clouds.yaml anywhere (and none named by OS_CLIENT_CONFIG_FILE): not set up yet
+        if loader.config_filename is None and not files["OS_CLIENT_CONFIG_FILE"]:
+            raise CredentialError(f"cloud '{self.cloud}': no clouds.yaml (for the entry "
+                                  f"'{name}' of credentials.cloud)",
+                                  "download it from your OpenStack dashboard (API Access) to "
+                                  "~/.config/openstack/clouds.yaml", code=NOT_SET_UP)
+        region = loader.get_one(cloud=name, **options)
     except exceptions.ConfigException as error:
         raise ConfigError(f"cloud '{self.cloud}': clouds.yaml: {error}",
                           "check credentials.cloud and your clouds.yaml "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cloudmesh.compute.errors import CredentialError
+from cloudmesh.compute.errors import NOT_SET_UP, CredentialError
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.lazy import require
 
@@ -54,7 +54,9 @@ class OciClients:
                 raise CredentialError(
                     f"{where}: no ~/.oci/config, and credentials lack {', '.join(missing)}",
                     "set user, fingerprint, key_file, tenancy and region, or run "
-                    "'oci setup config'") from None
+                    "'oci setup config'",
+                    # not one signer key anywhere: not set up yet (some of them: broken)
+                    code=NOT_SET_UP if len(missing) == len(_SIGNER_KEYS) else None) from None
             except oci.exceptions.ProfileNotFound:
                 raise CredentialError(f"{where}: profile '{profile}' is not in "
                                       "~/.oci/config", "fix credentials.profile") from None
