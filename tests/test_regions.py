@@ -294,3 +294,62 @@ def test_azure_region_all_is_every_resource_group_of_the_subscription(cms_home: 
     finally:
         fake.stop()
     assert not fake.violations, fake.violations
+
+
+def children_of(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (every thread's children, from /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_during_a_multi_kind_list_exits_130_and_ends_every_worker(
+        three_regions: str, cms_home: Path):
+    """A real process: SIGINT (to cms alone, as a signal from another terminal would be)
+    while the openstack worker waits on a Keystone that never answers."""
+    import signal
+    import socket
+    import subprocess
+    import threading
+    import time
+
+    from conftest import CMS
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in range(8)],
+                     daemon=True).start()
+    hanging = {"cm": {"kind": "openstack", "timeout": 60},
+               "credentials": {"auth_url": f"http://127.0.0.1:{silent.getsockname()[1]}/v3",
+                               "username": "demo", "password": secrets.token_urlsafe(12),
+                               "project_name": "demo", "user_domain_name": "Default",
+                               "project_domain_name": "Default", "region_name": "RegionOne"}}
+    write_config(cms_home, {"moto": aws_cloud_spec(three_regions), "os": hanging},
+                 default="moto")
+    process = subprocess.Popen([CMS, "vm", "list", "--cloud=all", "-o", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        workers: set[int] = set()
+        deadline = time.monotonic() + 60
+        while not held and time.monotonic() < deadline:  # the openstack worker is waiting
+            workers |= children_of(process.pid)
+            time.sleep(0.05)
+        workers |= children_of(process.pid)
+        assert held and len(workers) == 2, (workers, process.poll())
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        silent.close()
+        for connection in held:
+            connection.close()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], workers
