@@ -143,8 +143,11 @@ def _start(kind: str, name: str, count: int, env: dict[str, str], workdir: Path,
                      {"OS_PASSWORD": info["password"]},
                      "openstacksdk script (connection.compute.servers())")
     if kind == "azure":
-        fake = FakeProcess([python, str(FAKES / "azure" / "server.py"), "--seed", str(count),
-                            "--op-seconds", "0"], env, log, stop_by_signal=True)
+        # a package module (it imports its spec relatively): run with -m, tests/ on the path
+        path = os.pathsep.join(p for p in (str(ROOT / "tests"), env.get("PYTHONPATH")) if p)
+        fake = FakeProcess([python, "-m", "fakes.azure.server", "--seed", str(count),
+                            "--op-seconds", "0"], dict(env, PYTHONPATH=path), log,
+                           stop_by_signal=True)
         started.append(fake)
         info = fake.start()
         spec = {"cm": {"kind": "azure", "label": "fake ARM"},

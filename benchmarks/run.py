@@ -10,7 +10,8 @@ Usage: python benchmarks/run.py [--quick] [--strict] [--readme] [--json=PATH]
   --quick    fewer repetitions and a smaller fleet (a smoke test of the suite itself)
   --strict   exit 1 when a target is missed (by default misses are reported, exit 0)
   --readme   also write the table into benchmarks/README.md (between its markers)
-  --only     run only these sections: startup, list, cached, fanout, provider, kinds
+  --only     run only these sections: startup, list, cached, fanout, provider, kinds,
+             regions (issue 24: benchmarks/regions.py)
              (comma-separated; cached needs startup)
   --kinds    the REST kinds of the kinds section (default: openstack,azure,google,oracle)
 
@@ -60,7 +61,7 @@ FANOUT = {100: ["us-west-1", "us-west-2", "eu-west-1", "eu-central-1"],
 EMPTY_REGION = "eu-west-3"
 CACHED_VMS = 10_000
 SECTIONS = ("startup", "list", "shell", "multipass", "cached", "fanout", "provider",
-            "kinds")
+            "kinds", "regions")
 #: budget (docs/architecture.md): cms vm list --output=json at 1,000 VMs, client CPU over the bare SDK script
 KIND_CPU_LIMIT = 1.15
 #: budget (docs/architecture.md): first use of a kind, `cms vm list` wall time over the bare script's (google)
@@ -630,7 +631,8 @@ def main() -> int:
     reps = {"startup": 5 if quick else 21, "cached": 3 if quick else 11,
             "fanout": 2 if quick else 7, "first_use": 2 if quick else 7,
             "list": {1: 2, 100: 2, 1000: 1} if quick else {1: 11, 100: 9, 1000: 5},
-            "kinds": {"big": 1, "small": 2} if quick else {"big": 5, "small": 11}}
+            "kinds": {"big": 1, "small": 2} if quick else {"big": 5, "small": 11},
+            "regions": 2 if quick else 5}
     fleet = {1: 1, 100: 20, 1000: 50} if quick else {1: 1, 100: 100, 1000: 1000}
     kinds_fleet = 50 if quick else 1000
 
@@ -733,6 +735,11 @@ def main() -> int:
             if "provider" in only:
                 extra["first_use"] = guarded("provider", bench_first_use, list_env, url,
                                              workdir, reps["first_use"])
+        if "regions" in only:  # every region, every cloud at once, on a moto of its own
+            import regions as region_rows
+
+            measures.update(guarded("regions", region_rows.section, list_env, workdir,
+                                    reps["regions"], 20 if quick else 100, wanted_kinds))
     finally:
         server.stop()
         harness.close()

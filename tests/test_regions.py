@@ -290,6 +290,7 @@ def test_azure_region_all_is_every_resource_group_of_the_subscription(cms_home: 
         records = listed("--region=all")
         assert sorted((r["name"], r["native"]["resource_group"]) for r in records) == [
             ("here-0000", "rg-cms"), ("here-0001", "rg-cms"), ("there-0000", "rg-other")]
+        assert by_name(records)["there-0000"]["region"] == "westeurope"  # its location
         assert [r["name"] for r in listed()] == ["here-0000", "here-0001"]
     finally:
         fake.stop()
