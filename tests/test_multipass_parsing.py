@@ -12,8 +12,8 @@ import pytest
 
 from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, NotFound,
                                       UsageError, WaitTimeout)
-from cloudmesh.multipass.compute import (FLAVORS, Provider, check_name, flavor_name,
-                                         normalise_state, to_bytes, to_int)
+from cloudmesh.multipass.compute import Provider, normalise_state
+from cloudmesh.multipass.parsing import FLAVORS, check_name, flavor_name, to_bytes, to_int
 
 # the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
 from fakes.multipass import harness

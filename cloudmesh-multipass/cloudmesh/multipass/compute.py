@@ -11,30 +11,34 @@ states in any case, sizes as strings or integers, optional keys (``snapshot_coun
 - Multipass has no flavors. ``FLAVORS`` is a small fixed set of sizes that ``create``
   turns into ``--cpus/--memory/--disk``; ``NcpuM-G-DG`` (e.g. ``2cpu-4G-20G``) names any
   other size, and a VM's flavor is read back from its cpu, memory and disk.
-- Multipass has no key pairs, security groups or metadata: ``create`` accepts and ignores
-  them (the records show ``key`` None and no secgroups); SSH keys go in with
-  ``cms multipass launch --cloud-init=FILE``.
+- Multipass has no key pairs, security groups or metadata: ``create`` injects the boot
+  key through cloud-init (``ssh_authorized_keys``), and the others are warnings (the
+  records show no secgroups).
 - ``destroy`` is ``multipass delete`` without purge: the VM is Deleted (status
   terminated) and can be recovered until ``cms multipass purge``.
 - Multipass's exit codes (1 command line, 2 failed, 3 daemon, 4 retry) and its error text
   become the cms error types, each one line.
+
+The pure parsers and argument builders are in ``parsing.py``; this module runs them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
 import subprocess
-from typing import Any, Iterable
+from typing import Any
 
 from cloudmesh.compute.abc import ComputeNodeABC, record_mapper
 from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.errors import NOT_SET_UP
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError, WaitTimeout)
+from cloudmesh.multipass.parsing import (FLAVORS, check_name, flavor_name, flavor_sizes, ips,
+                                         launch_argv, release, to_bytes, to_int,
+                                         transfer_argv, with_authorized_key, zone_name)
 
 #: Multipass instance state (any case) -> cms status
 NODE_STATE_MAP = {
@@ -62,62 +66,11 @@ MP_TIMEOUT = 5
 #: verbs that only read: retried when the daemon could not answer
 READ_VERBS = frozenset({"list", "info", "find", "version", "get", "networks"})
 
-#: the flavors a multipass cloud offers: name -> (vcpus, ram_mb, disk_gb)
-FLAVORS: dict[str, tuple[int, int, int]] = {
-    "tiny": (1, 1024, 5),       # what 'multipass launch' uses without options
-    "small": (1, 2048, 10),
-    "medium": (2, 4096, 20),
-    "large": (4, 8192, 40),
-    "xlarge": (8, 16384, 80),
-}
-
 INSTALL_HINT = ("install it with 'sudo snap install multipass' on Linux, or the installer "
                 "from https://canonical.com/multipass/install on macOS and Windows")
 #: seconds for commands that only ask the daemon; launch/start/stop wait on Multipass's
 #: own timeouts instead (5 minutes per instance by default)
 QUICK_TIMEOUT = 120
-
-_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
-_CUSTOM_FLAVOR = re.compile(r"^(\d+)cpu-(\d+(?:\.\d+)?)G-(\d+(?:\.\d+)?)G$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/~+-]*$")
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_NO_RELEASE = ("", "not available", "n/a")
-
-
-# ---- parsing helpers (public: the command module and tests use them) -----------------
-def check_name(name: str) -> str:
-    """A valid Multipass instance name, or UsageError before Multipass is called."""
-    # the name becomes the instance's hostname, so a DNS label's 63 characters at most
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 63:
-        raise UsageError(f"invalid instance name '{name}'",
-                         "Multipass names use letters, digits and hyphens, start with a "
-                         "letter, do not end with a hyphen and have at most 63 characters")
-    return name
-
-
-def check_image(image: str) -> str:
-    """An image reference that multipass reads as an image, never as an option (an image
-    of '--mount=/:/host' would otherwise mount the host's root into the instance)."""
-    if not isinstance(image, str) or not _IMAGE.match(image):
-        raise UsageError(f"invalid image '{image}'",
-                         "use an alias such as 24.04 or lts, REMOTE:ALIAS, or a file:// or "
-                         "https:// URL")
-    return image
-
-
-def with_authorized_key(userdata: str | None, username: str, public_key: str) -> str:
-    """Cloud-init user data that creates ``username`` with ``public_key``, merged into the
-    user's own ``#cloud-config`` document by the kit's ``add_user`` (the same merge on
-    every kind). Anything else is refused here: multipassd parses --cloud-init as YAML, so
-    the kit's MIME multi-part for a script would fail there."""
-    from cloudmesh.compute.kit.cloudinit import add_user
-
-    text = userdata or ""
-    if text.strip() and not text.lstrip().startswith("#cloud-config"):
-        raise UsageError("Multipass takes cloud-init user data as a #cloud-config document "
-                         "only", "put the script under runcmd: in a #cloud-config file")
-    return add_user(text, username, public_key)
 
 
 def normalise_state(state: Any) -> str:
@@ -125,82 +78,6 @@ def normalise_state(state: Any) -> str:
     as a cms status."""
     key = re.sub(r"[\s_-]+", " ", str(state or "")).strip().lower()
     return NODE_STATE_MAP.get(key, "unknown")
-
-
-def to_bytes(value: Any) -> int | None:
-    """A size as Multipass prints it (int, "5116440064", "5G", "1.5GiB") in bytes."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = _SIZE.match(str(value))
-    if not match:
-        return None
-    return int(float(match.group(1)) * 1024 ** "_KMGT".index(match.group(2).upper() or "_"))
-
-
-def to_int(value: Any) -> int | None:
-    """A count as Multipass prints it ("2", 2, "") or None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _gib(size: int) -> str:
-    # a running VM reports a little less than it was given: 4.85 GiB of a 5G disk
-    value = size / 2 ** 30
-    allocated = math.ceil(value * 2) / 2
-    return f"{allocated if allocated - value <= 0.05 * allocated else round(value, 1):g}"
-
-
-def _close(actual: int | None, wanted: int) -> bool:
-    # a running VM reports what its kernel sees: a little less memory and disk than
-    # was allocated (kernel reserve, file system overhead)
-    return actual is None or 0.85 <= actual / wanted <= 1.02
-
-
-def flavor_name(cpus: int | None, memory: int | None, disk: int | None) -> str | None:
-    """The flavor a VM of these sizes (bytes) was launched with: a name from FLAVORS,
-    else ``NcpuM-G-DG``; None when Multipass does not say (deleted VMs)."""
-    if not cpus:
-        return None
-    for name, (vcpus, ram_mb, disk_gb) in FLAVORS.items():
-        if vcpus == cpus and _close(memory, ram_mb * 2 ** 20) and _close(disk, disk_gb * 2 ** 30):
-            return name
-    if memory and disk:
-        return f"{cpus}cpu-{_gib(memory)}G-{_gib(disk)}G"
-    return None
-
-
-def _ips(addresses: Any) -> list[str]:
-    # Multipass prints "N/A" for a running VM whose address it does not know yet
-    return [a for a in addresses or () if isinstance(a, str) and _IPV4.match(a)]
-
-
-def _zone(zone: Any) -> str | None:
-    """The zone's name: an object {"name", "available"} in Multipass's JSON (main, after
-    1.16), a bare name from older fakes and scripts."""
-    if isinstance(zone, dict):
-        zone = zone.get("name")
-    return str(zone) if zone else None
-
-
-def _release(text: Any) -> str | None:
-    text = str(text or "").strip()
-    return None if text.lower() in _NO_RELEASE else text
-
-
-def _size_option(value: Any, option: str) -> str | None:
-    """--memory/--disk as Multipass takes them (bytes or K/M/G suffix)."""
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    if to_bytes(text) is None:
-        raise UsageError(f"{option} takes a size such as 512M, 4G or 1.5G, not '{value}'")
-    return text
 
 
 class Provider(ComputeNodeABC):
@@ -379,12 +256,12 @@ class Provider(ComputeNodeABC):
             id=name,
             status=normalise_state(state),
             state=state,
-            image=_release(info.get("image_release")) or _release(row.get("release")),
+            image=release(info.get("image_release")) or release(row.get("release")),
             flavor=flavor_name(cpus, to_bytes(memory.get("total")), disk),
             public_ips=[],
-            private_ips=_ips(addresses),
+            private_ips=ips(addresses),
             region="local",
-            zone=_zone(info.get("zone") or row.get("zone")),
+            zone=zone_name(info.get("zone") or row.get("zone")),
             created=None,  # Multipass does not say when an instance was launched
             native={**row, **info},
         )
@@ -431,7 +308,7 @@ class Provider(ComputeNodeABC):
         check_name(name)
 
     def create(self, spec: BootSpec) -> dict[str, Any]:
-        vcpus, ram_mb, disk_gb = self.flavor_sizes(spec.flavor)
+        vcpus, ram_mb, disk_gb = flavor_sizes(spec.flavor, self.cloud)
         userdata = spec.userdata
         if spec.key:
             userdata = with_authorized_key(userdata, spec.username, spec.key["public_key"])
@@ -439,48 +316,12 @@ class Provider(ComputeNodeABC):
                            disk=f"{spec.disk_gb or disk_gb:g}G", userdata=userdata,
                            networks=[spec.network] if spec.network else ())
 
-    def launch_argv(self, name: str, image: str | None = None, cpus: int | str | None = None,
-                    memory: str | None = None, disk: str | None = None,
-                    cloud_init: str | None = None, networks: Iterable[str] = (),
-                    bridged: bool = False, mounts: Iterable[str] = (),
-                    timeout: int | str | None = None) -> list[str]:
-        """The arguments of ``multipass launch`` for these options (validated here)."""
-        argv = ["launch", "--name", check_name(name)]
-        if cpus not in (None, ""):
-            count = to_int(cpus)
-            if count is None or count < 1:
-                raise UsageError(f"--cpus takes a whole number of at least 1, not '{cpus}'")
-            argv += ["--cpus", str(count)]
-        for option, value in (("--memory", memory), ("--disk", disk)):
-            size = _size_option(value, option)
-            if size:
-                argv += [option, size]
-        if cloud_init:
-            argv += ["--cloud-init", cloud_init if cloud_init == "-"
-                     else os.path.abspath(os.path.expanduser(cloud_init))]
-        for spec in networks:
-            argv += ["--network", spec]
-        if bridged:
-            argv.append("--bridged")
-        for mount in mounts:
-            source, _, target = mount.partition(":")
-            source = os.path.abspath(os.path.expanduser(source))
-            argv += ["--mount", f"{source}:{target}" if target else source]
-        if timeout not in (None, ""):
-            seconds = to_int(timeout)
-            if seconds is None or seconds < 1:
-                raise UsageError(f"--timeout takes a whole number of seconds, not '{timeout}'")
-            argv += ["--timeout", str(seconds)]
-        if image:
-            argv.append(check_image(image))
-        return argv
-
     def launch(self, name: str, image: str | None = None, userdata: str | None = None,
                **options: Any) -> dict[str, Any]:
         """Launch one instance (Multipass waits until it runs); returns its record.
         ``userdata`` is cloud-init text, fed on stdin (a snap cannot read /tmp)."""
         cloud_init = options.pop("cloud_init", None)
-        argv = self.launch_argv(name, image=image, cloud_init="-" if userdata else cloud_init,
+        argv = launch_argv(name, image=image, cloud_init="-" if userdata else cloud_init,
                                 **options)
         self.run(*argv, timeout=None, stdin_text=userdata)
         return self.info(name)
@@ -533,29 +374,8 @@ class Provider(ComputeNodeABC):
         check_name(name)
         self.run("umount", f"{name}:{path}" if path else name)
 
-    def transfer_argv(self, paths: list[str], recursive: bool = False) -> list[str]:
-        """``multipass transfer [-r] SOURCE... DESTINATION``; NAME:PATH is inside an
-        instance, '-' is stdin or stdout."""
-        if len(paths) < 2:
-            raise UsageError("transfer needs at least one source and a destination")
-        inside = [p.split(":", 1)[0] for p in paths if ":" in p]
-        if not inside:
-            raise UsageError("transfer needs NAME:PATH on one side",
-                             "e.g. cms multipass transfer notes.txt web01:/tmp/")
-        for name in inside:
-            check_name(name)
-        return ["transfer", *(["-r"] if recursive else []), *paths]
-
     def transfer(self, paths: list[str], recursive: bool = False) -> None:
-        self.run(*self.transfer_argv(paths, recursive), timeout=None)
-
-    def exec_argv(self, name: str, command: list[str]) -> list[str]:
-        if not command:
-            raise UsageError("exec needs a command", "e.g. cms multipass exec web01 -- uname -a")
-        return ["exec", check_name(name), "--", *command]
-
-    def shell_argv(self, name: str) -> list[str]:
-        return ["shell", check_name(name)]
+        self.run(*transfer_argv(paths, recursive), timeout=None)
 
     def networks(self) -> list[dict[str, Any]]:
         rows = self.run_json("networks").get("list") or ()
@@ -602,21 +422,9 @@ class Provider(ComputeNodeABC):
                 for name, (vcpus, ram_mb, disk_gb) in FLAVORS.items()]
 
     def flavor(self, name: str) -> dict[str, Any]:
-        vcpus, ram_mb, disk_gb = self.flavor_sizes(name)
+        vcpus, ram_mb, disk_gb = flavor_sizes(name, self.cloud)
         return self.flavor_record(name=name, id=name, vcpus=vcpus, ram_mb=ram_mb,
                                   disk_gb=disk_gb)
-
-    def flavor_sizes(self, name: str) -> tuple[int, int, float]:
-        """(vcpus, ram_mb, disk_gb) of a FLAVORS name or of ``NcpuM-G-DG``."""
-        if name in FLAVORS:
-            return FLAVORS[name]
-        match = _CUSTOM_FLAVOR.match(str(name))
-        if match and int(match.group(1)) > 0:
-            disk = float(match.group(3))
-            return (int(match.group(1)), int(float(match.group(2)) * 1024),
-                    int(disk) if disk.is_integer() else disk)
-        raise NotFound(f"no flavor '{name}' on cloud '{self.cloud}'",
-                       f"use one of {', '.join(FLAVORS)} or NcpuM-G-DG such as 2cpu-4G-20G")
 
     def check(self) -> str:
         versions = self.version()

@@ -122,7 +122,7 @@ def _open(cloud: str | None):
 def _names(expression: str) -> list[str]:
     """Expanded names, each valid for Multipass, before anything runs."""
     from cloudmesh.compute.names import expand
-    from cloudmesh.multipass.compute import check_name
+    from cloudmesh.multipass.parsing import check_name
 
     return [check_name(name) for name in expand(expression)]
 
@@ -170,7 +170,7 @@ def _list(arguments: dict, facade, output: str) -> int:
 
 def _details(record: dict) -> dict:
     """A vm record with the sizes and mounts Multipass reports, for the info table."""
-    from cloudmesh.multipass.compute import to_bytes
+    from cloudmesh.multipass.parsing import to_bytes
 
     native = record.get("native") or {}
 
@@ -206,18 +206,18 @@ def _info(arguments: dict, facade, output: str) -> int:
 
 def _launch(arguments: dict, facade, output: str) -> int:
     from cloudmesh.compute.provider import fan_out
+    from cloudmesh.multipass.parsing import flavor_sizes, launch_argv
 
-    provider = facade.provider
     names = _names(arguments["NAMES"])
     cpus, memory, disk = arguments["--cpus"], arguments["--memory"], arguments["--disk"]
     if arguments["--flavor"]:  # the flavor's sizes, unless given one by one
-        vcpus, ram_mb, disk_gb = provider.flavor_sizes(arguments["--flavor"])
+        vcpus, ram_mb, disk_gb = flavor_sizes(arguments["--flavor"], facade.name)
         cpus, memory, disk = cpus or vcpus, memory or f"{ram_mb}M", disk or f"{disk_gb:g}G"
     options = {"image": arguments["--image"], "cpus": cpus, "memory": memory, "disk": disk,
                "cloud_init": arguments["--cloud-init"], "networks": arguments["--network"],
                "bridged": arguments["--bridged"], "mounts": arguments["--mount"],
                "timeout": arguments["--timeout"]}
-    argvs = {name: provider.launch_argv(name, **options) for name in names}  # validates
+    argvs = {name: launch_argv(name, **options) for name in names}  # validates
     if arguments["--dryrun"]:
         for argv in argvs.values():
             _would(argv)
@@ -317,18 +317,19 @@ def _purge(arguments: dict, facade, output: str) -> int:
 
 
 def _exec(arguments: dict, facade, output: str) -> int:
-    provider = facade.provider
-    return provider.run_interactive(*provider.exec_argv(arguments["NAME"],
-                                                        arguments["COMMAND"]))
+    from cloudmesh.multipass.parsing import exec_argv
+
+    return facade.provider.run_interactive(*exec_argv(arguments["NAME"], arguments["COMMAND"]))
 
 
 def _shell(arguments: dict, facade, output: str) -> int:
-    provider = facade.provider
-    return provider.run_interactive(*provider.shell_argv(arguments["NAME"]))
+    from cloudmesh.multipass.parsing import shell_argv
+
+    return facade.provider.run_interactive(*shell_argv(arguments["NAME"]))
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
-    from cloudmesh.multipass.compute import check_name
+    from cloudmesh.multipass.parsing import check_name
 
     name, _, path = target.partition(":")
     return check_name(name), path or None
@@ -358,14 +359,15 @@ def _umount(arguments: dict, facade, output: str) -> int:
 
 
 def _transfer(arguments: dict, facade, output: str) -> int:
-    provider = facade.provider
+    from cloudmesh.multipass.parsing import transfer_argv
+
     paths, recursive = arguments["PATHS"], arguments["--recursive"]
-    argv = provider.transfer_argv(paths, recursive)
+    argv = transfer_argv(paths, recursive)
     if arguments["--dryrun"]:
         _would(argv)
         return 0
     if "-" in paths:  # stdin or stdout streams through this terminal
-        return provider.run_interactive(*argv)
+        return facade.provider.run_interactive(*argv)
     facade.call("transfer", paths, recursive)
     _say(f"transferred {', '.join(paths[:-1])} to {paths[-1]}")
     return 0
