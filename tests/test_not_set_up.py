@@ -99,3 +99,31 @@ def test_credentials_present_but_wrong_fail(kind: str, cms_home: Path,
     assert result.code in (1, 4), result  # broken is never exit 0
     (row,) = result.json()
     assert row["status"] == "failed", row
+
+
+# ---- aws: the instance-role probe (IMDS) only where this may be an EC2 instance ------------
+@pytest.mark.parametrize("maker, probed", [("QEMU", False), ("Amazon EC2", True)])
+def test_aws_asks_imds_only_on_what_may_be_ec2(maker: str, probed: bool, cms_home: Path,
+                                               tmp_path: Path, monkeypatch) -> None:
+    """Off EC2 (DMI names another maker) the chain skips IMDS and says 'not set up' at
+    once; on EC2 the instance role is still looked for. The probe is seen through the
+    network guard, which refuses 169.254.169.254 and says so on stderr: nothing leaves."""
+    import cloudmesh.aws.compute as aws
+    import cloudmesh.aws.imds as imds
+
+    from conftest import cms_here
+
+    dmi = tmp_path / "dmi"
+    dmi.mkdir()
+    (dmi / "sys_vendor").write_text(maker + "\n")
+    monkeypatch.setattr(imds, "DMI", dmi)
+    monkeypatch.setattr(imds, "XEN_UUID", tmp_path / "no-xen")
+    monkeypatch.setattr(aws, "_SESSIONS", {})  # a session of an earlier test kept its chain
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
+    write_config(cms_home, {"aws": {"cm": {"kind": "aws"},
+                                    "credentials": {"region": "us-east-1"}}})
+    result = cms_here("check", "--output=json")
+    assert result.code == 0, result
+    (row,) = result.json()
+    assert row["status"] == "not set up", row
+    assert ("169.254.169.254" in result.err) is probed, result.err

@@ -16,6 +16,7 @@ from cloudmesh.compute.boot import BootSpec
 from cloudmesh.compute.endpoints import check_endpoint
 from cloudmesh.compute.errors import (CloudError, CmsError, ConfigError, CredentialError,
                                       NotFound, UsageError)
+from cloudmesh.compute.errors import NOT_SET_UP
 from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one, live
@@ -93,6 +94,9 @@ class Provider(ComputeNodeABC):
                 session = _SESSIONS.get(profile)
                 if session is None:
                     session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
+                    from cloudmesh.aws.imds import skip_if_not_ec2
+
+                    skip_if_not_ec2(session)  # 'no credentials' at once off EC2 (imds.py)
                 client = session.client(
                     "ec2", region_name=creds.get("region"),
                     endpoint_url=creds.get("endpoint_url") or None,
@@ -167,7 +171,8 @@ class Provider(ComputeNodeABC):
         if isinstance(error, (exc.NoCredentialsError, exc.PartialCredentialsError)):
             return CredentialError(f"{where}: no AWS credentials found",
                                    "set credentials.access_key_id and secret_access_key "
-                                   "(as ${ENV} references) or a profile in ~/.aws/credentials")
+                                   "(as ${ENV} references) or a profile in ~/.aws/credentials",
+                                   code=NOT_SET_UP)
         if isinstance(error, exc.NoRegionError):
             return ConfigError(f"{where}: no AWS region", "set credentials.region")
         if isinstance(error, (exc.ReadTimeoutError, exc.ConnectTimeoutError)):
