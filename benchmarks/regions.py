@@ -158,6 +158,9 @@ def section(env: dict[str, str], workdir: Path, runs: int, fleet: int, kinds: li
     try:
         url = server.start()
         rows = bench_regions(url, env, workdir, runs, fleet, server.cpu_seconds)
+        from run import render, say
+
+        say(render(rows))  # shown now: the all-kinds rows take minutes more
         rows += bench_all_kinds(url, env, workdir, runs, fleet, kinds, python)
     finally:
         server.stop()

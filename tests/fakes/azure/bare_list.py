@@ -34,7 +34,11 @@ def main() -> None:
         credential, "https://management.azure.com/.default"))
     compute = ComputeManagementClient(credential, subscription, **options)
     network = NetworkManagementClient(credential, subscription, **options)
-    vms = list(compute.virtual_machines.list(group, expand="instanceView"))
+    vms = list(compute.virtual_machines.list(group))
+    # List's $expand=instanceView needs a scale-set $filter (ComputeRP.json): the power
+    # states come from the subscription's status-only list, as cms gets them
+    views = {v["id"].lower(): v["properties"]["instanceView"]
+             for v in compute.virtual_machines.list_all(status_only="true")}
     nics = {n["id"].lower(): n for n in network.network_interfaces.list(group)}
     ips = {i["id"].lower(): i for i in network.public_ip_addresses.list(group)}
     out = []
@@ -48,7 +52,7 @@ def main() -> None:
                 ip = ips.get(ip_ref["id"].lower()) if ip_ref else None
                 if ip and ip["properties"].get("ipAddress"):
                     public.append(ip["properties"]["ipAddress"])
-        power = [s["code"] for s in vm["properties"]["instanceView"]["statuses"]
+        power = [s["code"] for s in views[vm["id"].lower()]["statuses"]
                  if s["code"].startswith("PowerState/")]
         out.append({"name": vm["name"], "state": power[0] if power else None,
                     "size": vm["properties"]["hardwareProfile"]["vmSize"],
