@@ -22,8 +22,8 @@ from cloudmesh.compute.kit.deadline import bounded
 from cloudmesh.compute.kit.finding import find_one, live
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit import paging
-from cloudmesh.compute.kit.paging import pages
 from cloudmesh.compute.lazy import require
+from cloudmesh.compute.secgroups import by_port_range, rules_per_cidr
 
 
 #: EC2 instance state -> cms status
@@ -79,8 +79,11 @@ class Provider(ComputeNodeABC):
 
     def _make_client(self, attempts: int):
         creds = self.credentials
-        explicit_keys = bool(creds.get("access_key_id"))
-        profile = None if explicit_keys else creds.get("profile")
+        # access keys, when given, win over a profile
+        keys = {f"aws_{key}": creds.get(key) for key in ("access_key_id", "secret_access_key",
+                                                          "session_token")}
+        keys = keys if keys["aws_access_key_id"] else {}
+        profile = None if keys else creds.get("profile")
         boto3 = require("boto3", "cloudmesh-aws")
         config = require("botocore.config", "cloudmesh-aws", "boto3").Config(
             retries={"mode": "standard", "total_max_attempts": attempts},
@@ -97,14 +100,9 @@ class Provider(ComputeNodeABC):
                     from cloudmesh.aws.imds import skip_if_not_ec2
 
                     skip_if_not_ec2(session)  # 'no credentials' at once off EC2 (imds.py)
-                client = session.client(
-                    "ec2", region_name=creds.get("region"),
-                    endpoint_url=creds.get("endpoint_url") or None,
-                    aws_access_key_id=creds.get("access_key_id") if explicit_keys else None,
-                    aws_secret_access_key=creds.get("secret_access_key") if explicit_keys
-                    else None,
-                    aws_session_token=creds.get("session_token") if explicit_keys else None,
-                    config=config)
+                client = session.client("ec2", region_name=creds.get("region"),
+                                        endpoint_url=creds.get("endpoint_url") or None,
+                                        config=config, **keys)
         except Exception as error:
             raise self.translate_error(error) or error from None
         if not creds.get("endpoint_url"):
@@ -159,7 +157,7 @@ class Provider(ComputeNodeABC):
             return page.get(key, ()), page.get("NextToken")
 
         # the limit read when the list starts, so that a test can lower it
-        return list(pages(fetch, what=what, max_pages=paging.MAX_PAGES))
+        return list(paging.pages(fetch, what=what, max_pages=paging.MAX_PAGES))
 
     def translate_error(self, error: Exception) -> CmsError | None:
         exc = require("botocore.exceptions", "cloudmesh-aws", "boto3")
@@ -300,18 +298,16 @@ class Provider(ComputeNodeABC):
             # repeated request with the instance the first one made
             "ClientToken": spec.token,
         }
-        groups = self._secgroup_ids(spec.secgroups) if spec.secgroups else []
+        groups = [g if g.startswith("sg-") else self._group(g)["GroupId"]
+                  for g in spec.secgroups]
         subnet = self._subnet(spec.network, spec.subnet, spec.zone)
         if subnet or not spec.public_ip:
             # an explicit interface says whether the VM gets a public address; without it
             # the subnet decides (the default VPC's subnets give one)
-            interface: dict[str, Any] = {"DeviceIndex": 0,
-                                         "AssociatePublicIpAddress": spec.public_ip}
-            if subnet:
-                interface["SubnetId"] = subnet
-            if groups:
-                interface["Groups"] = groups
-            request["NetworkInterfaces"] = [interface]
+            request["NetworkInterfaces"] = [{
+                "DeviceIndex": 0, "AssociatePublicIpAddress": spec.public_ip,
+                **({"SubnetId": subnet} if subnet else {}),
+                **({"Groups": groups} if groups else {})}]
         elif groups:
             request["SecurityGroupIds"] = groups
         if spec.key:
@@ -359,9 +355,6 @@ class Provider(ComputeNodeABC):
                 f"give the {kind} id ({kind}-...)")
         return found[0]
 
-    def _secgroup_ids(self, groups: list[str]) -> list[str]:
-        return [g if g.startswith("sg-") else self._group(g)["GroupId"] for g in groups]
-
     def _act(self, operation: str, name: str) -> dict[str, Any]:
         instance_id = self._find(name)["id"]
         self._call(operation, InstanceIds=[instance_id])
@@ -405,10 +398,8 @@ class Provider(ComputeNodeABC):
         else:
             found = self._call("describe_images",
                                Filters=[{"Name": "name", "Values": [name]}])["Images"]
-        if not found:
-            raise NotFound(f"no image '{name}' on cloud '{self.cloud}'",
-                           f"see 'cms image list --cloud={self.cloud}'")
-        return self._to_image(max(found, key=lambda i: i.get("CreationDate", "")))
+        newest = sorted(found, key=lambda i: i.get("CreationDate", ""), reverse=True)
+        return self._find_in([self._to_image(i) for i in newest[:1]], name, "image")
 
     def flavors(self) -> list[dict[str, Any]]:
         return sorted((self._to_flavor(t) for t in
@@ -422,21 +413,14 @@ class Provider(ComputeNodeABC):
             if error.code not in ("InvalidInstanceType", "InvalidParameterValue"):
                 raise
             found = []
-        if not found:
-            raise NotFound(f"no flavor '{name}' on cloud '{self.cloud}'",
-                           f"see 'cms flavor list --cloud={self.cloud}'")
-        return self._to_flavor(found[0])
+        return self._find_in([self._to_flavor(t) for t in found], name, "flavor")
 
     # ---- key pairs -------------------------------------------------------------------
     @record_mapper("key pair")
     def _to_key(self, pair: dict) -> dict[str, Any]:
-        from cloudmesh.compute.keys import fingerprint
+        from cloudmesh.compute.keys import fingerprint_or
 
-        public_key = pair.get("PublicKey")
-        try:
-            print_ = fingerprint(public_key) if public_key else pair.get("KeyFingerprint")
-        except CmsError:  # a key type we cannot parse: keep EC2's own fingerprint
-            print_ = pair.get("KeyFingerprint")
+        print_ = fingerprint_or(pair.get("PublicKey"), pair.get("KeyFingerprint"))
         return self.key_record(name=pair["KeyName"], fingerprint=print_,
                                native={"id": pair.get("KeyPairId"),
                                        "ec2_fingerprint": pair.get("KeyFingerprint")})
@@ -451,25 +435,17 @@ class Provider(ComputeNodeABC):
         return self._to_key(pair["KeyPairs"][0])
 
     def key_delete(self, name: str) -> None:
-        # EC2 answers success for a name that does not exist; say NotFound instead
-        if name not in {k["name"] for k in self.keys()}:
-            raise NotFound(f"no key '{name}' on cloud '{self.cloud}'")
+        self._find_in(self.keys(), name, "key")  # EC2 answers success for a name it lacks
         self._call("delete_key_pair", KeyName=name)
 
     # ---- security groups -------------------------------------------------------------
-    def _to_rules(self, permissions: list[dict], direction: str) -> list[dict[str, Any]]:
-        rules = []
-        for permission in permissions:
-            protocol = {"-1": "all"}.get(permission.get("IpProtocol"),
-                                         permission.get("IpProtocol"))
-            low, high = permission.get("FromPort"), permission.get("ToPort")
-            if protocol in ("all", "icmp") and low in (None, -1):
-                low = high = None
-            cidrs = [r["CidrIp"] for r in permission.get("IpRanges") or ()]
-            cidrs += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges") or ()]
-            rules += [{"direction": direction, "protocol": protocol, "from_port": low,
-                       "to_port": high, "cidr": cidr} for cidr in cidrs]
-        return rules
+    @staticmethod
+    def _to_rules(permissions: list[dict], direction: str) -> list[dict[str, Any]]:
+        return [rule for p in permissions for rule in rules_per_cidr(
+            direction, {"-1": "all"}.get(p.get("IpProtocol"), p.get("IpProtocol")),
+            p.get("FromPort"), p.get("ToPort"),
+            [r["CidrIp"] for r in p.get("IpRanges") or ()]
+            + [r["CidrIpv6"] for r in p.get("Ipv6Ranges") or ()])]
 
     @record_mapper("security group")
     def _to_secgroup(self, group: dict) -> dict[str, Any]:
@@ -481,18 +457,15 @@ class Provider(ComputeNodeABC):
 
     @staticmethod
     def _to_permissions(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """EC2 permissions: one per protocol and port range with all its CIDRs ('all' has
+        no ports; icmp's -1 is every type and code)."""
         permissions = []
-        for rule in rules:
-            protocol = "-1" if rule["protocol"] == "all" else rule["protocol"]
-            permission: dict[str, Any] = {"IpProtocol": protocol}
-            if rule["protocol"] == "icmp":
-                permission.update(FromPort=-1 if rule["from_port"] is None else rule["from_port"],
-                                  ToPort=-1 if rule["to_port"] is None else rule["to_port"])
-            elif rule["protocol"] != "all":
-                permission.update(FromPort=rule["from_port"], ToPort=rule["to_port"])
-            key = "Ipv6Ranges" if ":" in rule["cidr"] else "IpRanges"
-            permission[key] = [{"CidrIpv6" if key == "Ipv6Ranges" else "CidrIp": rule["cidr"]}]
-            permissions.append(permission)
+        for (_, protocol, low, high), cidrs in by_port_range(rules).items():
+            ports = {} if protocol == "all" else {"FromPort": -1 if low is None else low,
+                                                  "ToPort": -1 if high is None else high}
+            permissions.append({"IpProtocol": "-1" if protocol == "all" else protocol, **ports,
+                                "IpRanges": [{"CidrIp": c} for c in cidrs if ":" not in c],
+                                "Ipv6Ranges": [{"CidrIpv6": c} for c in cidrs if ":" in c]})
         return permissions
 
     def _group(self, name: str) -> dict:

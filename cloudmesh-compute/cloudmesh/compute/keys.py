@@ -122,6 +122,15 @@ def fingerprint(public_key: str) -> str:
     return parse_public_key(public_key).fingerprint
 
 
+def fingerprint_or(public_key: str | None, cloud_fingerprint: str | None) -> str | None:
+    """The key's OpenSSH fingerprint, else the cloud's own (the cloud kept no public key,
+    or one of a type cms cannot parse), so that a key record shows one either way."""
+    try:
+        return fingerprint(public_key) if public_key else cloud_fingerprint
+    except UsageError:
+        return cloud_fingerprint
+
+
 def default_public_key() -> Path:
     """The user's usual public key: ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub."""
     ssh_dir = Path.home() / ".ssh"

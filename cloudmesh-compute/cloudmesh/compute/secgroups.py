@@ -58,6 +58,29 @@ def rule_text(rule: dict) -> str:
     return f"{rule.get('direction', 'ingress')} {rule['protocol']} {ports} {rule['cidr']}"
 
 
+def rules_per_cidr(direction: str, protocol: str, from_port: int | None,
+                   to_port: int | None, cidrs: list[str]) -> list[dict]:
+    """The cms rules, one per CIDR, of a cloud rule that lists several sources (an EC2
+    permission, a GCE firewall). icmp and all rules carry no ports: a cloud's -1 (every
+    type, every port) becomes None."""
+    if protocol in ("icmp", "all") and from_port in (None, -1):
+        from_port = to_port = None
+    return [{"direction": direction, "protocol": protocol, "from_port": from_port,
+             "to_port": to_port, "cidr": cidr} for cidr in cidrs]
+
+
+def by_port_range(rules: list[dict]) -> dict[tuple, list[str]]:
+    """The CIDRs of ``rules`` per (direction, protocol, from_port, to_port), in order and
+    once each: for a cloud whose one rule takes several sources (``rules_per_cidr``
+    reverses it)."""
+    grouped: dict[tuple, list[str]] = {}
+    for rule in rules:
+        cidrs = grouped.setdefault(rule_key(rule)[:4], [])
+        if rule["cidr"] not in cidrs:
+            cidrs.append(rule["cidr"])
+    return grouped
+
+
 def difference(wanted: list[dict], present: list[dict]) -> tuple[list[dict], list[dict]]:
     """(rules to add, extra rules on the cloud), comparing ingress rules only: clouds add
     their own egress rules, which a local definition does not describe."""
