@@ -208,8 +208,7 @@ class Provider(ComputeNodeABC):
             instance.get("PrivateIpAddress")]
         public = [(a.get("Association") or {}).get("PublicIp") for a in addresses]
         public = public if any(public) else [instance.get("PublicIpAddress")]
-        placement = instance.get("Placement") or {}
-        zone = placement.get("AvailabilityZone")
+        zone = (instance.get("Placement") or {}).get("AvailabilityZone")
         return self.vm_record(
             name=tags.pop("Name", None) or instance["InstanceId"],
             id=instance["InstanceId"],
@@ -245,13 +244,12 @@ class Provider(ComputeNodeABC):
 
     @record_mapper("instance type")
     def _to_flavor(self, instance_type: dict) -> dict[str, Any]:
-        storage = instance_type.get("InstanceStorageInfo") or {}
         return self.flavor_record(
             name=instance_type["InstanceType"],
             id=instance_type["InstanceType"],
             vcpus=(instance_type.get("VCpuInfo") or {}).get("DefaultVCpus"),
             ram_mb=(instance_type.get("MemoryInfo") or {}).get("SizeInMiB"),
-            disk_gb=storage.get("TotalSizeInGB", 0),
+            disk_gb=(instance_type.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0),
         )
 
     # ---- VMs -------------------------------------------------------------------------
