@@ -8,6 +8,19 @@
    processes, over the slowest bare script alone (budget: 1.3x that floor). The same
    with ``CMS_IN_PROCESS=1`` (every kind in one process, as before issue 24) is shown.
 
+What limits row 1 (measured 2026-12-06, 2 shared cores, load ~7, 3 runs): 5.41 s for
+10 regions against 1.34 s for one (4.0x). moto used 3.59 s of CPU serving the 10 regions
+(0.36 s for one) in its one process, so its interpreter lock alone puts the floor near
+3.59 / 1.34 = 2.7x: real EC2 answers each region from its own endpoint. cms used 2.22 s
+of CPU (0.91 s for one): of the 1.3 s more, ~0.7 s is botocore building a new EC2 client
+class for every region (~75 ms each: 862 operation methods; made under the shared
+session's lock, as sessions are not thread-safe), the rest parsing 900 more records and
+writing each region's cache (~15 ms a region); found by running each region's
+``Provider(cloud, region=R).list()`` in turn under cProfile.
+Rows 2 and 3 (same run; 5 kinds on 2 cores, so the bare scripts' floor is 3.3x the
+slowest alone): cms vm list --cloud=all 1.01x that floor, cms check 1.04x; with 5 kinds on
+2 cores the workers buy nothing here (in one process: 0.98x and 0.84x, no child start-up).
+
 Usage: python benchmarks/regions.py [--runs=N] [--kinds=openstack,azure,google,oracle]
 The same rows come from ``python benchmarks/run.py --only=regions``.
 """
