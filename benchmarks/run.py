@@ -623,7 +623,7 @@ def main() -> int:
         if name not in kind_clouds.KINDS:
             parser.error(f"--kinds: no test cloud for '{name}' "
                          f"(kinds: {', '.join(kind_clouds.KINDS)})")
-    for tool in (CMS, AWS):
+    for tool in (CMS,) if set(only) <= {"regions"} else (CMS, AWS):  # regions: no aws CLI
         if not os.access(tool, os.X_OK):
             sys.exit(f"bench: {tool} not found; run 'make bench' (it installs "
                      "benchmarks/requirements.txt into the venv)")
