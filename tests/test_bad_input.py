@@ -48,6 +48,18 @@ def test_bad_command_line(cms_home: Path, moto: str, argv: list[str], code: int,
     assert snapshot(cms_home) == before
 
 
+def test_a_name_with_a_space_is_looked_up_and_the_comma_rule_told(cms_home: Path,
+                                                                   moto: str) -> None:
+    # names of existing VMs may hold spaces and any letters (a VM made in a web console);
+    # 'a b' is looked up as one name, and the note says how two names are written
+    write_config(cms_home, {"m": aws_cloud_spec(moto)}, default="m")
+    spaced = cms_here("vm", "list", "a b")
+    assert spaced.code == 0 and spaced.stderr.strip() == (
+        "note: no VM named 'a b'; several names are separated by commas: a,b"), spaced
+    accented = cms_here("vm", "list", "über")
+    assert accented.code == 0 and accented.stderr == "", accented
+
+
 def test_non_utf8_bytes_on_the_command_line(cms_home: Path, moto: str) -> None:
     write_config(cms_home, {"m": aws_cloud_spec(moto)}, default="m")
     before = snapshot(cms_home)

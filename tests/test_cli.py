@@ -258,7 +258,7 @@ def test_check_reports_each_cloud(cms_home: Path, moto: str) -> None:
     result = cms_here("check", "--output=json")
     rows = {row["cloud"]: row for row in result.json()}
     assert rows["good"]["status"] == "ok" and "us-east-1" in rows["good"]["detail"]
-    assert rows["nocreds"]["status"] == "failed" and "credentials" in rows["nocreds"]["detail"]
+    assert rows["nocreds"]["status"] == "not set up" and "credentials" in rows["nocreds"]["detail"]
     assert "provides cloudmesh/nosuchkind/compute.py" in rows["nokind"]["detail"]
     assert result.code == 4
     only = cms_here("check", "good")

@@ -68,5 +68,5 @@ def features(provider_class: type, base: type) -> dict[str, Feature]:
             row[label] = Feature(True)
         else:
             row[label] = Feature(False, unsupported_reason(provider_class, verb)
-                                 or "not implemented")
+                                 or "the provider does not offer it")
     return row

@@ -133,21 +133,29 @@ def expand(expression: str | list[str] | None) -> list[str]:
     for expr in expressions:
         if not isinstance(expr, str) or not expr.strip():
             raise UsageError("empty name; give a name such as web01 or web[01-03]")
+        _check_text(expr)  # before stripping: a control character may count as a space
         for part in _split_top(_strip(_tokens(expr)), expr):
             part = _strip(part)
             if not part:
                 raise UsageError(f"invalid name expression '{expr}': empty name between commas",
                                  "write a literal comma as \\,")
             for name in _expand_one(part, expr):
-                if any(ord(c) < 32 or ord(c) == 127 for c in name):
-                    raise UsageError(f"invalid name {name!r}: it holds a control character",
-                                     "address the VM by its id (see 'cms vm list')")
                 if name not in seen:
                     seen.add(name)
                     names.append(name)
                 if len(names) > MAX_NAMES:
                     raise UsageError(f"more than {MAX_NAMES} names given; name fewer at once")
     return names
+
+
+def _check_text(expression: str) -> None:
+    if any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in expression):
+        raise UsageError(f"invalid name {expression!r}: it holds a control character",
+                         "address the VM by its id (see 'cms vm list')")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in expression):
+        # bytes that were not UTF-8 on the command line: no cloud has such a name
+        raise UsageError(f"invalid name {ascii(expression)}: it is not UTF-8 text",
+                         "type the name in UTF-8, or address the VM by its id")
 
 
 def literal(name: str) -> str:

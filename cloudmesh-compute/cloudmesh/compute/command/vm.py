@@ -191,9 +191,21 @@ def _list(arguments: dict, output: str) -> int:
     # each (cloud, region) at once; several kinds: one worker process per kind
     listed = workers.run("vm", clouds, regions, {"names": names}, config, state)
     if any(o.ok for o in listed):
-        emit(select([r for outcome in listed if outcome.ok for r in outcome.result],
-                    *selection), output, VM_COLUMNS)
+        records = [r for outcome in listed if outcome.ok for r in outcome.result]
+        _note_spaced_misses(names, records)
+        emit(select(records, *selection), output, VM_COLUMNS)
     return workers.report_failures(listed)
+
+
+def _note_spaced_misses(names: list[str] | None, records: list[dict]) -> None:
+    """A name with a space may be a VM made in a web console ('Test Server 2') or two
+    names typed as one ('a b'): when no VM has it, say how several names are written."""
+    found = {r.get("name") for r in records} | {r.get("id") for r in records}
+    for name in names or []:
+        if " " in name.strip() and name not in found:
+            first, *rest = name.split()
+            print(f"note: no VM named {name!r}; several names are separated by commas: "
+                  f"{','.join([first, *rest])}", file=sys.stderr)
 
 
 def _list_cached(clouds: list[str], names: list[str] | None, config, state,

@@ -322,7 +322,7 @@ class ComputeProviderSuite:
         row = type(provider.provider).features()
         assert set(row) == set(FEATURES)
         # each a Feature: supported, or not with the reason (never "no: no: ...")
-        assert all(v.supported == (v.reason is None) and not str(v.reason).startswith("no")
+        assert all(v.supported == (v.reason is None) and not str(v.reason).startswith("no:")
                    for v in row.values()), row
         assert provider.provider.key_delivery in ("keypair", "inject", None)
         assert provider.provider.default_username
