@@ -22,6 +22,7 @@ from pathlib import Path
 from cloudmesh.compute.errors import CloudError, ConfigError, CredentialError, UsageError
 from cloudmesh.compute.files import config_dir, ensure_dir
 from cloudmesh.compute.lazy import require
+from cloudmesh.compute.terminal import escape_control
 
 _print_lock = threading.Lock()
 
@@ -49,7 +50,9 @@ def check_port(port: str | int) -> int:
     try:
         number = int(port)
     except (TypeError, ValueError):
-        raise UsageError(f"the ssh port must be a number, not '{port}'") from None
+        # (the port may come from a cloud or a config: shown escaped, on one line)
+        raise UsageError(f"the ssh port must be a number, "
+                         f"not '{escape_control(str(port))}'") from None
     if not 0 < number < 65536:
         raise UsageError(f"the ssh port must be between 1 and 65535, not {number}")
     return number
