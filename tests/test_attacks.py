@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloudmesh.aws.compute import USER_TAG
 from conftest import CMS, TEST_SECRET, aws_cloud_spec, ec2_client, run_cms, write_config
 from fakes.multipass import harness
 
@@ -57,8 +58,13 @@ def tag(moto: str, instance_id: str, **tags: str) -> None:
 
 
 @pytest.fixture
-def booted(aws_cloud: str, moto: str) -> list[str]:
-    """Two running VMs, web1 and web2, on the moto cloud."""
+def booted(cms_home: Path, moto: str) -> list[str]:
+    """Two running VMs, web1 and web2, on the cloud 'moto' (the default cloud). Its
+    ssh_host is 127.0.0.1, as the sandbox's is: a cloud on a loopback emulator never
+    sends SSH to, nor writes a config entry for, the AWS addresses moto hands out; the
+    rest of what reaches ~/.ssh/config (name, username tag, key) is still the VM's."""
+    write_config(cms_home, {"moto": aws_cloud_spec(moto, ssh_host="127.0.0.1")},
+                 default="moto")
     result = run_cms("vm", "boot", "--name=web[1-2]", "--output=json")
     assert result.code == 0, result
     return ["web1", "web2"]
@@ -150,9 +156,11 @@ def test_a_username_tag_cannot_write_a_config_line(booted: list[str], moto: str)
     config = ssh_config()
     for username in USERNAMES:
         config.write_text(USER_CONFIG)
-        tag(moto, vm_id("web1"), username=username)
+        # the tag aws records carry the VM's login in (what vm info shows as username)
+        tag(moto, vm_id("web1"), **{USER_TAG: username})
         line = one_line_error(run_cms("ssh", "config", "add", "web1,web2"), 2)
         assert line.startswith("error: web1: not written") and "\n" not in line
+        assert ": the user '" in line, line  # the tag reached the writer, which refused it
         text = config.read_text()
         assert "ProxyCommand" not in text and "# >>> cms web1" not in text
         assert "# >>> cms web2" in text  # the other VM's block is written
@@ -168,7 +176,8 @@ def test_a_name_tag_cannot_become_a_host_pattern(booted: list[str], moto: str) -
     instance = vm_id("web1")
     for name in NAMES:
         tag(moto, instance, Name=name)
-        one_line_error(run_cms("ssh", "config", "add", instance), 2)
+        line = one_line_error(run_cms("ssh", "config", "add", instance), 2)
+        assert ": the host name '" in line, line  # refused by the writer, not before
         assert config.read_text() == USER_CONFIG, name
     assert ssh_resolve(config, "github.com")["user"] == ["git"]
     assert ssh_resolve(config, "elsewhere.example")["user"] != ["ubuntu"]
@@ -197,7 +206,8 @@ def test_paths_with_a_space_and_percent_are_quoted(tmp_path: Path, moto: str,
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
-    write_config(config_dir, {"moto": aws_cloud_spec(moto, key="k")}, default="moto")
+    write_config(config_dir, {"moto": aws_cloud_spec(moto, key="k", ssh_host="127.0.0.1")},
+                 default="moto")
     assert run_cms("key", "gen", "k").code == 0
     assert run_cms("vm", "boot", "--name=web1").code == 0
     assert run_cms("ssh", "config", "add", "web1").code == 0
@@ -494,8 +504,11 @@ def silent_sshd() -> int:
 def test_ctrl_c_stops_ssh_to_several_vms_within_a_second(booted: list[str],
                                                          silent_sshd: int) -> None:
     assert run_cms("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={silent_sshd}").code == 0
+    # the VMs were booted without a key: given one, cms connects (and hangs) rather than
+    # refusing before any attempt
+    assert run_cms("key", "gen", "k").code == 0
     for twice in (False, True):
-        code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true"],
+        code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true", "--key=k"],
                                        after=2.5, twice=twice)
         assert code == 130 and seconds < 1.0, (twice, code, seconds, err)
         assert "Traceback" not in err
