@@ -154,12 +154,9 @@ class Provider(KeyGroupMethods, SshMethods):
     def default(self, option: str, given: Any = None) -> Any:
         """An option's value: the command line, then ``cms set CLOUD.OPTION`` or
         ``cms set OPTION``, then the cloud's ``default:`` block."""
-        if given not in (None, ""):
-            return given
-        for variable in (f"{self.name}.{option}", option):
-            value = self.state.get(variable)
-            if value not in (None, ""):
-                return value
+        value = self._set_value(option, given)
+        if value is not None:
+            return value
         for spelling in _DEFAULT_ALIASES.get(option, (option,)):
             value = self.provider.defaults.get(spelling)
             if value not in (None, ""):
