@@ -8,6 +8,7 @@ tag; an instance id (``i-...``) works wherever a name does. What every provider 
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -43,7 +44,9 @@ _AUTH_CODES = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
 _THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
                      "RequestThrottled", "ServiceUnavailable",
                      "Unavailable", "InternalError"}
-_SESSIONS: dict = {}  # profile name (None: keys or the default chain) -> boto3 Session
+_SESSIONS: dict = {}  # (profile, _SESSION_ENV values) -> boto3 Session
+_SESSION_ENV = ("HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE",
+                "AWS_DEFAULT_REGION", "AWS_REGION")
 _SESSION_LOCK = threading.Lock()
 
 
@@ -94,9 +97,12 @@ class Provider(ComputeNodeABC):
             # listed at once would queue on the GIL doing it. Sessions are not
             # thread-safe, so clients are made under a lock.
             with _SESSION_LOCK:
-                session = _SESSIONS.get(profile)
+                # the vendor files a session read depend on the environment, which
+                # differs between calls made in one process (the cms> shell, tests)
+                where = (profile, *(os.environ.get(name) for name in _SESSION_ENV))
+                session = _SESSIONS.get(where)
                 if session is None:
-                    session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
+                    session = _SESSIONS[where] = boto3.session.Session(profile_name=profile)
                     from cloudmesh.aws.imds import skip_if_not_ec2
 
                     skip_if_not_ec2(session)  # 'no credentials' at once off EC2 (imds.py)
