@@ -3,6 +3,7 @@ specifics (pagination, terminated VMs, VMs without a public address, credentials
 
 from __future__ import annotations
 
+import secrets
 import urllib.request
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class TestAWSConformance(ComputeProviderSuite):
         # (its own switch, POST /moto-api/reset-auth with the number of requests let
         # through first): no user has this access key, so EC2 answers AuthFailure
         moto_authentication(self.endpoint, "0")
-        spec["credentials"]["access_key_id"] = "AKIAREFUSEDBYMOTO000"
+        spec["credentials"]["access_key_id"] = "AKIA" + secrets.token_hex(8).upper()  # throwaway
         return spec
 
     @pytest.fixture(autouse=True)
