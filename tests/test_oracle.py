@@ -17,7 +17,7 @@ from cloudmesh.compute.errors import (CloudError, CredentialError, NotFound,  # 
 from cloudmesh.compute.provider import Provider  # noqa: E402
 from cloudmesh.compute.testing import ComputeProviderSuite  # noqa: E402
 from cloudmesh.compute.testing.fixtures import write_config  # noqa: E402
-from conftest import run_cms  # noqa: E402
+from conftest import cms_here  # noqa: E402
 from fakes.oracle import OciFake  # noqa: E402
 from fakes.oracle.harness import cloud_spec, delivered_keys, make_api_key  # noqa: E402
 
@@ -326,7 +326,7 @@ def test_reboot_and_stop_use_oci_actions(oracle: str, fake: OciFake) -> None:
 # ---- credentials -------------------------------------------------------------------------------
 def test_wrong_key_is_a_credential_error_exit_4(oracle: str, fake: OciFake) -> None:
     fake.api_keys = {"00:" * 15 + "00"}
-    result = run_cms("vm", "list", "--cloud=oci")
+    result = cms_here("vm", "list", "--cloud=oci")
     assert result.code == 4, result
     assert "NotAuthenticated" in result.err
 
@@ -342,17 +342,17 @@ def test_encrypted_key_with_passphrase_from_env(cms_home: Path, fake: OciFake, t
     spec["credentials"]["pass_phrase"] = "${OCI_TEST_PASSPHRASE}"
     write_config(cms_home, {"oci": spec}, default="oci")
     monkeypatch.setenv("OCI_TEST_PASSPHRASE", secret)
-    assert run_cms("vm", "list", "--cloud=oci").code == 0
+    assert cms_here("vm", "list", "--cloud=oci").code == 0
     monkeypatch.setenv("OCI_TEST_PASSPHRASE", secret + "-wrong")
     for argv in (("vm", "list", "--cloud=oci"), ("check", "oci"),
                  ("--debug", "vm", "list", "--cloud=oci")):
-        result = run_cms(*argv)
+        result = cms_here(*argv)
         assert result.code in (1, 4) if argv[0] == "check" else result.code == 4, result
         assert secret not in result.out + result.err
     monkeypatch.delenv("OCI_TEST_PASSPHRASE")
     spec["credentials"].pop("pass_phrase")
     write_config(cms_home, {"oci": spec}, default="oci")
-    result = run_cms("vm", "list", "--cloud=oci")
+    result = cms_here("vm", "list", "--cloud=oci")
     assert result.code == 4 and "pass_phrase" in result.err, result
 
 
@@ -382,25 +382,25 @@ def test_profile_of_oci_config(cms_home: Path, fake: OciFake, api_key) -> None:
 def test_plain_http_endpoint_beyond_loopback_is_refused(cms_home: Path, api_key) -> None:
     key_file, fingerprint = api_key
     write_config(cms_home, {"oci": cloud_spec("http://example.com", key_file, fingerprint)})
-    result = run_cms("vm", "list", "--cloud=oci")
+    result = cms_here("vm", "list", "--cloud=oci")
     assert result.code == 4 and "service_endpoint" in result.err, result
 
 
 # ---- the cms command line ------------------------------------------------------------------
 def test_cli_boot_list_images_flavors_delete(oracle: str, fake: OciFake) -> None:
-    result = run_cms("vm", "boot", "--name=cli1", "--wait", "--timeout=30")
+    result = cms_here("vm", "boot", "--name=cli1", "--wait", "--timeout=30")
     assert result.code == 0, result
-    listed = run_cms("vm", "list", "--output=json")
+    listed = cms_here("vm", "list", "--output=json")
     assert listed.code == 0, listed
     (vm,) = listed.json()
     assert vm["name"] == "cli1" and vm["kind"] == "oracle" and vm["state"] == "RUNNING"
     assert vm["public_ips"][0].startswith("127.0.0.")
-    images = run_cms("image", "list", "--output=json")
+    images = cms_here("image", "list", "--output=json")
     assert IMAGE in [i["name"] for i in images.json()]
-    flavors = run_cms("flavor", "list", "--output=json")
+    flavors = cms_here("flavor", "list", "--output=json")
     assert FLAVOR in [f["name"] for f in flavors.json()]
-    assert run_cms("check", "oci").code == 0
-    deleted = run_cms("vm", "delete", "cli1", "--cloud=oci")
+    assert cms_here("check", "oci").code == 0
+    deleted = cms_here("vm", "delete", "cli1", "--cloud=oci")
     assert deleted.code == 0, deleted
     assert fake.instance_named("cli1")["lifecycleState"] == "TERMINATED"
 

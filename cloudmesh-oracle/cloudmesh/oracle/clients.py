@@ -5,6 +5,8 @@ Mixed into ``Provider`` (compute.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from typing import Any
 
@@ -30,6 +32,52 @@ def config_errors(error: Exception) -> str:
     if isinstance(errors, dict):
         return ", ".join(f"{key} {problem}" for key, problem in sorted(errors.items()))
     return type(error).__name__
+
+
+#: signers made in this process, by the API key's identity and the digests of the key's
+#: bytes and pass phrase: parsing and checking an RSA key costs a tenth of a second, paid
+#: once per key, not once per provider (each cms> command, each cloud of --cloud=all)
+_SIGNERS: dict[tuple[str, ...], Any] = {}
+_SIGNERS_LOCK = threading.Lock()
+_SIGNERS_KEPT = 16
+
+
+def _digest(data: bytes | str | None) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data or b"").hexdigest()
+
+
+def signer_for(config: dict[str, Any], pass_phrase: str | None) -> Any:
+    """The oci Signer of ``config``'s API key; the same key file content with the same
+    pass phrase gives the signer already made (a changed file or pass phrase: a new one).
+    A key file that cannot be read is left to the SDK, which reports it as it does."""
+    import oci.signer
+
+    content = config.get("key_content")
+    if not content and config.get("key_file"):
+        try:
+            with open(os.path.expanduser(str(config["key_file"])), "rb") as file:
+                content = file.read().strip()
+        except OSError:
+            content = None
+    if not content:
+        return oci.signer.Signer(
+            tenancy=config["tenancy"], user=config["user"], fingerprint=config["fingerprint"],
+            private_key_file_location=config.get("key_file"), pass_phrase=pass_phrase,
+            private_key_content=config.get("key_content"))
+    key = (str(config["tenancy"]), str(config["user"]), str(config["fingerprint"]),
+           _digest(content), _digest(pass_phrase))
+    with _SIGNERS_LOCK:
+        signer = _SIGNERS.get(key)
+    if signer is None:
+        signer = oci.signer.Signer(
+            tenancy=config["tenancy"], user=config["user"], fingerprint=config["fingerprint"],
+            private_key_file_location=None, pass_phrase=pass_phrase,
+            private_key_content=content)
+        with _SIGNERS_LOCK:
+            while len(_SIGNERS) >= _SIGNERS_KEPT:
+                _SIGNERS.pop(next(iter(_SIGNERS)))
+            _SIGNERS[key] = signer
+    return signer
 
 
 class OciClients:
@@ -86,12 +134,8 @@ class OciClients:
     def _signer(self) -> Any:
         oci, config = oci_sdk(), self.config
         try:
-            return oci.signer.Signer(
-                tenancy=config["tenancy"], user=config["user"],
-                fingerprint=config["fingerprint"],
-                private_key_file_location=config.get("key_file"),
-                pass_phrase=oci.config.get_config_value_or_default(config, "pass_phrase"),
-                private_key_content=config.get("key_content"))
+            return signer_for(config, oci.config.get_config_value_or_default(config,
+                                                                              "pass_phrase"))
         except Exception as error:
             raise self.translate_error(error) or error from None
 

@@ -5,6 +5,7 @@ core; the test modules import these.)"""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,24 @@ from fakes.oracle.fake_oci import REGION, TENANCY
 USER = "ocid1.user.oc1..aaaaaaaafakeuser"
 
 
-def make_api_key(directory: Path, passphrase: str | None = None) -> tuple[Path, str]:
-    """A fresh RSA key file (PEM, 0600, encrypted when a passphrase is given) and its OCI
-    fingerprint: the MD5 of the DER public key as 16 colon-separated pairs."""
-    from cryptography.hazmat.primitives import serialization
+@functools.lru_cache(maxsize=1)
+def _throwaway_rsa_key():
+    """One RSA key per test process, made at run time: generating a 2048-bit key takes a
+    tenth of a second or more, and the fake checks a key's fingerprint, not which key it
+    is (tests that need an unknown key name another fingerprint)."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_api_key(directory: Path, passphrase: str | None = None) -> tuple[Path, str]:
+    """An RSA key file (PEM, 0600, encrypted when a passphrase is given) of this test
+    process's throwaway key, and its OCI fingerprint: the MD5 of the DER public key as 16
+    colon-separated pairs."""
+    from cryptography.hazmat.primitives import serialization
+
     directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = _throwaway_rsa_key()
     encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
                   else serialization.NoEncryption())
     path = directory / "oci_api_key.pem"
