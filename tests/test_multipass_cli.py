@@ -1,6 +1,8 @@
 """Every ``cms multipass`` verb, ``cms vm``/``image``/``flavor`` on multipass clouds, the
-version quirks, the errors and the zero-config cloud, each run as a real ``cms``
-subprocess against the fake ``multipass`` executable."""
+version quirks, the errors and the zero-config cloud, against the fake ``multipass``
+executable. cms runs in the test process (cms_here) except where multipass takes over
+this process's terminal (exec, shell, a transfer through '-'): those run the real ``cms``
+so that what multipass prints reaches the captured stdout."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 # the shared helpers live beside the fake (tests/ is on sys.path, as for conftest)
+from cloudmesh.compute.testing.fixtures import CmsResult, run_in_process
 from fakes.multipass import harness
 
 CMS = Path(sys.executable).parent / "cms"
@@ -28,9 +31,14 @@ class Host:
             tmp, PATH=f"{tmp / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin")
 
     def cms(self, *args: str, input: str | None = None, env: dict | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
-        done = subprocess.run([str(CMS), *args], capture_output=True, text=True, input=input,
-                              env={**self.env, **(env or {})}, cwd=self.tmp, timeout=120)
+            check: bool = False) -> subprocess.CompletedProcess | CmsResult:
+        if _uses_the_terminal(args):
+            done = subprocess.run([str(CMS), *args], capture_output=True, text=True,
+                                  input=input, env={**self.env, **(env or {})}, cwd=self.tmp,
+                                  timeout=120)
+        else:
+            done = run_in_process(*args, env={**self.env, **(env or {})}, stdin=input,
+                                  cwd=self.tmp)
         if check:
             assert done.returncode == 0, (args, done.returncode, done.stderr)
         return done
@@ -45,6 +53,14 @@ class Host:
     def launch(self, *names: str, options: tuple[str, ...] = ()) -> None:
         for name in names:
             self.cms("multipass", "launch", name, *options, check=True)
+
+
+def _uses_the_terminal(args: tuple[str, ...]) -> bool:
+    """multipass exec/shell and a transfer from or to '-' inherit cms's own stdin and
+    stdout (file descriptors, which only a process has)."""
+    if args[:2] in (("multipass", "exec"), ("multipass", "shell")):
+        return True
+    return args[:2] == ("multipass", "transfer") and "-" in args[2:]
 
 
 @pytest.fixture

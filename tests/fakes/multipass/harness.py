@@ -19,10 +19,16 @@ def install_fake(bin_dir: Path) -> Path:
     """Write ``bin_dir/multipass``: the fake, run by this test run's interpreter."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     executable = bin_dir / "multipass"
+    # imported as a module, not run as a script (runpy.run_path compiles the 1,600 lines
+    # on every call): its bytecode is cached, even where PYTHONDONTWRITEBYTECODE is set,
+    # so each of the hundreds of calls a test run makes costs an interpreter start only
     executable.write_text(f"#!{sys.executable}\n"
-                          "import runpy, sys\n"
+                          "import sys\n"
+                          "sys.dont_write_bytecode = False\n"
+                          f"sys.path.insert(0, {str(FAKE.parent)!r})\n"
                           "sys.argv[0] = 'multipass'\n"
-                          f"runpy.run_path({str(FAKE)!r}, run_name='__main__')\n")
+                          f"import {FAKE.stem}\n"
+                          f"sys.exit({FAKE.stem}.main(sys.argv[1:]))\n")
     executable.chmod(0o755)
     return executable
 
