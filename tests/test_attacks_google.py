@@ -7,72 +7,28 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 
 from cloudmesh.compute import Provider
 from cloudmesh.compute.errors import CloudError, UsageError
 from cloudmesh.compute.testing.fixtures import write_config
-from conftest import run_cms
+from conftest import cms_here
+from hostile import HostileServer as Hostile
+from hostile import drip, send_json, unconfigured_host
 
 pytest.importorskip("google.cloud.compute_v1")
 TOKEN = "ya29.hostile-test-token-0123456789"
 
 
-class Hostile:
-    """An HTTP server whose answers ``respond(handler)`` writes; it counts requests and
-    the Authorization headers it saw."""
-
-    def __init__(self, respond: Callable[[BaseHTTPRequestHandler], None],
-                 host: str = "127.0.0.1") -> None:
-        self.seen: list[tuple[str, str | None]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                outer.seen.append((self.path, self.headers.get("Authorization")))
-                respond(self)
-
-            do_POST = do_DELETE = do_GET
-
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def send_json(handler: BaseHTTPRequestHandler, body: Any, status: int = 200) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=UTF-8")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
-
-
 @pytest.fixture
 def elsewhere():
     """A server on 127.0.0.2 that nobody configured: it must receive nothing."""
-    try:
-        server = Hostile(lambda h: send_json(h, {}), host="127.0.0.2")
-    except OSError:
-        pytest.skip("127.0.0.2 is not usable here")
-    yield server
-    server.stop()
+    with unconfigured_host(lambda h: send_json(h, {})) as server:
+        yield server
     assert server.seen == [], f"a request reached the unconfigured host: {server.seen}"
 
 
@@ -108,7 +64,7 @@ def test_endless_new_page_tokens_end_the_list(cms_home: Path, elsewhere: Hostile
     try:
         configure(cms_home, server.url)
         started = time.monotonic()
-        result = run_cms("vm", "list", "--output=json", timeout=120)
+        result = cms_here("vm", "list", "--output=json")
         took = time.monotonic() - started
     finally:
         server.stop()
@@ -123,13 +79,13 @@ def test_repeated_page_token_ends_the_list(cms_home: Path, elsewhere: Hostile) -
                                              "items": {}, "nextPageToken": "again"}))
     try:
         configure(cms_home, server.url)
-        result = run_cms("vm", "list", timeout=60)
+        result = cms_here("vm", "list")
     finally:
         server.stop()
     assert result.code == 1, result
     assert "repeated page token 'again'" in one_line_error(result.err)
     assert len(server.seen) == 2
-    assert all(auth == f"Bearer {TOKEN}" for _, auth in server.seen)
+    assert all(seen.authorization == f"Bearer {TOKEN}" for seen in server.seen)
 
 
 INSTANCE = {"kind": "compute#instance", "id": "1234567890123", "name": "vm1",
@@ -153,51 +109,33 @@ def test_operation_running_forever_is_bounded(cms_home: Path, elsewhere: Hostile
     try:
         # the verb's bound (default.operation_timeout), shortened for the test
         provider = Provider(configure(cms_home, server.url, timeout=5,
-                                      default={"operation_timeout": 3})).provider
+                                      default={"operation_timeout": 1.5})).provider
         started = time.monotonic()
         with pytest.raises(CloudError) as caught:
             provider.stop("vm1")
         took = time.monotonic() - started
     finally:
         server.stop()
-    assert 3.0 <= took < 8.0
-    assert "did not finish within 3 s" in caught.value.message
+    assert 1.5 <= took < 6.5
+    assert "did not finish within 1.5 s" in caught.value.message
     assert "\n" not in caught.value.message
-    polls = [p for p, _ in server.seen if "/operations/operation-forever" in p]
+    polls = [s.path for s in server.seen if "/operations/operation-forever" in s.path]
     assert 2 <= len(polls) <= 12
 
 
 def test_one_byte_a_second_ends_at_cm_timeout(cms_home: Path, elsewhere: Hostile) -> None:
-    """(c) an endpoint that sends one byte a second: cms vm list with cm.timeout 3 and
-    retries 0 ends within its deadline, exit code 1, one line saying so."""
-    stop = threading.Event()
-
-    def trickle(handler: BaseHTTPRequestHandler) -> None:
-        body = json.dumps({"kind": "compute#instanceAggregatedList", "items": {}}).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        for byte in body:
-            if stop.wait(1.0):
-                return
-            try:
-                handler.wfile.write(bytes([byte]))
-                handler.wfile.flush()
-            except OSError:
-                return
-    server = Hostile(trickle)
-    try:
-        configure(cms_home, server.url, timeout=3, retries=0)
+    """(c) an endpoint that sends one byte a second: cms vm list with cm.timeout 1 and
+    retries 0 ends at its deadline (not before, and not after the whole body), exit
+    code 1, one line saying so."""
+    body = json.dumps({"kind": "compute#instanceAggregatedList", "items": {}}).encode()
+    with Hostile(lambda handler: drip(handler, body, 1.0)) as server:
+        configure(cms_home, server.url, timeout=1, retries=0)
         started = time.monotonic()
-        result = run_cms("vm", "list", timeout=60)
+        result = cms_here("vm", "list")
         took = time.monotonic() - started
-    finally:
-        stop.set()
-        server.stop()
     assert result.code == 1, result
-    assert "within 3 s" in one_line_error(result.err)
-    assert took < 15, f"took {took:.1f} s"
+    assert "within 1 s" in one_line_error(result.err)
+    assert 1 <= took < 10, f"took {took:.1f} s"
 
 
 def test_a_second_key_line_never_reaches_ssh_keys(cms_home: Path) -> None:

@@ -8,10 +8,8 @@ endless list stops at the page limit (lowered in this process for the test)."""
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,41 +17,13 @@ import pytest
 
 from cloudmesh.compute.provider import Provider
 from cloudmesh.compute.testing.fixtures import write_config
-from conftest import cms_here, run_cms
+from conftest import cms_here
 from fakes.openstack import FakeOpenStack
+from hostile import send_json, unconfigured_host
 
 pytest.importorskip("openstack")
 
 TIMEOUT = 3  # cm.timeout of the hostile clouds: every command must end near it
-
-
-class Recorder:
-    """An HTTP server on 127.0.0.2 that notes the headers of every request it gets."""
-
-    def __init__(self) -> None:
-        seen = self.headers = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                seen.append(dict(self.headers))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                body = b'{"servers": []}'
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        self.url = f"http://127.0.0.2:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class HostileNova(FakeOpenStack):
@@ -114,12 +84,14 @@ def hostile(cms_home: Path):
     fake = HostileNova(secrets.token_urlsafe(16), build_seconds=0.1, delete_seconds=0.05,
                        action_seconds=0.05)
     fake.start()
-    recorder = Recorder()
-    fake.elsewhere = recorder.url
-    configure(cms_home, fake, TIMEOUT)
-    yield fake, recorder
-    recorder.stop()
-    fake.stop()
+    try:
+        # 127.0.0.2, a host nobody configured: it notes every request it gets
+        with unconfigured_host(lambda h: send_json(h, {"servers": []})) as recorder:
+            fake.elsewhere = recorder.url
+            configure(cms_home, fake, TIMEOUT)
+            yield fake, recorder
+    finally:
+        fake.stop()
 
 
 def configure(cms_home: Path, fake: FakeOpenStack, timeout: float) -> None:
@@ -144,10 +116,10 @@ def one_line_failure(result, started: float) -> str:
 def test_a_next_link_to_another_host_gets_no_token(hostile):
     fake, recorder = hostile
     started = time.monotonic()
-    result = run_cms("vm", "list", "--cloud=evil", "--refresh")
+    result = cms_here("vm", "list", "--cloud=evil", "--refresh")
     err = one_line_failure(result, started)
     assert "refused to send credentials to http://127.0.0.2" in err
-    assert not recorder.headers  # not a byte reached the other host
+    assert not recorder.seen  # not a byte reached the other host
 
 
 def test_endless_new_next_links_stop_at_the_page_limit(hostile, monkeypatch):
@@ -166,7 +138,7 @@ def test_a_repeated_page_stops_the_list(hostile):
     fake, _ = hostile
     fake.pages = "repeat"
     started = time.monotonic()
-    err = one_line_failure(run_cms("vm", "list", "--cloud=evil", "--refresh"), started)
+    err = one_line_failure(cms_here("vm", "list", "--cloud=evil", "--refresh"), started)
     # the SDK notices a marker asked for twice; cms any link asked for twice
     assert "repeated page link" in err or "pagination loop" in err, err
     assert fake.list_requests <= 3
@@ -195,7 +167,7 @@ def test_a_dripped_answer_ends_at_cm_timeout(hostile, cms_home: Path):
     configure(cms_home, fake, 1)
     fake.pages = "drip"
     started = time.monotonic()
-    err = one_line_failure(run_cms("vm", "list", "--cloud=evil", "--refresh"), started)
+    err = one_line_failure(cms_here("vm", "list", "--cloud=evil", "--refresh"), started)
     assert time.monotonic() - started < 10
     assert "no answer from cloud 'evil' (GET /compute/v2.1/servers/detail) within 1 s " \
            "(cm.timeout)" in err, err
@@ -217,7 +189,7 @@ def test_a_floating_ip_labelled_for_another_vm_stays(hostile, description: str):
                  if fake.ports[f["port_id"]]["device_id"] == vm1["id"]]
     theirs["description"] = description.format(vm0=vm0["id"])
     address = theirs["floating_ip_address"]
-    result = run_cms("vm", "delete", "vm-0", "--yes", "--cloud=evil")
+    result = cms_here("vm", "delete", "vm-0", "--yes", "--cloud=evil")
     assert result.code == 0, result
     assert theirs["id"] in fake.floatingips, "vm-1's floating IP was released"
     assert provider.info("vm-1")["public_ips"] == [address]
@@ -237,6 +209,6 @@ def test_a_floating_ip_of_an_earlier_cms_is_released_with_its_server(hostile):
     (ours,) = fake.floatingips.values()
     assert ours["description"] == f"cms-owner={vm0['id']}"
     ours["description"] = f"cms:server={vm0['id']}"
-    result = run_cms("vm", "delete", "vm-0", "--yes", "--cloud=evil")
+    result = cms_here("vm", "delete", "vm-0", "--yes", "--cloud=evil")
     assert result.code == 0, result
     assert ours["id"] not in fake.floatingips, "the earlier cms's floating IP was left"

@@ -6,70 +6,34 @@ deadline with exit code 1 and a one-line reason."""
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 pytest.importorskip("oci")
 
 from cloudmesh.compute.testing.fixtures import write_config  # noqa: E402
-from conftest import run_cms  # noqa: E402
+from conftest import cms_here  # noqa: E402
 from fakes.oracle.harness import cloud_spec, make_api_key  # noqa: E402
-
-Answer = Callable[[BaseHTTPRequestHandler], None]
-
-
-class Hostile:
-    """An HTTP server on ``host`` whose every request is answered by ``answer``; it keeps
-    the Authorization header of each request it saw."""
-
-    def __init__(self, answer: Answer, host: str = "127.0.0.1") -> None:
-        self.seen: list[tuple[str, str | None]] = []
-        hostile = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                hostile.seen.append((self.path, self.headers.get("Authorization")))
-                answer(self)
-
-            do_POST = do_PUT = do_DELETE = do_GET
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from hostile import HostileServer as Hostile  # noqa: E402
+from hostile import drip, send, send_json, unconfigured_host  # noqa: E402
 
 
-def send_json(handler: BaseHTTPRequestHandler, payload, headers: dict | None = None) -> None:
-    data = json.dumps(payload).encode()
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("opc-request-id", "HOSTILE")
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+def send_oci(handler: BaseHTTPRequestHandler, payload, headers: dict | None = None) -> None:
+    """``payload`` as OCI answers it: JSON with an opc-request-id."""
+    send_json(handler, payload, headers={"opc-request-id": "HOSTILE", **(headers or {})})
 
+
+@pytest.fixture(scope="module")
+def api_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One throwaway RSA API key for the module (generating one is the slow part)."""
+    return make_api_key(tmp_path_factory.mktemp("oci"))
 
 @pytest.fixture
-def configure(cms_home: Path, tmp_path: Path):
-    key_file, fingerprint = make_api_key(tmp_path / "oci")
+def configure(cms_home: Path, api_key: tuple[Path, str]):
+    key_file, fingerprint = api_key
 
     def write(endpoint: str, default: dict | None = None, **cm) -> None:
         spec = cloud_spec(endpoint, key_file, fingerprint, **(default or {}))
@@ -94,7 +58,7 @@ def test_endless_new_pages_stop_at_the_page_limit(configure, monkeypatch) -> Non
 
     monkeypatch.setattr("cloudmesh.oracle.compute.MAX_PAGES", 50)
     counter = itertools.count()
-    server = Hostile(lambda h: send_json(h, [], {"opc-next-page": f"p{next(counter)}"}))
+    server = Hostile(lambda h: send_oci(h, [], {"opc-next-page": f"p{next(counter)}"}))
     try:
         configure(server.url, timeout=3, retries=0)
         started = time.monotonic()
@@ -108,11 +72,11 @@ def test_endless_new_pages_stop_at_the_page_limit(configure, monkeypatch) -> Non
 
 
 def test_a_repeated_page_token_stops_the_list(configure) -> None:
-    server = Hostile(lambda h: send_json(h, [], {"opc-next-page": "same"}))
+    server = Hostile(lambda h: send_oci(h, [], {"opc-next-page": "same"}))
     try:
         configure(server.url, timeout=3, retries=0)
         started = time.monotonic()
-        result = run_cms("vm", "list", "--cloud=oci")
+        result = cms_here("vm", "list", "--cloud=oci")
         one_line_failure(result, time.monotonic() - started, 15)
         assert "repeated" in result.err, result.err
         assert len(server.seen) == 2  # the first page and the repeat, no more
@@ -121,8 +85,8 @@ def test_a_repeated_page_token_stops_the_list(configure) -> None:
 
 
 def test_work_request_in_progress_forever_is_bounded(configure) -> None:
-    """(b) a terminate whose work request says IN_PROGRESS forever ends with exit 1 within
-    default.work_timeout."""
+    """(b) a terminate whose work request says IN_PROGRESS forever ends with exit 1 at
+    default.work_timeout (1.5 s), not before."""
     instance = {"id": "ocid1.instance.oc1.phx.hostile", "displayName": "stuck",
                 "lifecycleState": "RUNNING", "compartmentId": "ocid1.tenancy.oc1..x",
                 "availabilityDomain": "Uocm:PHX-AD-1", "shape": "VM.Standard2.1",
@@ -135,73 +99,54 @@ def test_work_request_in_progress_forever_is_bounded(configure) -> None:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
         elif "/workRequests/" in handler.path:
-            send_json(handler, {"id": "ocid1.workrequest.stuck", "status": "IN_PROGRESS",
+            send_oci(handler, {"id": "ocid1.workrequest.stuck", "status": "IN_PROGRESS",
                                 "operationType": "TerminateInstance",
                                 "compartmentId": instance["compartmentId"],
                                 "percentComplete": 10.0,
                                 "timeAccepted": instance["timeCreated"]})
         elif "/instances" in handler.path:
-            send_json(handler, [instance] if "/instances?" in handler.path else instance)
+            send_oci(handler, [instance] if "/instances?" in handler.path else instance)
         else:
-            send_json(handler, [])
+            send_oci(handler, [])
 
     server = Hostile(answer)
     try:
-        configure(server.url, default={"work_timeout": 3}, timeout=3, retries=0)
+        configure(server.url, default={"work_timeout": 1.5}, timeout=3, retries=0)
         started = time.monotonic()
-        result = run_cms("vm", "delete", "stuck", "--cloud=oci", "--yes")
-        one_line_failure(result, time.monotonic() - started, 30)
+        result = cms_here("vm", "delete", "stuck", "--cloud=oci", "--yes")
+        took = time.monotonic() - started
+        one_line_failure(result, took, 30)
+        assert took >= 1.5, f"ended before the work request's deadline ({took:.1f} s)"
         assert "work request" in result.err, result.err
     finally:
         server.stop()
 
 
 def test_one_byte_a_second_ends_at_cm_timeout(configure) -> None:
-    """(c) an endpoint that trickles its answer one byte a second: cm.timeout 3 and
-    retries 0 end the command in about 3 s, not after the whole body."""
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        body = b"[" + b" " * 60 + b"]"
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        try:
-            for byte in body:
-                handler.wfile.write(bytes([byte]))
-                handler.wfile.flush()
-                time.sleep(1)
-        except OSError:
-            pass
-
-    server = Hostile(answer)
-    try:
-        configure(server.url, timeout=3, retries=0)
+    """(c) an endpoint that trickles its answer one byte a second: cm.timeout 1 and
+    retries 0 end the command at about 1 s (not before), not after the whole body."""
+    with Hostile(lambda handler: drip(handler, b"[" + b" " * 60 + b"]", 1.0)) as server:
+        configure(server.url, timeout=1, retries=0)
         started = time.monotonic()
-        result = run_cms("vm", "list", "--cloud=oci")
-        one_line_failure(result, time.monotonic() - started, 15)
-        assert "within 3 s" in result.err, result.err
-    finally:
-        server.stop()
+        result = cms_here("vm", "list", "--cloud=oci")
+        took = time.monotonic() - started
+        one_line_failure(result, took, 15)
+        assert took >= 1, f"ended before cm.timeout ({took:.1f} s)"
+        assert "within 1 s" in result.err, result.err
 
 
 def test_a_page_on_another_host_never_gets_the_signature(configure) -> None:
     """A redirect to 127.0.0.2 (a host nobody configured): the guarded session refuses
     before a byte is sent there; the signed request never arrives."""
-    try:
-        other = Hostile(lambda h: send_json(h, []), host="127.0.0.2")
-    except OSError:
-        pytest.skip("127.0.0.2 is not bindable here")
+    other = unconfigured_host(lambda h: send_oci(h, []))
 
     def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(307)
-        handler.send_header("Location", f"{other.url}{handler.path}")
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        send(handler, status=307, headers={"Location": f"{other.url}{handler.path}"})
 
     server = Hostile(answer)
     try:
         configure(server.url, timeout=3, retries=0)
-        result = run_cms("vm", "list", "--cloud=oci")
+        result = cms_here("vm", "list", "--cloud=oci")
         assert result.code == 1, result
         assert "refused to send credentials" in result.err, result.err
         assert other.seen == []
