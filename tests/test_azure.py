@@ -16,21 +16,28 @@ from cloudmesh.compute.errors import (CloudError, ConfigError, CredentialError, 
 from cloudmesh.compute.testing import ComputeProviderSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
-from conftest import run_cms, write_config
+from conftest import cms_here, write_config
 from fakes.azure import AzureFake
 
 RG = "rg-cms"
 LOCATION = "eastus"
 
 
-@pytest.fixture
-def fake():
+@pytest.fixture(scope="module")
+def fake_server():
+    """One fake ARM for the module (started once; ``fake`` resets it for each test)."""
     server = AzureFake(op_seconds=0.05, retry_after="0")
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake(fake_server: AzureFake):
+    fake_server.reset()  # nothing of the test before: resources, requests, faults, timings
+    yield fake_server
     # every request cms sent must be one the API description allows (tests/fakes/azure/spec.py)
-    assert not server.violations, server.violations
+    assert not fake_server.violations, fake_server.violations
 
 
 def azure_spec(fake: AzureFake, token: str | None = None, **default: Any) -> dict[str, Any]:
@@ -485,7 +492,7 @@ def test_a_rejected_token_is_a_credential_error_without_the_token(
     with pytest.raises(CredentialError) as denied:
         Provider("az").list()
     assert "InvalidAuthenticationToken" in str(denied.value)
-    result = run_cms("vm", "list", "--cloud=az")
+    result = cms_here("vm", "list", "--cloud=az")
     assert result.code == 4, result
     assert wrong not in result.out + result.err
     assert "InvalidAuthenticationToken" in result.err
@@ -501,7 +508,7 @@ def test_a_client_secret_cannot_go_to_a_plain_http_endpoint(fake: AzureFake,
     with pytest.raises(ConfigError) as refused:
         Provider("az").list()
     assert secret not in str(refused.value)
-    result = run_cms("vm", "list", "--cloud=az")
+    result = cms_here("vm", "list", "--cloud=az")
     assert result.code == 4 and secret not in result.out + result.err, result
 
 
@@ -602,29 +609,29 @@ def test_rule_priorities_are_assigned_by_cms(fake: AzureFake, azure_cloud: str) 
 # ---- cms itself ------------------------------------------------------------------------
 def test_cms_vm_list_image_and_flavor_list(fake: AzureFake, azure_cloud: str) -> None:
     fake.seed_vms(RG, 3)
-    listed = run_cms("vm", "list", "--cloud=az", "--output=json")
+    listed = cms_here("vm", "list", "--cloud=az", "--output=json")
     assert listed.code == 0, listed
     assert sorted(r["name"] for r in listed.json()) == ["seed-0000", "seed-0001", "seed-0002"]
-    images = run_cms("image", "list", "--cloud=az", "--output=json")
+    images = cms_here("image", "list", "--cloud=az", "--output=json")
     assert images.code == 0 and any("ubuntu-24_04" in i["name"] for i in images.json()), images
-    flavors = run_cms("flavor", "list", "--cloud=az", "--output=json")
+    flavors = cms_here("flavor", "list", "--cloud=az", "--output=json")
     assert flavors.code == 0 and {f["name"] for f in flavors.json()} >= {"Standard_B1s"}
-
 
 
 def test_cms_vm_boot_and_delete(fake: AzureFake, azure_cloud: str, tmp_path: Path) -> None:
     register_key(Provider(azure_cloud), tmp_path, "cli-key")
-    booted = run_cms("vm", "boot", "--name=cli1", "--cloud=az", "--key=cli-key",
+    booted = cms_here("vm", "boot", "--name=cli1", "--cloud=az", "--key=cli-key",
                      "--no-public-ip", "--output=json")
     assert booted.code == 0, booted
     (record,) = booted.json()
     assert record["name"] == "cli1" and record["public_ips"] == []
     assert fake.get(RG, "Microsoft.Network/publicIPAddresses", "cli1-ip") is None
-    deleted = run_cms("vm", "delete", "cli1", "--cloud=az", "--yes")
+    deleted = cms_here("vm", "delete", "cli1", "--cloud=az", "--yes")
     assert deleted.code == 0, deleted
     assert [r["name"] for r in fake.resources.values() if "cli1" in r["name"]] == []
-    again = run_cms("vm", "delete", "cli1", "--cloud=az", "--yes")
+    again = cms_here("vm", "delete", "cli1", "--cloud=az", "--yes")
     assert again.code == 3, again
+
 
 # ---- the fault suite -------------------------------------------------------------------
 def arm_error(code: str, message: str) -> bytes:

@@ -22,21 +22,28 @@ from cloudmesh.compute.testing import ComputeProviderSuite, assert_vm_record
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.fixtures import write_config
-from conftest import run_cms
+from conftest import cms_here
 from fakes.google import GoogleFake
 from fakes.google.harness import FLAVOR, IMAGE, cloud_spec
 
 google_spec = cloud_spec
 
 
-@pytest.fixture
-def fake():
+@pytest.fixture(scope="module")
+def fake_server():
+    """One fake for the module (started once; each test gets it reset by ``fake``)."""
     server = GoogleFake(delay=0.1)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake(fake_server: GoogleFake):
+    fake_server.reset()  # a fresh project: nothing of the test before
+    yield fake_server
     # a request outside Compute Engine's API description fails the test that sent it
-    assert not server.violations, server.violations
+    assert not fake_server.violations, fake_server.violations
 
 
 @pytest.fixture
@@ -413,7 +420,7 @@ def test_wrong_token_is_a_credential_error_without_the_secret(cms_home: Path,
     write_config(cms_home, {"gce": google_spec(fake.url, secret)}, default="gce")
     with pytest.raises(CredentialError):
         Provider("gce").list()
-    result = run_cms("vm", "list", "--cloud=gce")
+    result = cms_here("vm", "list", "--cloud=gce")
     assert result.code == 4, result
     assert secret not in result.out + result.err
     assert "credential" in result.err.lower() or "refused" in result.err.lower()
@@ -471,7 +478,13 @@ def test_no_credentials_at_all(cms_home: Path, fake: GoogleFake, monkeypatch) ->
     spec = google_spec(fake.url, "unused")
     del spec["credentials"]["access_token"]
     write_config(cms_home, {"gce": spec}, default="gce")
-    monkeypatch.setenv("NO_GCE_CHECK", "True")  # no metadata server probe
+    # no metadata server probe: google-auth reads NO_GCE_CHECK (only the exact "true")
+    # once, at import, so the test process's already imported module is told too
+    # (else it pings 169.254.169.254 with backoff: seconds of retries)
+    from google.auth.compute_engine import _metadata
+
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    monkeypatch.setattr(_metadata, "_NO_GCE_CHECK", True)
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(cms_home / "no-gcloud"))
     with pytest.raises(CredentialError, match="no Google credentials"):
@@ -488,62 +501,90 @@ def test_misspelt_credentials_key(cms_home: Path, fake: GoogleFake) -> None:
 
 # ---- the cms command ------------------------------------------------------------------
 def test_cms_vm_boot_list_delete(gce: str, fake: GoogleFake) -> None:
-    result = run_cms("vm", "boot", "--name=cli1", "--cloud=gce")
+    result = cms_here("vm", "boot", "--name=cli1", "--cloud=gce")
     assert result.code == 0, result
-    result = run_cms("vm", "list", "--cloud=gce", "--output=json")
+    result = cms_here("vm", "list", "--cloud=gce", "--output=json")
     assert result.code == 0, result
     (vm,) = result.json()
     assert vm["name"] == "cli1" and vm["kind"] == "google"
     assert vm["created"].endswith("Z")
-    result = run_cms("vm", "delete", "cli1", "--cloud=gce")
+    result = cms_here("vm", "delete", "cli1", "--cloud=gce")
     assert result.code == 0, result
     assert fake.instance("cli1") is None
 
 
 def test_cms_unknown_vm_exit_code(gce: str) -> None:
-    result = run_cms("vm", "info", "nothere", "--cloud=gce")
+    result = cms_here("vm", "info", "nothere", "--cloud=gce")
     assert result.code == 3, result
 
 
 def test_cms_image_and_flavor_list(gce: str) -> None:
-    result = run_cms("image", "list", "--cloud=gce", "--output=json")
+    result = cms_here("image", "list", "--cloud=gce", "--output=json")
     assert result.code == 0, result
     assert "debian-12-bookworm-v20251111" in {i["name"] for i in result.json()}
-    result = run_cms("flavor", "list", "--cloud=gce", "--output=json")
+    result = cms_here("flavor", "list", "--cloud=gce", "--output=json")
     assert result.code == 0, result
     assert "e2-micro" in {f["name"] for f in result.json()}
 
 
 def test_no_request_leaves_the_machine(gce: str, fake: GoogleFake) -> None:
     """Every request of a whole VM life went to the fake; the network guard (which
-    refuses anything beyond 127.0.0.1) saw nothing else, in this process or in cms."""
+    refuses anything beyond 127.0.0.1, installed in this process by conftest) saw
+    nothing else, through the library or through the cms command line."""
     provider = Provider(gce)
     boot(provider, "local1")
     for verb in ("stop", "start", "reboot", "destroy"):
         (outcome,) = provider.act(verb, "local1")
         assert outcome.ok, (verb, outcome.error)
     assert fake.requests and not fake.unauthorized
-    result = run_cms("vm", "list", "--cloud=gce")
+    result = cms_here("vm", "list", "--cloud=gce")
     assert result.code == 0 and "network guard" not in result.err, result
 
 
-@pytest.mark.parametrize("verb, services", [
-    # a service's client module imports the operations service of its own polling
-    ("list", ["instances", "zone_operations"]),
-    ("images", ["global_operations", "images"]),
-    ("flavors", ["machine_types"]),
-])
-def test_a_verb_imports_only_the_services_it_needs(gce: str, fake: GoogleFake, verb: str,
-                                                  services: list[str]) -> None:
-    code = ("import sys; from cloudmesh.compute import Provider; "
-            f"Provider('gce').provider.{verb}(); "
-            "names = [m.rsplit('.', 1)[1] for m in sys.modules if m.startswith("
-            "'google.cloud.compute_v1.services.') and m.count('.') == 4]; "
-            "print(sorted(names))")
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=120)
+#: the compute_v1 services each verb may import (a service's client module imports the
+#: operations service of its own polling)
+SERVICES_OF_VERB = {"list": ["instances", "zone_operations"],
+                    "images": ["global_operations", "images"],
+                    "flavors": ["machine_types"]}
+
+
+def test_a_verb_imports_only_the_services_it_needs(gce: str, fake: GoogleFake) -> None:
+    """Each verb in a fresh process imports only its services. One interpreter starts
+    (cms imported, no SDK yet) and forks a child per verb, so each verb begins from the
+    same start-up state a new process has, without paying for three interpreters."""
+    code = """if True:
+        import json, os, sys
+        from cloudmesh.compute import Provider
+        assert not [m for m in sys.modules if m.startswith('google.cloud')], 'SDK at start'
+        found = {}
+        for verb in sys.argv[1:]:
+            read, write = os.pipe()
+            sys.stdout.flush()
+            child = os.fork()
+            if child == 0:  # a fresh cms as far as imports go: nothing of the verb before
+                try:
+                    os.close(read)
+                    getattr(Provider('gce').provider, verb)()
+                    names = sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith(
+                        'google.cloud.compute_v1.services.') and m.count('.') == 4)
+                    os.write(write, json.dumps(names).encode())
+                except BaseException:
+                    import traceback
+                    traceback.print_exc()
+                    sys.stderr.flush()
+                    os._exit(1)
+                os._exit(0)
+            os.close(write)
+            with os.fdopen(read) as answer:
+                found[verb] = json.loads(answer.read() or 'null')
+            _, status = os.waitpid(child, 0)
+            assert status == 0, (verb, status)
+        print(json.dumps(found))
+    """
+    completed = subprocess.run([sys.executable, "-c", code, *SERVICES_OF_VERB],
+                               capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    assert eval(completed.stdout) == services
+    assert json.loads(completed.stdout) == SERVICES_OF_VERB
 
 
 # ---- error mapping and metadata -------------------------------------------------------

@@ -125,35 +125,48 @@ class AzureFake:
                  token: str | None = None, op_seconds: float = 0.2,
                  retry_after: str = "1", page_size: int = 50) -> None:
         self.subscription = subscription
-        #: bearer tokens the fake accepts
-        self.tokens = {token or f"fake-arm-token-{uuid.uuid4().hex}"}
-        self.op_seconds = op_seconds
-        #: the clock operations run on (a test gives a virtual one to decide, without
-        #: sleeping, when an operation ends)
-        self.clock = time.monotonic
-        #: the Retry-After header of long-running operations (ARM sends integers)
-        self.retry_after = retry_after
-        self.page_size = page_size
-        self.images = json.loads(json.dumps(DEFAULT_IMAGES))
-        self.sizes = list(DEFAULT_SIZES)
-        self.reserved_usernames = set(RESERVED_USERNAMES)
-        #: (code, message) the next VM creation fails with, after its operation ran
-        self.fail_next_provisioning: tuple[str, str] | None = None
-        #: resource name -> (status, code, message) its DELETE is refused with
-        self.refuse_delete: dict[str, tuple[int, str, str]] = {}
-        self.groups: dict[str, dict] = {}           # lower name -> resource group
-        self.resources: dict[str, dict] = {}        # lower id -> resource JSON
-        self.operations: dict[str, dict] = {}
-        self.requests: list[tuple[str, str]] = []   # (method, path) seen
-        #: requests outside the API description (see spec.py), each answered 400 as ARM
-        #: does; a test's fixture fails when one is left here
-        self.violations: list[str] = []
-        #: VM name (lower) -> restarts the fake has carried out
-        self.reboots: dict[str, int] = {}
+        self._made_with = {"token": token or f"fake-arm-token-{uuid.uuid4().hex}",
+                           "op_seconds": op_seconds, "retry_after": retry_after,
+                           "page_size": page_size}
         self.lock = threading.RLock()
-        self._next_public = 0
-        self._private: dict[str, int] = {}
         self.server: ThreadingHTTPServer | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state the fake was made with: no groups, resources, operations,
+        requests, violations or injected faults, the constructor's timings, token and page
+        size. The server and its url stay, so one fake can serve test after test."""
+        with self.lock:  # not in the middle of a request still being answered
+            made = self._made_with
+            token, op_seconds, retry_after, page_size = (
+                made["token"], made["op_seconds"], made["retry_after"], made["page_size"])
+            #: bearer tokens the fake accepts
+            self.tokens = {token}
+            self.op_seconds = op_seconds
+            #: the clock operations run on (a test gives a virtual one to decide, without
+            #: sleeping, when an operation ends)
+            self.clock = time.monotonic
+            #: the Retry-After header of long-running operations (ARM sends integers)
+            self.retry_after = retry_after
+            self.page_size = page_size
+            self.images = json.loads(json.dumps(DEFAULT_IMAGES))
+            self.sizes = list(DEFAULT_SIZES)
+            self.reserved_usernames = set(RESERVED_USERNAMES)
+            #: (code, message) the next VM creation fails with, after its operation ran
+            self.fail_next_provisioning: tuple[str, str] | None = None
+            #: resource name -> (status, code, message) its DELETE is refused with
+            self.refuse_delete: dict[str, tuple[int, str, str]] = {}
+            self.groups: dict[str, dict] = {}           # lower name -> resource group
+            self.resources: dict[str, dict] = {}        # lower id -> resource JSON
+            self.operations: dict[str, dict] = {}
+            self.requests: list[tuple[str, str]] = []   # (method, path) seen
+            #: requests outside the API description (see spec.py), each answered 400 as ARM
+            #: does; a test's fixture fails when one is left here
+            self.violations: list[str] = []
+            #: VM name (lower) -> restarts the fake has carried out
+            self.reboots: dict[str, int] = {}
+            self._next_public = 0
+            self._private: dict[str, int] = {}
 
     @property
     def token(self) -> str:

@@ -34,8 +34,17 @@ class GoogleFake:
     def __init__(self, project: str = "cms-test", delay: float = 0.2,
                  zones: tuple[str, ...] = ("us-central1-a", "us-central1-b",
                                            "europe-west1-b")) -> None:
-        self.state = ComputeState(project=project, zones=zones, delay=delay)
+        self._made_with = {"project": project, "zones": zones, "delay": delay}
         self.token = "ya29.fake-" + secrets.token_urlsafe(24)  # made per run
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything since start: a new project state (instances, operations,
+        quotas, faults), no requests, service accounts or violations. The server, its
+        url and its token stay, so one fake can serve test after test."""
+        self.state = ComputeState(**self._made_with)
         self.service_accounts: dict[str, Any] = {}  # client_email -> public key
         self.requests: list[tuple[str, str]] = []   # (method, path?query)
         self.unauthorized: list[tuple[str, str]] = []
@@ -43,8 +52,6 @@ class GoogleFake:
         #: the tests' fixtures fail a test that sent one
         self.violations: list[str] = []
         self.wait_cap = 2.0  # seconds operations.wait holds a request (GCE: ~120)
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
 
     # ---- life --------------------------------------------------------------------
     def start(self) -> str:
