@@ -3,9 +3,12 @@
 #               changed: it reinstalls only when a pyproject.toml or requirements file is
 #               newer than the last install)
 # make test:    install, then pytest over tests/ on two workers (pytest-xdist; the test
-#               files are spread over the workers, a file's tests stay on one worker so
-#               its module and class fixtures start once); one worker and no xdist with
-#               make test PYTEST_ARGS=-n0
+#               files are spread over the workers, longest first (tests/scheduling.py),
+#               a file's tests stay on one worker so its module and class fixtures start
+#               once); one worker and no xdist with make test PYTEST_ARGS=-n0
+# make coverage: the same run measured by coverage.py (branch coverage of every
+#               cloudmesh-* distribution, the cms processes the tests start included);
+#               a report on the terminal and htmlcov/
 # make demo:    install, then scripts/demo.sh: 'cms sandbox start' (moto's EC2, an SSH
 #               server playing its VMs, a Multipass stand-in, all on 127.0.0.1), a cms
 #               session and the lab's Python programs over it, 'cms sandbox stop'
@@ -17,7 +20,7 @@ BIN    := $(VENV)/bin
 DISTS  := $(sort $(wildcard cloudmesh-*/pyproject.toml))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-live demo bench clean
+.PHONY: install test coverage test-live demo bench clean
 
 install: $(STAMP)
 
@@ -35,7 +38,14 @@ $(STAMP): $(DISTS) requirements-dev.txt Makefile
 TEST_WORKERS ?= 2
 
 test: install
-	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# .coveragerc: branch = True, patch = subprocess (each process the tests start measures
+# itself into the same data file, whatever its working directory)
+coverage: install
+	COVERAGE_FILE=$(abspath .coverage) CMS_REQUIRE_SSHD=1 $(BIN)/python -m pytest tests \
+		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov=cloudmesh \
+		--cov-config=.coveragerc --cov-report=term --cov-report=html $(PYTEST_ARGS)
 
 # make test-live: the conformance suite against the real clouds of your cloudmesh.yaml
 # named in CMS_LIVE_CLOUDS (comma separated); it costs money (README, "Before a lab")
@@ -57,4 +67,4 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .coverage .coverage.* htmlcov

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+# longest files first across the xdist workers (tests/scheduling.py)
+pytest_plugins = ["scheduling"]
+
 CMS = str(Path(sys.executable).parent / "cms")
 NETGUARD = Path(__file__).parent / "netguard"
 # Every process the tests start loads the network guard (tests reach only 127.0.0.1) ...
