@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import aws_cloud_spec, ec2_client, run_cms, write_config
+from conftest import aws_cloud_spec, cms_here, ec2_client, write_config
 from cloudmesh.compute.testing.faultproxy import FaultProxy, ec2_error
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from test_cli import assert_one_line_error
@@ -47,7 +47,7 @@ def instances(moto: str) -> list[dict]:
 ])
 def test_reads_are_retried(cloud: str, proxy: FaultProxy, fault: dict) -> None:
     proxy.add(match="Action=DescribeInstances", times=2, **fault)
-    result = run_cms("vm", "list", "--output=json")
+    result = cms_here("vm", "list", "--output=json")
     assert result.code == 0, result
     assert result.json() == []
     tried = proxy.requests("Action=DescribeInstances")
@@ -59,26 +59,32 @@ def test_persistent_failure_is_one_line_in_bounded_time(cloud: str, proxy: Fault
     proxy.add("status", "Action=DescribeInstances", times=100, status=500,
               body=ec2_error("InternalError", "the service is down"))
     started = time.monotonic()
-    result = run_cms("vm", "list")
+    result = cms_here("vm", "list")
     elapsed = time.monotonic() - started
     assert_one_line_error(result, 1, "InternalError", "the service is down")
     assert len(proxy.requests("Action=DescribeInstances")) == 4  # 1 + cm.retries
     assert elapsed < 30, elapsed
 
 
-def test_a_hanging_cloud_times_out(cloud: str, proxy: FaultProxy) -> None:
+def test_a_hanging_cloud_times_out(cloud: str, proxy: FaultProxy, cms_home: Path) -> None:
+    # one retry, not three: each hanging attempt costs the whole cm.timeout, and the
+    # number of attempts is test_persistent_failure_is_one_line_in_bounded_time's subject
+    spec = aws_cloud_spec(proxy.url)
+    spec["cm"].update(timeout=2, retries=1)
+    write_config(cms_home, {"f": spec}, default="f")
     proxy.add("hang", "Action=DescribeInstances", times=100, seconds=8)
     started = time.monotonic()
-    result = run_cms("vm", "list")
+    result = cms_here("vm", "list")
     elapsed = time.monotonic() - started
     assert_one_line_error(result, 1, "did not answer within 2s")
+    assert len(proxy.requests("Action=DescribeInstances")) == 2  # 1 + cm.retries, each hung
     assert elapsed < 40, elapsed
 
 
 def test_create_with_a_lost_answer_boots_one_vm(cloud: str, proxy: FaultProxy,
                                                 moto: str) -> None:
     proxy.add("lose_answer", "Action=RunInstances", times=1)
-    result = run_cms("vm", "boot", "--name=once", "--output=json")
+    result = cms_here("vm", "boot", "--name=once", "--output=json")
     assert result.code == 0, result
     assert [i["InstanceId"] for i in instances(moto)] == [result.json()[0]["id"]]
     assert len(proxy.requests("Action=RunInstances")) == 1  # looked, found it, did not boot again
@@ -89,7 +95,7 @@ def test_create_refused_before_it_reached_the_cloud_is_tried_again(cloud: str,
                                                                     moto: str) -> None:
     proxy.add("status", "Action=RunInstances", times=2, status=503,
               body=ec2_error("Unavailable", "busy"))
-    result = run_cms("vm", "boot", "--name=again", "--output=json")
+    result = cms_here("vm", "boot", "--name=again", "--output=json")
     assert result.code == 0, result
     assert len(instances(moto)) == 1
     assert [s.answered for s in proxy.requests("Action=RunInstances")] == [
@@ -100,17 +106,17 @@ def test_create_error_that_is_not_transient_is_not_retried(cloud: str, proxy: Fa
                                                            moto: str) -> None:
     proxy.add("status", "Action=RunInstances", times=5, status=400,
               body=ec2_error("InvalidParameterValue", "bad value"))
-    result = run_cms("vm", "boot", "--name=nope")
+    result = cms_here("vm", "boot", "--name=nope")
     assert_one_line_error(result, 1, "InvalidParameterValue")
     assert len(proxy.requests("Action=RunInstances")) == 1
     assert instances(moto) == []
 
 
 def test_multi_cloud_list_with_one_failing(cloud: str, proxy: FaultProxy, moto: str) -> None:
-    assert run_cms("vm", "boot", "--name=ok1", "--cloud=direct").code == 0
+    assert cms_here("vm", "boot", "--name=ok1", "--cloud=direct").code == 0
     proxy.add("status", "Action=DescribeInstances", times=100, status=500,
               body=ec2_error("InternalError", "down"))
-    result = run_cms("vm", "list", "--cloud=direct,f", "--output=json")
+    result = cms_here("vm", "list", "--cloud=direct,f", "--output=json")
     assert result.code == 1
     assert [vm["name"] for vm in result.json()] == ["ok1"]
     assert "InternalError" in result.err
@@ -119,26 +125,26 @@ def test_multi_cloud_list_with_one_failing(cloud: str, proxy: FaultProxy, moto: 
 def test_dryrun_only_reads(cloud: str, proxy: FaultProxy, moto: str) -> None:
     # a boot's dryrun looks whether the name is taken (the real boot refuses it), so it may
     # read; nothing it sends may change the cloud
-    assert run_cms("vm", "boot", "--name=d[1-2]").code == 0
+    assert cms_here("vm", "boot", "--name=d[1-2]").code == 0
     proxy.clear()
     for argv in (["vm", "boot", "--name=new1", "--dryrun"], ["vm", "boot", "--n=3", "--dryrun"],
                  ["vm", "delete", "d[1-2]", "--dryrun"], ["vm", "stop", "d1", "--dryrun"],
                  ["vm", "start", "d1", "--dryrun"], ["vm", "reboot", "d[1-2]", "--dryrun"]):
-        result = run_cms(*argv)
+        result = cms_here(*argv)
         assert result.code == 0, (argv, result)
         assert "would" in result.err
     actions = {s.body.decode().split("Action=")[1].split("&")[0] for s in proxy.requests()}
     assert actions <= {"DescribeInstances"}, actions
     assert {i["State"]["Name"] for i in instances(moto)} == {"running"}
-    taken = run_cms("vm", "boot", "--name=d1", "--dryrun")
+    taken = cms_here("vm", "boot", "--name=d1", "--dryrun")
     assert taken.code == 2 and "d1" in taken.err, taken
 
 
 def test_secgroup_upload_dryrun_only_reads(cloud: str, proxy: FaultProxy) -> None:
-    run_cms("secgroup", "add", "g1")
-    run_cms("secgroup", "rule", "add", "g1", "tcp", "22", "0.0.0.0/0")
+    cms_here("secgroup", "add", "g1")
+    cms_here("secgroup", "rule", "add", "g1", "tcp", "22", "0.0.0.0/0")
     proxy.clear()
-    result = run_cms("secgroup", "upload", "g1", "--cloud=f", "--dryrun")
+    result = cms_here("secgroup", "upload", "g1", "--cloud=f", "--dryrun")
     assert result.code == 0 and "would create" in result.err
     actions = {s.body.decode().split("Action=")[1].split("&")[0] for s in proxy.requests()}
     assert actions == {"DescribeSecurityGroups"}
@@ -146,15 +152,15 @@ def test_secgroup_upload_dryrun_only_reads(cloud: str, proxy: FaultProxy) -> Non
 
 def test_wide_destructive_expression_needs_confirmation(cloud: str, proxy: FaultProxy,
                                                        moto: str, cms_home: Path) -> None:
-    assert run_cms("vm", "boot", "--name=w[01-12]").code == 0
-    refused = run_cms("vm", "delete", "w[01-12]")
+    assert cms_here("vm", "boot", "--name=w[01-12]").code == 0
+    refused = cms_here("vm", "delete", "w[01-12]")
     assert_one_line_error(refused, 2, "delete 12 VMs on f", "--yes")
     assert {i["State"]["Name"] for i in instances(moto)} == {"running"}
-    answered_no = run_cms("vm", "stop", "w[01-12]", stdin="n\n")
+    answered_no = cms_here("vm", "stop", "w[01-12]", stdin="n\n")
     assert answered_no.code == 2  # stdin is not a terminal: still refused
-    assert run_cms("set", "confirm_above=20").code == 0
-    assert run_cms("vm", "stop", "w[01-12]").code == 0
-    assert run_cms("vm", "delete", "w[01-12]", "--yes").code == 0
+    assert cms_here("set", "confirm_above=20").code == 0
+    assert cms_here("vm", "stop", "w[01-12]").code == 0
+    assert cms_here("vm", "delete", "w[01-12]", "--yes").code == 0
     assert {i["State"]["Name"] for i in instances(moto)} <= {"shutting-down", "terminated"}
 
 
@@ -186,7 +192,7 @@ def test_retried_create_carries_the_same_client_token(cloud: str, proxy: FaultPr
 
     proxy.add("lose_answer", "Action=RunInstances", times=1)
     proxy.add("status", "Action=DescribeInstances", times=2, status=200, body=EMPTY_DESCRIBE)
-    result = run_cms("vm", "boot", "--name=tokened", "--output=json")
+    result = cms_here("vm", "boot", "--name=tokened", "--output=json")
     assert result.code == 0, result
     sent = proxy.requests("Action=RunInstances")
     assert len(sent) == 2
