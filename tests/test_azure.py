@@ -26,7 +26,9 @@ LOCATION = "eastus"
 @pytest.fixture(scope="module")
 def fake_server():
     """One fake ARM for the module (started once; ``fake`` resets it for each test)."""
-    server = AzureFake(op_seconds=0.05, retry_after="0")
+    # operations short and polled often (poll_interval below): waits, not the timings,
+    # are what these tests check, and the tests that check timings set their own
+    server = AzureFake(op_seconds=0.02, retry_after="0")
     server.start()
     yield server
     server.stop()
@@ -46,7 +48,7 @@ def azure_spec(fake: AzureFake, token: str | None = None, **default: Any) -> dic
                             "location": LOCATION, "access_token": token or fake.token,
                             "base_url": fake.url},
             "default": {"image": "ubuntu-24.04", "flavor": "Standard_B1s",
-                        "poll_interval": 0.02, **default}}
+                        "poll_interval": 0.01, **default}}
 
 
 @pytest.fixture
@@ -351,7 +353,7 @@ def virtual_time(fake: AzureFake, provider: Any) -> list[float]:
 
 def test_long_running_operations_honour_retry_after(fake: AzureFake,
                                                      azure_cloud: str) -> None:
-    """ARM's Retry-After, not poll_interval (0.02 here), sets the pause between polls.
+    """ARM's Retry-After, not poll_interval (0.01 here), sets the pause between polls.
     On a virtual clock, so the first poll can never find the operation already done
     (with op_seconds on the wall clock, a loaded machine made that happen under -n 2)."""
     (name,) = fake.seed_vms(RG, 1)

@@ -26,13 +26,18 @@ from conftest import cms_here
 from fakes.google import GoogleFake
 from fakes.google.harness import FLAVOR, IMAGE, cloud_spec
 
-google_spec = cloud_spec
+
+
+def google_spec(endpoint: str, token: str, **default: Any) -> dict[str, Any]:
+    """The fake's cloud entry, polling operations at most 0.05 s apart (the fake's take
+    0.05 s; the default pause grows to 2 s, as fits GCE's operations of seconds)."""
+    return cloud_spec(endpoint, token, **{"poll_interval": 0.05, **default})
 
 
 @pytest.fixture(scope="module")
 def fake_server():
     """One fake for the module (started once; each test gets it reset by ``fake``)."""
-    server = GoogleFake(delay=0.1)
+    server = GoogleFake(delay=0.05)
     server.start()
     yield server
     server.stop()
@@ -489,6 +494,15 @@ def test_no_credentials_at_all(cms_home: Path, fake: GoogleFake, monkeypatch) ->
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(cms_home / "no-gcloud"))
     with pytest.raises(CredentialError, match="no Google credentials"):
         Provider("gce").list()
+
+
+def test_poll_interval_is_a_declared_number(cms_home: Path, fake: GoogleFake) -> None:
+    write_config(cms_home, {"gce": google_spec(fake.url, fake.token, poll_interval=0.5)})
+    assert Provider("gce").provider.poll_interval == 0.5
+    write_config(cms_home, {"gce": google_spec(fake.url, fake.token, poll_interval="soon")})
+    with pytest.raises(ConfigError, match="poll_interval"):
+        Provider("gce").list()
+    assert fake.requests == []
 
 
 def test_misspelt_credentials_key(cms_home: Path, fake: GoogleFake) -> None:

@@ -95,7 +95,8 @@ def client_options(credential: Any, base_url: str, sovereign: bool, guard: Origi
         else f"{ARM}/.default"
     options: dict[str, Any] = dict(
         base_url=base_url, credential_scopes=[scope], polling_interval=poll_interval,
-        retry_total=retries, retry_backoff_factor=0.5, retry_backoff_max=8,
+        # the kit's retry backoff (0.2 s doubling, at most 4 s; Retry-After still wins)
+        retry_total=retries, retry_backoff_factor=0.2, retry_backoff_max=4,
         connection_timeout=min(10.0, timeout), read_timeout=timeout,
         per_retry_policies=[guard_policy(guard)])
     if is_loopback_http(base_url):

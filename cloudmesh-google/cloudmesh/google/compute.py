@@ -62,6 +62,9 @@ DEFAULT_ENDPOINT = "https://compute.googleapis.com"
 #: seconds a long-running operation (insert, stop, delete...) is waited for, unless
 #: default.operation_timeout says otherwise
 OPERATION_TIMEOUT = 900.0
+#: the longest pause between two polls of an operation, in seconds (default.poll_interval
+#: says otherwise); polls start 0.05 s apart and double up to it
+POLL_INTERVAL = 2.0
 #: error reasons GCE answers with 403 that are about quota or rate, not credentials
 _THROTTLED = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
               "dailyLimitExceeded")
@@ -100,7 +103,7 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
     credential_keys = ("project", "zone", "service_account_file", "access_token",
                        "api_endpoint")
     #: default: keys beyond the common ones (cloudmesh.compute.settings)
-    settings = {"image_projects": list, "operation_timeout": float}
+    settings = {"image_projects": list, "operation_timeout": float, "poll_interval": float}
     key_delivery = "inject"
     default_username = _local_login()
     unsupported: dict[str, str] = {}
@@ -110,6 +113,8 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
         # a declared setting: the base class has refused a value that is no number
         self.operation_timeout = float(self.defaults.get("operation_timeout")
                                        or OPERATION_TIMEOUT)
+        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
+                                             or POLL_INTERVAL))
 
     # ---- credentials and clients -----------------------------------------------------
     @client_on_first_use
@@ -223,8 +228,9 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
                 raise CloudError(f"{label} failed: {message}")
             return operation
         return poll_until(fetch, lambda found: found.status == done, failed=failed,
-                          timeout=self.operation_timeout, what=label, interval=0.05,
-                          max_interval=2.0)
+                          timeout=self.operation_timeout, what=label,
+                          interval=min(0.05, self.poll_interval),
+                          max_interval=self.poll_interval)
 
     @staticmethod
     def _request_id(token: str | None) -> str:
