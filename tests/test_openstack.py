@@ -18,7 +18,7 @@ from cloudmesh.compute.testing import ComputeProviderSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
 from cloudmesh.compute.testing.fixtures import write_config
-from conftest import run_cms
+from conftest import cms_here
 from test_cli import assert_one_line_error
 from fakes.openstack import NO_VALID_HOST, FakeOpenStack
 
@@ -46,7 +46,8 @@ def cloud_spec(fake: FakeOpenStack, auth_url: str | None = None, **default: Any)
                             "password": fake.password, "project_name": "demo",
                             "user_domain_name": "Default", "project_domain_name": "Default",
                             "region_name": "RegionOne"},
-            "default": {"image": IMAGE, "flavor": FLAVOR, **default}}
+            # the fake builds in 0.2 s: poll at its pace, not a real cloud's
+            "default": {"image": IMAGE, "flavor": FLAVOR, "poll_interval": 0.1, **default}}
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_wrong_password_is_a_credential_error_without_the_password(
     spec["credentials"]["password"] = wrong
     write_config(cms_home, {"os": spec}, default="os")
     for args in (("vm", "list", "--cloud=os"), ("--debug", "vm", "list", "--cloud=os")):
-        result = run_cms(*args)
+        result = cms_here(*args)
         assert result.code == 4, result
         assert "Keystone refused the credentials" in result.err
         assert wrong not in result.out + result.err
@@ -185,7 +186,7 @@ def test_clouds_yaml_entry(cms_home: Path, openstack_fake: FakeOpenStack, tmp_pa
         Provider("lab-none").flavors()
     for args in (("flavor", "list", "--cloud=lab-wrong"),
                  ("--debug", "flavor", "list", "--cloud=lab-wrong")):
-        result = run_cms(*args)
+        result = cms_here(*args)
         assert result.code == 4 and "Keystone refused" in result.err, result
         assert wrong["password"] not in result.out + result.err
 
@@ -315,9 +316,9 @@ def test_wrong_region_and_unreachable_keystone(cms_home: Path, openstack_fake: F
     down = cloud_spec(openstack_fake, "http://127.0.0.1:9/identity/v3")
     down["cm"].update(timeout=2, retries=1)
     write_config(cms_home, {"nowhere": nowhere, "down": down})
-    assert_one_line_error(run_cms("vm", "list", "--cloud=nowhere"), 4, "Nowhere",
+    assert_one_line_error(cms_here("vm", "list", "--cloud=nowhere"), 4, "Nowhere",
                           "credentials.region_name")
-    assert_one_line_error(run_cms("vm", "list", "--cloud=down"), 1, "cannot reach OpenStack",
+    assert_one_line_error(cms_here("vm", "list", "--cloud=down"), 1, "cannot reach OpenStack",
                           "http://127.0.0.1:9/identity/v3/auth/tokens")
 
 
@@ -337,36 +338,36 @@ def test_cli_tour(os_cloud: str, openstack_fake: FakeOpenStack, tmp_path: Path):
 
     public = generate_ed25519(tmp_path / "tour", "tour")["public_key"]
     (tmp_path / "tour.pub").write_text(public + "\n")
-    assert run_cms("key", "add", "tour", f"--source={tmp_path / 'tour.pub'}").code == 0
-    upload = run_cms("key", "upload", "tour", "--cloud=os")
+    assert cms_here("key", "add", "tour", f"--source={tmp_path / 'tour.pub'}").code == 0
+    upload = cms_here("key", "upload", "tour", "--cloud=os")
     assert upload.code == 0, upload
     assert openstack_fake.keypairs["tour"]["public_key"] == public
-    assert run_cms("secgroup", "add", "web").code == 0
-    assert run_cms("secgroup", "rule", "add", "web", "tcp", "80", "0.0.0.0/0").code == 0
-    uploaded = run_cms("secgroup", "upload", "web", "--cloud=os")
+    assert cms_here("secgroup", "add", "web").code == 0
+    assert cms_here("secgroup", "rule", "add", "web", "tcp", "80", "0.0.0.0/0").code == 0
+    uploaded = cms_here("secgroup", "upload", "web", "--cloud=os")
     assert uploaded.code == 0, uploaded
     (group,) = [g for g in openstack_fake.security_groups.values() if g["name"] == "web"]
     assert [(r["protocol"], r["port_range_min"]) for r in openstack_fake.rules.values()
             if r["security_group_id"] == group["id"] and r["direction"] == "ingress"] == [
         ("tcp", 80)]
-    booted = run_cms("vm", "boot", "--name=tour1", "--key=tour", "--secgroup=web", "--wait",
+    booted = cms_here("vm", "boot", "--name=tour1", "--key=tour", "--secgroup=web", "--wait",
                      "--output=json")
     assert booted.code == 0, booted
     (server,) = openstack_fake.server_by_name("tour1")
     assert server["key_name"] == "tour" and server["_secgroup_names"] == ["web"]
-    listed = run_cms("vm", "list", "--output=json")
+    listed = cms_here("vm", "list", "--output=json")
     assert listed.code == 0, listed
     (record,) = listed.json()
     assert record["status"] == "running" and record["public_ips"][0].startswith("127.0.2.")
-    info = run_cms("vm", "info", "tour1", "--output=json")
+    info = cms_here("vm", "info", "tour1", "--output=json")
     assert info.code == 0, info
     # booted with --key and no --username: the record names the image's login
     assert (info.json()["key"], info.json()["username"]) == ("tour", "ubuntu")
-    images = run_cms("image", "list", "--output=json")
+    images = cms_here("image", "list", "--output=json")
     assert IMAGE in {i["name"] for i in images.json()}, images
-    flavors = run_cms("flavor", "list", "--output=json")
+    flavors = cms_here("flavor", "list", "--output=json")
     assert FLAVOR in {f["name"] for f in flavors.json()}, flavors
-    deleted = run_cms("vm", "delete", "tour1", "--yes", "--wait")
+    deleted = cms_here("vm", "delete", "tour1", "--yes", "--wait")
     assert deleted.code == 0, deleted
     assert not openstack_fake.server_by_name("tour1") and not openstack_fake.floatingips
 
@@ -463,3 +464,13 @@ def test_image_list_all_builds_adds_the_hidden_ones(os_cloud: str,
     every = {i["name"]: i for i in provider.images(all_builds=True)}
     assert every["ubuntu-24.04-20240101"]["arch"] == "aarch64"
     assert IMAGE in every
+
+
+def test_poll_interval_is_a_declared_setting(cms_home: Path, openstack_fake: FakeOpenStack):
+    """default.poll_interval (the longest pause between two polls of a server) is a number
+    the kind declares: the tests' clouds set it, and text that is no number is refused."""
+    write_config(cms_home, {"os": cloud_spec(openstack_fake, poll_interval=0.05),
+                            "soon": cloud_spec(openstack_fake, poll_interval="soon")})
+    assert Provider("os").provider.poll_interval == 0.05
+    with pytest.raises(ConfigError, match="default.poll_interval must be a number"):
+        Provider("soon").flavors()

@@ -502,3 +502,19 @@ def test_image_list_all_builds_reaches_older_builds(oracle: str, fake: OciFake) 
     assert older in every and every[older]["arch"] == "x86_64"
     assert every["Canonical-Ubuntu-24.04-aarch64-2024.10.09-0"]["arch"] == "aarch64"
     assert provider.image(older)["id"] == ocid
+
+
+def test_poll_interval_is_a_declared_setting(cms_home: Path, fake: OciFake, api_key) -> None:
+    """default.poll_interval (the longest pause between two polls of a work request) is a
+    number the kind declares: the tests' clouds set it, and text that is no number is
+    refused."""
+    from cloudmesh.compute.errors import ConfigError
+
+    key_file, fingerprint = api_key
+    write_config(cms_home, {"oci": cloud_spec(fake.url, key_file, fingerprint,
+                                              poll_interval=0.05),
+                            "soon": cloud_spec(fake.url, key_file, fingerprint,
+                                               poll_interval="soon")})
+    assert Provider("oci").provider.poll_interval == 0.05
+    with pytest.raises(ConfigError, match="default.poll_interval must be a number"):
+        Provider("soon").flavors()

@@ -84,6 +84,9 @@ USER_KEY = "cms-user"
 #: how long a boot may stay in BUILD, and a deleted server may linger, before cms gives up
 BUILD_TIMEOUT = 1800.0
 DELETE_TIMEOUT = 600.0
+#: the longest pause between two polls of a server, in seconds (default.poll_interval
+#: overrides): the first pause is 0.05 s (or this, if shorter), then it doubles up to it
+POLL_INTERVAL = 5.0
 
 
 class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
@@ -91,8 +94,8 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
     credential_keys = ("cloud", "auth_url", "username", "password", "project_name",
                        "user_domain_name", "project_domain_name", "region_name",
                        "application_credential_id", "application_credential_secret")
-    #: default: keys beyond the common ones (cloudmesh.compute.settings): none
-    settings: dict[str, Any] = {}
+    #: default: keys beyond the common ones (cloudmesh.compute.settings)
+    settings: dict[str, Any] = {"poll_interval": float}
     unsupported = {
         "subnet": "Nova attaches a server to a network and Neutron picks the subnet; "
                   "choose the network with --network",
@@ -105,6 +108,9 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
         super().__init__(cloud, spec)
         self._checked: set[str] = set()  # services whose catalog endpoint was checked
         self._image_logins: dict[str, str] = {}  # image id -> its login
+        # a declared setting: the base class has refused a value that is no number
+        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
+                                             or POLL_INTERVAL))
 
     # ---- connection -------------------------------------------------------------------
     @client_on_first_use
@@ -394,7 +400,8 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
               failed: Callable[[Any], str | None] | None = None):
         return poll_until(lambda: self.call(self.compute.get_server, server_id), done,
                           timeout=timeout, what=f"cloud '{self.cloud}': {what}",
-                          failed=failed, interval=0.05, max_interval=5.0)
+                          failed=failed, interval=min(0.05, self.poll_interval),
+                          max_interval=self.poll_interval)
 
     def _wait_built(self, server_id: str, name: str):
         def fault(server) -> str | None:
@@ -443,7 +450,8 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
         try:
             poll_until(lambda: self._gone(server.id), bool, timeout=DELETE_TIMEOUT,
                        what=f"cloud '{self.cloud}': the deletion of {record['name']}",
-                       interval=0.05, max_interval=5.0)
+                       interval=min(0.05, self.poll_interval),
+                       max_interval=self.poll_interval)
         except CloudError as error:
             left.append(f"server {record['name']} ({server.id}): {error}")
         if left:

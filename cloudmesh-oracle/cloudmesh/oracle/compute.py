@@ -51,6 +51,9 @@ _GONE = ("TERMINATING", "TERMINATED")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
 #: seconds a launch or terminate work request may take (default.work_timeout overrides)
 WORK_TIMEOUT = 1800.0
+#: the longest pause between two polls of a work request, in seconds (default.poll_interval
+#: overrides): the first pause is 0.1 s (or this, if shorter), then it doubles up to it
+POLL_INTERVAL = 5.0
 
 
 class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
@@ -60,7 +63,7 @@ class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
                        "service_endpoint")
     #: default: keys beyond the common ones (cloudmesh.compute.settings)
     settings = {"hard_reboot": bool, "preserve_boot_volume": bool, "ocpus": float,
-                "memory_gb": float, "work_timeout": float}
+                "memory_gb": float, "work_timeout": float, "poll_interval": float}
     unsupported = {
         "suspend": "OCI Compute has no suspend; use 'cms vm stop' (the boot volume stays)",
         "resume": "OCI Compute has no suspend; use 'cms vm start'",
@@ -76,6 +79,8 @@ class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
         self._ad: str | None = self.credentials.get("availability_domain") or None
         # a declared setting: the base class has refused a value that is no number
         self.work_timeout = float(self.defaults.get("work_timeout") or WORK_TIMEOUT)
+        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
+                                             or POLL_INTERVAL))
 
     # ---- errors --------------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
@@ -365,7 +370,7 @@ class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
                    lambda request: request.status == "SUCCEEDED", failed=failed,
                    timeout=self.work_timeout,
                    what=f"{what} (work request {work_request_id})",
-                   interval=0.1, max_interval=5.0)
+                   interval=min(0.1, self.poll_interval), max_interval=self.poll_interval)
 
     def _action(self, name: str, action: str) -> dict[str, Any]:
         instance = self._find(name, live=True)
