@@ -14,8 +14,15 @@ import pytest
 from cloudmesh.compute.provider import Provider
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, write_config
 from fakes.openstack import FakeOpenStack
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-south-1")
+
+
+@pytest.fixture(autouse=True)
+def _small_catalog(small_moto_catalog: str) -> None:
+    """Every test here: moto with a few images and instance types, since --region=all
+    builds every one of moto's regions (see moto_catalog)."""
 
 
 def run_in(endpoint: str, region: str, name: str) -> str:
