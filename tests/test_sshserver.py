@@ -125,6 +125,33 @@ def test_trusts_exactly_the_given_keys(backend: str, tmp_path: Path, config_dir:
         running.stop()
 
 
+def test_a_login_during_a_key_change_is_not_refused(server, tmp_path: Path) -> None:
+    """A key trusted before and after a change of the others is never refused, even by
+    a login while the change is written (the deep check's SSH server follows six clouds'
+    keys: one boot's change must not lock out another cloud's login)."""
+    import threading
+
+    generate_key(tmp_path / "other_key", "another-vm")
+    mine = server.user_key.with_suffix(".pub").read_text().strip()
+    other = (tmp_path / "other_key").with_suffix(".pub").read_text().strip()
+    stop = threading.Event()
+
+    def change_keys() -> None:
+        changes = 0
+        while not stop.is_set():
+            server.set_authorized_keys([mine, other] if changes % 2 else [mine])
+            changes += 1
+
+    changer = threading.Thread(target=change_keys, daemon=True)
+    changer.start()
+    try:
+        results = [run(server, "true")[0] for _ in range(8)]
+    finally:
+        stop.set()
+        changer.join()
+    assert results == [0] * 8
+
+
 def test_asyncssh_serves_a_user_name_of_the_image(tmp_path: Path, config_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A VM image's user (ubuntu) is not the user running the tests, whom alone a test's

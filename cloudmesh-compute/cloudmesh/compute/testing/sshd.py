@@ -27,6 +27,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +139,13 @@ class Sshd:
     def set_authorized_keys(self, lines: list[str]) -> None:
         """Trust exactly these OpenSSH public key lines from the next login on."""
         self.authorized_keys = [line.strip() for line in lines if line.strip()]
-        (self.directory / "authorized_keys").write_text(
-            "".join(line + "\n" for line in self.authorized_keys))
+        # sshd reads the file at each login: written beside it and renamed over it, so a
+        # login during a change reads the old set or the new one, never a truncated file
+        # (a key trusted before and after the change was refused otherwise)
+        path = self.directory / "authorized_keys"
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text("".join(line + "\n" for line in self.authorized_keys))
+        os.replace(partial, path)
 
     def restart_with_new_host_key(self) -> None:
         """The same address and port with another host key, as a rebuilt VM has."""
