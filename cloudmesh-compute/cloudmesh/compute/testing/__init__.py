@@ -38,10 +38,13 @@ providers run it too::
 The three hooks are required: a class lacking one fails the tests that need it with a
 message naming the hook.
 
-Tests that only read share one running VM per test class (``shared_vm``); tests that
-change a VM boot their own. The VM is booted once per class when the ``cloud`` fixture is
-class-scoped (``cms_home_class`` in the fixtures gives a home for that); with a
-function-scoped ``cloud`` (a fresh test cloud per test) it is booted per test.
+Tests that only read share one running VM per test class (``shared_vm``; the SSH tests
+one booted with a key, ``ssh_vm``); tests that change a VM boot their own. The VM is
+booted once per class when the ``cloud`` fixture is class-scoped and its test cloud lives
+as long (``cms_home_class`` in the fixtures gives a home for that); with a
+function-scoped ``cloud`` (a fresh test cloud per test) it is booted per test. Waits use
+the class's ``timeout`` and ``interval``: set them to what the test cloud needs (a fake
+that finishes in 0.1 s wants ``interval = 0.05``).
 
 The suite talks to the provider only through the ``Provider`` facade, as cms does. Its SSH
 tests boot a VM with a key, reach it at the address the provider reports (a fake hands
@@ -157,19 +160,32 @@ class ComputeProviderSuite:
         """The class's shared VMs, by the test cloud they live in."""
         return {}
 
+    @staticmethod
+    def cloud_identity(provider: Provider) -> tuple:
+        """Which test cloud ``provider`` talks to, as far as the suite can tell: the cloud's
+        name and its home (a function-scoped ``cloud`` gives each test a home of its own)."""
+        return (provider.name, os.environ.get("CLOUDMESH_CONFIG_DIR"), os.environ.get("HOME"))
+
+    @staticmethod
+    def still_running(provider: Provider, vm: dict[str, Any]) -> dict[str, Any] | None:
+        """``vm``'s fresh record if the test cloud still runs that very VM, else None."""
+        (outcome,) = provider.infos([vm["name"]])
+        if outcome.ok and outcome.result["id"] == vm["id"] and \
+                outcome.result["status"] == "running":
+            return outcome.result
+        return None
+
     @pytest.fixture
     def shared_vm(self, provider: Provider,
                   shared_vms: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         """A running VM for tests that only read: booted once per class and test cloud
         (the cloud's name and its home), booted again if a test cloud no longer has it."""
-        where = (provider.name, os.environ.get("CLOUDMESH_CONFIG_DIR"),
-                 os.environ.get("HOME"))
+        where = self.cloud_identity(provider)
         vm = shared_vms.get(where)
         if vm is not None:
-            (outcome,) = provider.infos([vm["name"]])
-            if outcome.ok and outcome.result["id"] == vm["id"] and \
-                    outcome.result["status"] == "running":
-                return outcome.result
+            fresh = self.still_running(provider, vm)
+            if fresh is not None:
+                return fresh
         shared_vms[where] = vm = self.boot(provider)
         return vm
 
@@ -237,13 +253,16 @@ class ComputeProviderSuite:
         assert after == before + 1, (
             f"the test cloud saw {after - before} reboots of {vm['name']}, not 1")
 
-    def test_suspend_resume_or_not_supported(self, provider: Provider) -> None:
-        vm = self.boot(provider)
+    def test_suspend_resume_or_not_supported(self, provider: Provider,
+                                             request: pytest.FixtureRequest) -> None:
         if not provider.provider.supports("suspend"):
+            # nothing changes: the refusal is tried on the class's shared VM
+            vm = request.getfixturevalue("shared_vm")
             with pytest.raises(NotSupported) as raised:
                 provider.act("suspend", vm["name"])
             assert provider.kind in str(raised.value)
             return
+        vm = self.boot(provider)
         self.act(provider, "suspend", vm["name"])
         assert self.wait(provider, vm["name"], "suspended")["status"] == "suspended"
         self.act(provider, "resume", vm["name"])
@@ -484,36 +503,73 @@ class ComputeProviderSuite:
         assert name not in {g["name"] for g in provider.secgroups()}
 
     # ---- ssh -----------------------------------------------------------------------
-    @pytest.fixture
-    def ssh_vm(self, provider: Provider, tmp_path: Path):
-        """A running VM booted with a fresh key for the local user, and an SSH server at
-        the VM's own address trusting exactly the keys the boot delivered. Only the
-        cloud's ssh_port is set (the server cannot listen on 22)."""
+    @pytest.fixture(scope="class")
+    @classmethod
+    def shared_ssh_vms(cls):
+        """The class's VMs booted with a key for SSH, each with its SSH server, by test
+        cloud; the servers stop with the class."""
+        entries: dict[tuple, dict[str, Any]] = {}
+        yield entries
+        for entry in entries.values():
+            entry["server"].stop()
+
+    def boot_for_ssh(self, provider: Provider, directory: Path) -> dict[str, Any]:
+        """A running VM booted with a fresh key for the local user (its private key in
+        ``directory``), and an SSH server at the VM's own address trusting exactly the
+        keys the boot delivered."""
         import getpass
         import ipaddress
 
         from cloudmesh.compute.keys import generate_ed25519
         from cloudmesh.compute.testing.sshd import start_ssh_server
 
-        require_ssh_server()
-        if provider.provider.key_delivery is None:
-            pytest.skip(f"{provider.kind} delivers no keys")
         key_name = self.new_name()
-        key = generate_ed25519(tmp_path / "keys" / key_name, "conformance")
+        key = generate_ed25519(directory / "keys" / key_name, "conformance")
         provider.state.key_put({"name": key_name, **key})
         user = getpass.getuser()
         vm = self.boot(provider, key=key_name, username=user)
         host, _ = provider.provider.ssh_address(vm)
         assert ipaddress.ip_address(host).is_loopback, (
             f"the test cloud must give its VMs 127.0.0.0/8 addresses, not {host}")
+        server = start_ssh_server(directory / "sshd", host=host,
+                                  authorized_keys=self.keys_delivered(provider, vm, key,
+                                                                      key_name), user=user)
+        return {"vm": vm, "server": server, "key": key_name, "public_key": key["public_key"],
+                "user": user}
+
+    def keys_delivered(self, provider: Provider, vm: dict[str, Any], key: dict[str, Any],
+                       key_name: str) -> list[str]:
+        """The keys the test cloud holds for ``vm``; fails unless ``key`` is among them."""
         delivered = [line.strip() for line in self.delivered_keys(provider, vm)]
         assert key["public_key"].split()[:2] in [line.split()[:2] for line in delivered], (
             f"the boot did not deliver key {key_name} to {vm['name']}: {delivered}")
-        server = start_ssh_server(tmp_path / "sshd", host=host, authorized_keys=delivered,
-                                  user=user)
-        provider.state.set(f"{provider.name}.ssh_port", str(server.port))
-        yield {"vm": vm, "server": server, "key": key_name, "user": user}
-        server.stop()
+        return delivered
+
+    @pytest.fixture
+    def ssh_vm(self, provider: Provider, shared_ssh_vms: dict[tuple, dict[str, Any]],
+               tmp_path_factory: pytest.TempPathFactory):
+        """A running VM booted with a fresh key for the local user, and an SSH server at
+        the VM's own address trusting exactly the keys the boot delivered. Only the
+        cloud's ssh_port is set (the server cannot listen on 22). The SSH tests only read
+        the VM: they share one per class and test cloud (as ``shared_vm``), each checking
+        again that the cloud still holds the delivered key."""
+        require_ssh_server()
+        if provider.provider.key_delivery is None:
+            pytest.skip(f"{provider.kind} delivers no keys")
+        where = self.cloud_identity(provider)
+        entry = shared_ssh_vms.get(where)
+        fresh = entry and self.still_running(provider, entry["vm"])
+        if fresh:
+            entry["vm"] = fresh
+            self.keys_delivered(provider, fresh, {"public_key": entry["public_key"]},
+                                entry["key"])
+        else:
+            if entry:
+                entry["server"].stop()
+            directory = tmp_path_factory.mktemp("conformance-ssh")
+            entry = shared_ssh_vms[where] = self.boot_for_ssh(provider, directory)
+        provider.state.set(f"{provider.name}.ssh_port", str(entry["server"].port))
+        return entry
 
     def test_ssh_reaches_the_vm_with_the_delivered_key(self, provider: Provider,
                                                        ssh_vm: dict[str, Any]) -> None:
@@ -532,22 +588,32 @@ class ComputeProviderSuite:
 
     def test_ssh_command_from_the_cli(self, provider: Provider,
                                       ssh_vm: dict[str, Any]) -> None:
-        import subprocess
-        import sys
+        """'cms vm ssh NAME --command=...' as typed, run through cms's dispatch in this
+        process (the SSH session is cms's own client either way)."""
+        from cloudmesh.compute.testing.fixtures import run_in_process
 
-        cms = os.path.join(os.path.dirname(sys.executable), "cms")
-        done = subprocess.run([cms, "vm", "ssh", ssh_vm["vm"]["name"], f"--cloud={provider.name}",
-                               "--command=echo from-$(whoami)"], capture_output=True,
-                              text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith(f"from-{ssh_vm['user']}"), done.stdout
+        result = run_in_process("vm", "ssh", ssh_vm["vm"]["name"], f"--cloud={provider.name}",
+                                "--command=echo from-$(whoami)")
+        assert result.returncode == 0, result
+        assert result.stdout.strip().endswith(f"from-{ssh_vm['user']}"), result
 
-    def test_ssh_refuses_a_changed_host_key(self, provider: Provider,
-                                            ssh_vm: dict[str, Any]) -> None:
+    def test_ssh_refuses_a_changed_host_key(self, provider: Provider, ssh_vm: dict[str, Any],
+                                            tmp_path: Path) -> None:
+        """A server of its own at the VM's address (the shared one keeps its host key)."""
         from cloudmesh.compute.sshclient import run_command
+        from cloudmesh.compute.testing.sshd import start_ssh_server
 
-        target = provider.ssh_target(ssh_vm["vm"]["name"])
-        assert run_command(target, "true", stdout=io.BytesIO(), timeout=20) == 0
-        ssh_vm["server"].restart_with_new_host_key()
-        with pytest.raises(CloudError, match="host key .* has changed"):
-            run_command(target, "true", stdout=io.BytesIO(), timeout=20)
+        shared = ssh_vm["server"]
+        server = start_ssh_server(tmp_path / "sshd", host=shared.host,
+                                  authorized_keys=shared.authorized_keys, user=ssh_vm["user"])
+        provider.state.set(f"{provider.name}.ssh_port", str(server.port))
+        try:
+            target = provider.ssh_target(ssh_vm["vm"]["name"])
+            assert target.port == server.port
+            assert run_command(target, "true", stdout=io.BytesIO(), timeout=20) == 0
+            server.restart_with_new_host_key()
+            with pytest.raises(CloudError, match="host key .* has changed"):
+                run_command(target, "true", stdout=io.BytesIO(), timeout=20)
+        finally:
+            server.stop()
+            provider.state.set(f"{provider.name}.ssh_port", str(shared.port))

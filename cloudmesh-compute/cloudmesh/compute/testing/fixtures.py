@@ -3,6 +3,7 @@ party's tests use the same ones as this project's:
 
 - ``cms_home``: a fresh HOME and CLOUDMESH_CONFIG_DIR, with every vendor's environment
   variables removed (no test reads the machine's ~/.aws, clouds.yaml, ~/.oci or ADC);
+  ``cms_home_class`` the same for a whole test class;
 - ``write_config(config_dir, clouds, default=None)``: a cloudmesh.yaml with those clouds;
 - ``sshd``: a real SSH server on 127.0.0.1 with throwaway keys (OpenSSH's sshd when
   installed, else one built on asyncssh);
@@ -22,7 +23,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -31,11 +32,10 @@ VENDOR_ENV_PREFIXES = ("AWS_", "OS_", "AZURE_", "OCI_", "GOOGLE_", "CLOUDSDK_", 
 VENDOR_ENV_KEEP = {"AWS_EC2_METADATA_DISABLED"}
 
 
-@pytest.fixture
-def cms_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh CLOUDMESH_CONFIG_DIR (returned) inside a fresh HOME."""
-    home = tmp_path / "home"
-    home.mkdir()
+def isolate_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make ``home`` (created) HOME with CLOUDMESH_CONFIG_DIR inside it, and remove every
+    vendor's environment variables; returns the config dir."""
+    home.mkdir(parents=True, exist_ok=True)
     config_dir = home / ".cloudmesh"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
@@ -44,6 +44,21 @@ def cms_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith(VENDOR_ENV_PREFIXES) and name not in VENDOR_ENV_KEEP:
             monkeypatch.delenv(name, raising=False)
     return config_dir
+
+
+@pytest.fixture
+def cms_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CLOUDMESH_CONFIG_DIR (returned) inside a fresh HOME."""
+    return isolate_home(tmp_path / "home", monkeypatch)
+
+
+@pytest.fixture(scope="class")
+def cms_home_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``cms_home`` for a whole test class (undone after it): a class-scoped ``cloud``
+    fixture of the conformance suite takes it, so that the class's read-only tests share
+    one VM (``shared_vm``, ``ssh_vm``)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield isolate_home(tmp_path_factory.mktemp("class-home") / "home", monkeypatch)
 
 
 def write_config(config_dir: Path, clouds: dict[str, Any], default: str | None = None,
