@@ -83,12 +83,15 @@ def test_server_lifecycle_and_addresses(fake):
     settle(conn, server.id, "SHUTOFF")
     with pytest.raises(exceptions.ConflictException, match="vm_state stopped"):
         conn.compute.stop_server(server)
+    # no task state is read in between: these actions need no time to be caught in
+    fake.action_seconds = 0.05
     conn.compute.start_server(server)
     settle(conn, server.id, "ACTIVE")
     conn.compute.suspend_server(server)
     settle(conn, server.id, "SUSPENDED")
     conn.compute.resume_server(server)
     settle(conn, server.id, "ACTIVE")
+    fake.action_seconds = 0.3  # REBOOT is read before it ends
     conn.compute.reboot_server(server, "SOFT")
     assert conn.compute.get_server(server.id).status == "REBOOT"
     settle(conn, server.id, "ACTIVE")
