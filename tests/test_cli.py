@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, run_cms, snapshot, write_config
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 
 def assert_one_line_error(result, code: int, *fragments: str) -> None:
@@ -234,7 +235,7 @@ def test_multi_cloud_list_shows_the_others_when_one_fails(cms_home: Path, moto: 
     assert "cannot reach EC2" in partial.err
 
 
-def test_image_and_flavor_commands(aws_cloud: str) -> None:
+def test_image_and_flavor_commands(small_moto_catalog: str, aws_cloud: str) -> None:
     images = cms_here("image", "list", "--output=json")
     assert images.code == 0 and MOTO_UBUNTU_AMI in {i["id"] for i in images.json()}
     show = cms_here("image", "show", MOTO_UBUNTU_AMI, "--output=json")

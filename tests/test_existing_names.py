@@ -14,6 +14,7 @@ from cloudmesh.compute.names import check_new_name, expand
 from cloudmesh.compute.testing.sshd import Sshd, sshd_available, start_sshd
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, write_config
 from cloudmesh.compute.errors import UsageError
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 SPACED = "Test Server 2"
 
@@ -208,7 +209,8 @@ def test_image_list_all_shows_every_build_with_its_arch(cms_home: Path) -> None:
         fake.stop()
 
 
-def test_image_list_all_on_a_kind_that_lists_everything_already(cloud: str) -> None:
+def test_image_list_all_on_a_kind_that_lists_everything_already(small_moto_catalog: str,
+                                                                  cloud: str) -> None:
     """AWS lists every available image of its owners: --all gives the same list."""
     plain = cms_here("image", "list", "--output=json")
     every = cms_here("image", "list", "--all", "--output=json")
