@@ -49,13 +49,20 @@ def clients(fake: AzureFake, token: str | None = None):
             ResourceManagementClient(credential, fake.subscription, **options))
 
 
-@pytest.fixture
-def fake():
+@pytest.fixture(scope="module")
+def fake_server():
+    """One fake ARM for the module (started once; ``fake`` resets it for each test)."""
     server = AzureFake(op_seconds=0.05, retry_after="0")
     server.start()
     yield server
     server.stop()
-    assert not server.violations, server.violations
+
+
+@pytest.fixture
+def fake(fake_server: AzureFake):
+    fake_server.reset()  # nothing of the test before: resources, requests, faults, timings
+    yield fake_server
+    assert not fake_server.violations, fake_server.violations
 
 
 def _network(network, name="vm1", public=True):

@@ -15,14 +15,21 @@ from fakes.google import GoogleFake
 pytest.importorskip("google.cloud.compute_v1")
 
 
-@pytest.fixture
-def fake():
+@pytest.fixture(scope="module")
+def fake_server():
+    """One fake for the module (started once; ``fake`` resets it for each test)."""
     server = GoogleFake(delay=0.1)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake(fake_server: GoogleFake):
+    fake_server.reset()  # a fresh project: nothing of the test before
+    yield fake_server
     # a request outside Compute Engine's API description fails the test that sent it
-    assert not server.violations, server.violations
+    assert not fake_server.violations, fake_server.violations
 
 
 @pytest.fixture
