@@ -9,6 +9,7 @@ each cloud's state while the check runs (the throwaway key exists only then)."""
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -41,15 +42,22 @@ STEPS = ["credentials", "image", "flavor", "key", "boot", "ssh", "uname", "delet
 
 
 # ---- what each cloud holds -------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def ec2_of(endpoint: str):
+    """One boto3 client per endpoint: VmSshServer reads the delivered keys 20 times a
+    second, and a new client costs more CPU than the requests."""
+    return ec2_client(endpoint)
+
+
 def aws_live(endpoint: str) -> dict[str, list[str]]:
-    ec2 = ec2_client(endpoint)
+    ec2 = ec2_of(endpoint)
     vms = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
            for i in r["Instances"] if i["State"]["Name"] != "terminated"]
     return {"vms": vms, "keys": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]}
 
 
 def aws_delivered(endpoint: str) -> list[str]:
-    ec2 = ec2_client(endpoint)
+    ec2 = ec2_of(endpoint)
     names = [i.get("KeyName") for r in ec2.describe_instances()["Reservations"]
              for i in r["Instances"]
              if i.get("KeyName") and i["State"]["Name"] not in ("shutting-down", "terminated")]
@@ -61,7 +69,7 @@ def aws_delivered(endpoint: str) -> list[str]:
 
 def aws_groups(endpoint: str) -> list[str]:
     return sorted(g["GroupName"] for g in
-                  ec2_client(endpoint).describe_security_groups()["SecurityGroups"])
+                  ec2_of(endpoint).describe_security_groups()["SecurityGroups"])
 
 
 def openstack_live(fake) -> dict[str, list[str]]:

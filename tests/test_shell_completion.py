@@ -6,6 +6,7 @@ Then the interactive shell (`cms` with no arguments, `cms < script`, `cms --file
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CMS, aws_cloud_spec, run_cms, write_config
+from conftest import CMS, aws_cloud_spec, cms_here, run_cms, write_config
 
 BASH = shutil.which("bash")
 CLOSED = "http://127.0.0.1:9"  # discard: nothing listens; completion must not ask
@@ -43,11 +44,18 @@ def cached(cms_home: Path) -> Path:
     return cms_home
 
 
+@functools.lru_cache(maxsize=1)
+def bash_script() -> str:
+    """``cms completion bash``: the same text for every test (no config or state read)."""
+    done = cms_here("completion", "bash")
+    assert done.code == 0, done
+    return done.out
+
+
 def bash_complete(line: str, env: dict[str, str] | None = None) -> list[str]:
-    """What bash's completion function for cms offers for ``line`` (cursor at its end)."""
-    script = subprocess.run([CMS, "completion", "bash"], capture_output=True, text=True,
-                            check=True).stdout
-    driver = script + r'''
+    """What bash's completion function for cms offers for ``line`` (cursor at its end):
+    bash runs the installed ``cms`` for the candidates, as on a user's machine."""
+    driver = bash_script() + r'''
 COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}
 read -ra COMP_WORDS <<< "$COMP_LINE"
 [[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
@@ -68,7 +76,7 @@ needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
 
 @needs_bash
 def test_bash_registers_the_completion_function(cms_home: Path) -> None:
-    script = run_cms("completion", "bash").out
+    script = run_cms("completion", "bash").out  # the installed entry point prints it
     completed = subprocess.run([BASH, "--norc", "-c", script + "\ncomplete -p cms"],
                                capture_output=True, text=True)
     assert "-F _cms_complete" in completed.stdout and completed.stdout.rstrip().endswith(" cms")
@@ -160,7 +168,7 @@ def test_zsh_and_fish_get_raw_names_and_quote_them_themselves(cms_home: Path) ->
     they are (zsh and fish are not installed here: the scripts' text is checked)."""
     from cloudmesh.compute.state import State
 
-    zsh_script, fish_script = run_cms("completion", "zsh").out, run_cms("completion", "fish").out
+    zsh_script, fish_script = cms_here("completion", "zsh").out, cms_here("completion", "fish").out
     compadds = [line for line in zsh_script.splitlines() if line.strip().startswith("compadd")]
     assert len(compadds) == 2 and not any("-Q" in line for line in compadds), compadds
     assert "complete -c cms -f -a '(__cms_complete)'" in fish_script  # fish escapes these
@@ -170,9 +178,9 @@ def test_zsh_and_fish_get_raw_names_and_quote_them_themselves(cms_home: Path) ->
                                        for n in [*HOSTILE, "we\x1b]0;x\x07b"]])
     state.close()
     for shell in ("zsh", "fish"):
-        out = run_cms("completion", f"--complete={shell}", "--", "cms vm info w").out
+        out = cms_here("completion", f"--complete={shell}", "--", "cms vm info w").out
         assert out.splitlines() == sorted(HOSTILE), (shell, out)
-    bash = run_cms("completion", "--complete=bash", "--", "cms vm info w").out.splitlines()
+    bash = cms_here("completion", "--complete=bash", "--", "cms vm info w").out.splitlines()
     import shlex
 
     assert [shlex.split(word) for word in bash] == [[name] for name in sorted(HOSTILE)]
@@ -188,26 +196,26 @@ def test_completion_asks_no_cloud_and_imports_no_sdk(cached: Path) -> None:
     assert not top_level(modules) & VENDOR_SDKS, top_level(modules) & VENDOR_SDKS
     assert "cloudmesh.compute.provider" not in modules
     for line, expected in ((stop, "web01"), ("cms vm list --cloud=", "moto")):
-        result = run_cms("completion", "--complete=bash", "--", line)
+        result = cms_here("completion", "--complete=bash", "--", line)
         assert expected in result.out.split(), result
 
 
 def test_zsh_and_fish_scripts_call_the_same_completer(cms_home: Path) -> None:
     for shell in ("zsh", "fish"):
-        result = run_cms("completion", shell)
+        result = cms_here("completion", shell)
         assert result.code == 0 and "cms completion --complete=" + shell in result.out
-    assert run_cms("completion", "tcsh").code == 2
+    assert cms_here("completion", "tcsh").code == 2
     # the completer takes the line as the scripts pass it: the words up to the cursor
-    zsh = run_cms("completion", "--complete=zsh", "--", "cms vm list --output=y")
+    zsh = cms_here("completion", "--complete=zsh", "--", "cms vm list --output=y")
     assert zsh.out.split() == ["--output=yaml"]  # zsh completes the whole word
 
 
 def test_completion_without_config_or_state(cms_home: Path) -> None:
     """No config, no database: commands still complete; nothing is created."""
-    assert "vm" in run_cms("completion", "--complete=bash", "--", "cms v").out.split()
-    result = run_cms("completion", "--complete=bash", "--", "cms vm list --cloud=")
+    assert "vm" in cms_here("completion", "--complete=bash", "--", "cms v").out.split()
+    result = cms_here("completion", "--complete=bash", "--", "cms vm list --cloud=")
     assert result.code == 0 and result.out == ""
-    result = run_cms("completion", "--complete=bash", "--", "cms vm stop ")
+    result = cms_here("completion", "--complete=bash", "--", "cms vm stop ")
     assert result.code == 0 and result.out == ""
     assert not (cms_home / "cloudmesh.db").exists()
 
@@ -364,7 +372,7 @@ def test_ctrl_c_ends_a_running_command_not_the_session(aws_cloud: str) -> None:
     import signal
 
     for name in ("w1", "w2"):
-        assert run_cms("vm", "boot", f"--name={name}").code == 0
+        assert cms_here("vm", "boot", f"--name={name}").code == 0
     terminal = Terminal()
     try:
         terminal.read_until(b"cms> ")
