@@ -91,12 +91,14 @@ import shlex
 import stat
 import sys
 
-VERSION = os.environ.get("MULTIPASS_FAKE_VERSION", "1.16.1")
+def faked_version() -> str:
+    """MULTIPASS_FAKE_VERSION, read per call (a test may run main() in its own process)."""
+    return os.environ.get("MULTIPASS_FAKE_VERSION", "1.16.1")
 
 
 def version_at_least(major: int, minor: int) -> bool:
     """The faked version is MAJOR.MINOR or later ("1.17" stands for main after 1.16)."""
-    numbers = re.findall(r"\d+", VERSION)[:2]
+    numbers = re.findall(r"\d+", faked_version())[:2]
     try:
         return (int(numbers[0]), int(numbers[1])) >= (major, minor)
     except (IndexError, ValueError):
@@ -553,9 +555,9 @@ def table(rows: list[list[str]]) -> str:
 def cmd_version(args: list[str]) -> int:
     parsed = parse(args, options(FORMAT))
     fmt = chosen_format(parsed)
-    document = {"multipass": VERSION}
+    document = {"multipass": faked_version()}
     if os.environ.get("MULTIPASS_FAKE_DAEMON") != "down":
-        document["multipassd"] = VERSION
+        document["multipassd"] = faked_version()
     if fmt == "json":
         dump(document)
     else:
