@@ -28,7 +28,7 @@ FLAVOR = "VM.Standard.E2.1.Micro"
 
 @pytest.fixture
 def fake():
-    server = OciFake(delay=0.1, page_size=4)
+    server = OciFake(delay=0.05, page_size=4)
     server.start()
     yield server
     server.stop()

@@ -352,9 +352,9 @@ class FakeOpenStack:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        # a short poll interval: shutdown() returns at once, not after 0.5 s
+        # a short poll interval: shutdown() returns within 0.01 s, not after 0.5 s
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
         self.thread.start()
         self.url = self.public_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         return self.url

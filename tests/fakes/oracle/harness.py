@@ -60,9 +60,9 @@ def cloud_spec(endpoint: str, key_file: Path, fingerprint: str, **default: Any) 
             "credentials": {"user": USER, "fingerprint": fingerprint,
                             "key_file": str(key_file), "tenancy": TENANCY, "region": REGION,
                             "service_endpoint": endpoint},
-            # the fake's work requests finish in a tenth of a second: poll at that pace
+            # the fakes finish a work request in 0.05-0.15 s: poll at that pace
             "default": {"image": "Oracle-Linux-9.4-2024.09.30-0",
-                        "flavor": "VM.Standard.E2.1.Micro", "poll_interval": 0.1, **default}}
+                        "flavor": "VM.Standard.E2.1.Micro", "poll_interval": 0.05, **default}}
 
 
 def delivered_keys(instance: dict) -> dict[str, list[str]]:
