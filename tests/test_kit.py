@@ -19,6 +19,8 @@ from cloudmesh.compute.kit import (MAX_EMPTY_PAGES, MAX_PAGES, OWNER_KEY, RETRY_
                                    marker_text, origin_of, owned_by, pages, poll_until,
                                    read_marker, retry_after_seconds)
 
+pytest_plugins = ["pytester"]  # the conformance suite run inside a test
+
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx0c2Vzc2lvbi1rZXk alice@laptop"
 
 
@@ -466,3 +468,73 @@ def test_deadline_bounded_names_the_whole_deadline_not_what_was_left():
         deadline.bounded(lambda: release.wait(30), "EC2")
     assert caught.value.code == "deadline"
     release.set()
+
+
+# ---- the conformance suite's own machinery (cloudmesh.compute.testing) -----------------
+SUITE_SHARING_RUN = '''
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cloudmesh
+from cloudmesh.compute.testing import ComputeProviderSuite
+from cloudmesh.compute.testing.fixtures import cms_home_class, write_config  # noqa: F401
+
+FAKE, VMS = Path("@FAKE@"), Path("@VMS@")
+
+
+@pytest.fixture(scope="class")
+def filecloud(tmp_path_factory):
+    """The throwaway third-party kind (tests/fakes/filecloud) importable for the class."""
+    root = tmp_path_factory.mktemp("src")
+    (root / "cloudmesh" / "filecloud").mkdir(parents=True)
+    shutil.copy(FAKE, root / "cloudmesh" / "filecloud" / "compute.py")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(cloudmesh, "__path__", [*cloudmesh.__path__,
+                                                     str(root / "cloudmesh")])
+        yield
+
+
+class TestSharedFilecloud(ComputeProviderSuite):
+    image, flavor = "tiny-os", "small"
+
+    @pytest.fixture(scope="class")
+    def cloud(self, filecloud, cms_home_class):
+        write_config(cms_home_class, {"fc": {"cm": {"kind": "filecloud"},
+                                             "credentials": {"path": str(VMS)}}})
+        return "fc"
+
+    def delivered_keys(self, provider, vm):
+        stored = json.loads(VMS.read_text())[vm["name"]]
+        return [key for keys in stored["authorized_keys"].values() for key in keys]
+'''
+
+
+def test_read_only_suite_tests_share_one_vm_per_class(pytester: pytest.Pytester) -> None:
+    """With a class-scoped cloud, the suite's read-only tests boot one VM between them and
+    the SSH tests one more (booted with a key): nothing else is booted."""
+    from pathlib import Path
+
+    from cloudmesh.compute.testing.sshd import ssh_server_available
+
+    fake = Path(__file__).parent / "fakes" / "filecloud" / "compute.py"
+    vms = pytester.path / "vms.json"
+    pytester.makepyfile(test_sharing=SUITE_SHARING_RUN.replace("@FAKE@", str(fake))
+                        .replace("@VMS@", str(vms)))
+    read_only = ("test_list_updates_cache", "test_one_failure_does_not_hide_the_others",
+                 "test_boot_refuses_an_existing_name", "test_suspend_resume_or_not_supported")
+    ssh = ("test_ssh_reaches_the_vm_with_the_delivered_key", "test_ssh_command_from_the_cli",
+           "test_ssh_refuses_a_changed_host_key")
+    # without hypothesis's plugin: its terminal summary imports all of hypothesis (seconds)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                          "-p", "no:hypothesispytest", "-q",
+                                          "-k", " or ".join(read_only + ssh))
+    ssh_runs = ssh_server_available()
+    result.assert_outcomes(passed=len(read_only) + (len(ssh) if ssh_runs else 0),
+                           skipped=0 if ssh_runs else len(ssh))
+    import json
+
+    booted = json.loads(vms.read_text())
+    assert len(booted) == (2 if ssh_runs else 1), sorted(booted)
