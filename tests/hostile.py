@@ -52,7 +52,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             hostile.answer(self)
         except OSError:  # the client gave up (a deadline passed): nothing to answer
-            pass
+            self.close_connection = True
+        if hostile.stopping.is_set():
+            # an answer cut short: close, or a client still reading it waits forever
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _any  # noqa: N815
 
