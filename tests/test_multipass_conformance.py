@@ -1,8 +1,8 @@
 """The provider conformance suite against the fake ``multipass`` executable: the whole
-suite as Multipass 1.16 prints and as the zero-config cloud ``multipass`` with no
-cloudmesh.yaml at all; for the quirks of other versions, the tests whose outcome depends
-on what Multipass prints. Each class has one fake daemon and home (class-scoped), so its
-read-only tests share one instance."""
+suite as Multipass 1.16 prints; as the zero-config cloud ``multipass`` with no
+cloudmesh.yaml at all, the tests that read what a configuration gives; for the quirks of
+other versions, the tests whose outcome depends on what Multipass prints. Each class has
+one fake daemon and home (class-scoped), so its read-only tests share one instance."""
 
 from __future__ import annotations
 
@@ -162,8 +162,17 @@ class TestMultipassConformanceOtherVersions(TestMultipassConformance):
               "MULTIPASS_FAKE_SNAPSHOT_COUNT": "absent", "MULTIPASS_FAKE_ZONES": "1"}
 
 
+@only("test_boot_list_info_delete", "test_images", "test_flavors",
+      "test_resolve_image_takes_the_suite_image", "test_features_say_yes_or_why_not",
+      "test_check_reports_the_cloud_reachable", "test_check_refuses_bad_credentials",
+      "test_key_upload_is_idempotent_and_refuses_another_key",
+      "test_ssh_reaches_the_vm_with_the_delivered_key", "test_ssh_command_from_the_cli",
+      "test_ssh_refuses_a_changed_host_key")
 class TestMultipassZeroConfig(MultipassHooks, ComputeProviderSuite):
-    """The cloud named 'multipass' with no cloudmesh.yaml: multipass found on PATH."""
+    """The cloud named 'multipass' with no cloudmesh.yaml: multipass found on PATH. Only
+    the tests that read what a configuration would give (the executable, defaults, the
+    check, keys and the SSH user and address); the rest of the suite runs above with the
+    same fake and provider, a cloud configuration changing none of its outcomes."""
 
     image = "24.04"
     flavor = "tiny"
