@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MOTO_UBUNTU_AMI, run_cms, write_config
+from conftest import MOTO_UBUNTU_AMI, cms_here, run_cms, write_config
 
 SECRET_FIELDS = {
     "aws": ["access_key_id", "secret_access_key", "session_token"],
@@ -77,6 +77,24 @@ def planted(cms_home: Path, moto: str, monkeypatch) -> dict[str, str]:
     return canaries
 
 
+@pytest.fixture
+def small_catalogue(moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (in this process) offers the t3 flavors and the one image the commands name:
+    the canaries are looked for in what cms prints, and moto building its whole catalogue
+    (about 1,400 instance types and 1,300 images) on every list request took most of this
+    test's minutes, on a loaded machine past cm.timeout. The next test's reset of moto
+    brings the images back; monkeypatch the instance types."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instance_types import InstanceTypeBackend
+
+    monkeypatch.setattr(InstanceTypeBackend, "instance_types", [
+        t for t in InstanceTypeBackend.instance_types if t["InstanceType"].startswith("t3.")])
+    images = ec2_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].amis
+    for image in set(images) - {MOTO_UBUNTU_AMI}:
+        del images[image]
+
+
 COMMANDS = [
     ["help"], ["version"], ["provider", "list"], ["config", "cat"], ["config", "check"],
     ["config", "get", "cloudmesh"], ["config", "get", "cloudmesh.compute.aws.credentials"],
@@ -110,20 +128,52 @@ def all_invocations() -> tuple[list[list[str]], list[list[str]]]:
     return ordered, reads
 
 
-def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path) -> None:
+#: what only a process shows, so these also run as real ``cms`` processes: what the
+#: interpreter or a native library writes to fd 2 (at exit too), a traceback Python itself
+#: prints, and the worker processes (one per kind) that ``check`` and a multi-cloud
+#: ``vm list`` start without CMS_IN_PROCESS, with their own stderr
+IN_A_PROCESS = [
+    ["--debug", "check"],
+    ["--debug", "check", "--output=json"],
+    ["--debug", "vm", "list", "--cloud=aws,awsdown,awsenv,openstack,azure,google,oracle"],
+    ["--debug", "vm", "boot", "--name=x", "--cloud=awsdown", "--timeout=5"],
+    ["config", "cat"], ["--debug", "config", "cat"], ["--debug", "vm", "nosuchverb"],
+]
+
+
+def canary_leaks(planted: dict[str, str], where: str, *texts: tuple[str, str]) -> list[str]:
+    """'WHERE: NAME in STREAM' for each canary found in each (stream, text)."""
+    return [f"{where}: {name} in {stream}" for stream, text in texts
+            for name, value in planted.items() if value in text]
+
+
+def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path, small_catalogue: None,
+                            capfd: pytest.CaptureFixture[str]) -> None:
+    """Every invocation runs in this process (cms_here, with CMS_IN_PROCESS=1 so that
+    'check' and multi-cloud lists run each kind here too) and its stdout and stderr are
+    searched; so is whatever reached this process's file descriptors 1 and 2 meanwhile
+    (a native library, a thread writing after its command returned). The IN_A_PROCESS
+    forms run again as real processes, at the same time as the reads, for what only a
+    process shows (see IN_A_PROCESS)."""
     from concurrent.futures import ThreadPoolExecutor
 
     ordered, reads = all_invocations()
-    invocations = ordered + reads
-    results = [(argv, run_cms(*argv, timeout=180)) for argv in ordered]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results += list(zip(reads, pool.map(lambda argv: run_cms(*argv, timeout=180), reads)))
+    here = {"CMS_IN_PROCESS": "1"}
     leaks = []
-    for argv, result in results:
-        for name, value in planted.items():
-            for stream, text in (("stdout", result.out), ("stderr", result.err)):
-                if value in text:
-                    leaks.append(f"cms {' '.join(argv)}: {name} in {stream}")
+    for argv in ordered:
+        leaks += canary_leaks(planted, f"cms {' '.join(argv)}",
+                              *_streams(cms_here(*argv, env=here)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        processes = [(argv, pool.submit(run_cms, *argv, timeout=180)) for argv in IN_A_PROCESS]
+        for argv in reads:
+            leaks += canary_leaks(planted, f"cms {' '.join(argv)}",
+                                  *_streams(cms_here(*argv, env=here)))
+        for argv, process in processes:
+            leaks += canary_leaks(planted, f"cms {' '.join(argv)} (a process)",
+                                  *_streams(process.result()))
+    captured = capfd.readouterr()
+    leaks += canary_leaks(planted, "this process", ("fd 1", captured.out),
+                          ("fd 2", captured.err))
     for path in sorted(cms_home.rglob("*")):
         if path.is_file() and path.name != "cloudmesh.yaml":
             data = path.read_bytes()
@@ -131,9 +181,15 @@ def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path) -> None:
                       if value.encode() in data]
     assert not leaks, leaks
     # the commands really ran: the boots happened and the failures were reported
-    listed = run_cms("vm", "list", "--cloud=aws", "--output=json").json()
+    listed = cms_here("vm", "list", "--cloud=aws", "--output=json").json()
     assert {"s1", "s2"} <= {vm["name"] for vm in listed}
-    assert len(invocations) > 100
+    assert len(ordered + reads) > 100
+    (process,) = [p.result() for argv, p in processes if argv[-1] == "--output=json"]
+    assert {row["cloud"] for row in process.json()} >= {"aws", "awsdown", "oracle"}, process
+
+
+def _streams(result) -> tuple[tuple[str, str], tuple[str, str]]:
+    return ("stdout", result.out), ("stderr", result.err)
 
 
 def test_debug_traceback_is_scrubbed(planted: dict[str, str], capsys, monkeypatch) -> None:
