@@ -383,7 +383,7 @@ def test_failure_after_the_server_exists_is_not_retried_into_success(
     proxy = FaultProxy(target=openstack_fake.url)
     url = proxy.start()
     openstack_fake.public_url = url
-    openstack_fake.build_seconds = 1.0
+    openstack_fake.build_seconds = 0.5  # time for the watcher to break the polls
     spec = cloud_spec(openstack_fake, f"{url}/identity/v3")
     spec["cm"].update(retries=1, timeout=5)
     write_config(cms_home, {"osf": spec})
