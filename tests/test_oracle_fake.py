@@ -23,16 +23,26 @@ def fake():
     assert not server.violations, server.violations
 
 
-@pytest.fixture
-def clients(fake, tmp_path):
-    import oci.core
-
-    key_file, fingerprint = make_api_key(tmp_path)
+@pytest.fixture(scope="module")
+def signed_config(tmp_path_factory):
+    """The SDK config of an API key and its one signer for this module: each client made
+    from a config alone parses and checks the RSA key again (a tenth of a second)."""
+    key_file, fingerprint = make_api_key(tmp_path_factory.mktemp("oci"))
     config = sdk_config(key_file, fingerprint)
     oci.config.validate_config(config)
-    fake.api_keys = {fingerprint}
-    return (oci.core.ComputeClient(config, service_endpoint=fake.url),
-            oci.core.VirtualNetworkClient(config, service_endpoint=fake.url))
+    signer = oci.signer.Signer(tenancy=config["tenancy"], user=config["user"],
+                               fingerprint=fingerprint, private_key_file_location=str(key_file))
+    return config, signer
+
+
+@pytest.fixture
+def clients(fake, signed_config):
+    import oci.core
+
+    config, signer = signed_config
+    fake.api_keys = {config["fingerprint"]}
+    return (oci.core.ComputeClient(config, signer=signer, service_endpoint=fake.url),
+            oci.core.VirtualNetworkClient(config, signer=signer, service_endpoint=fake.url))
 
 
 def launch(compute, fake, name="vm1", shape="VM.Standard.E2.1.Micro", token=None, **extra):
