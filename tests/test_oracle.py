@@ -518,3 +518,14 @@ def test_poll_interval_is_a_declared_setting(cms_home: Path, fake: OciFake, api_
     assert Provider("oci").provider.poll_interval == 0.05
     with pytest.raises(ConfigError, match="default.poll_interval must be a number"):
         Provider("soon").flavors()
+
+
+def test_a_changed_key_file_is_read_again(oracle: str, fake: OciFake, api_key) -> None:
+    """The signer is made once per key content and pass phrase in a process (cms> shell,
+    --cloud=all): a key file replaced with something that is no key is noticed."""
+    key_file, _ = api_key
+    fake.seed_instances(["before"])
+    assert [r["name"] for r in Provider(oracle).list()] == ["before"]
+    key_file.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(CredentialError, match="not a usable private key"):
+        Provider(oracle).list()
