@@ -143,8 +143,10 @@ def test_cloud_all_with_filter_over_two_kinds_in_worker_processes(
     write_config(cms_home, {"moto": aws_cloud_spec(three_regions),
                             "os": openstack_spec(two_region_openstack[0])}, default="moto")
     for region in ("RegionOne", "RegionTwo"):
-        Provider("os", region=region).boot(names=f"os-{region.lower()}", wait=True,
-                                           timeout=30)[0].get()
+        regional = Provider("os", region=region)
+        regional.boot(names=f"os-{region.lower()}")[0].get()
+        # polled every 0.1 s: the fake builds in 0.1 s (boot's wait polls every 2 s)
+        regional.wait(f"os-{region.lower()}", "running", timeout=30, interval=0.1)[0].get()
     ec2_client(three_regions, "eu-west-1").stop_instances(
         InstanceIds=[i["InstanceId"] for r in ec2_client(three_regions, "eu-west-1")
                      .describe_instances()["Reservations"] for i in r["Instances"]])
@@ -268,7 +270,8 @@ def test_oracle_region_all_is_the_tenancys_ready_subscriptions(cms_home: Path,
         write_config(cms_home, {"oci": cloud_spec(fake.url, key_file, fingerprint)},
                      default="oci")
         assert Provider("oci").call("regions") == ["us-ashburn-1", "us-phoenix-1"]
-        Provider("oci").boot(names="web", wait=True, timeout=30)[0].get()
+        Provider("oci").boot(names="web")[0].get()
+        Provider("oci").wait("web", "running", timeout=30, interval=0.1)[0].get()
         # one fake answers for every region: the VM is listed once per subscribed region
         records = listed("--region=all")
         assert sorted((r["name"], r["region"]) for r in records) == [
