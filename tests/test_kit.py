@@ -513,8 +513,9 @@ class TestSharedFilecloud(ComputeProviderSuite):
 
 
 def test_read_only_suite_tests_share_one_vm_per_class(pytester: pytest.Pytester) -> None:
-    """With a class-scoped cloud, the suite's read-only tests boot one VM between them and
-    the SSH tests one more (booted with a key): nothing else is booted."""
+    """With a class-scoped cloud, the suite's read-only tests boot one VM between them
+    (and a second one that test_list_filters_by_names needs) and the SSH tests one more
+    (booted with a key): nothing else is booted."""
     from pathlib import Path
 
     from cloudmesh.compute.testing.sshd import ssh_server_available
@@ -523,7 +524,8 @@ def test_read_only_suite_tests_share_one_vm_per_class(pytester: pytest.Pytester)
     vms = pytester.path / "vms.json"
     pytester.makepyfile(test_sharing=SUITE_SHARING_RUN.replace("@FAKE@", str(fake))
                         .replace("@VMS@", str(vms)))
-    read_only = ("test_list_updates_cache", "test_one_failure_does_not_hide_the_others",
+    read_only = ("test_list_filters_by_names", "test_list_updates_cache",
+                 "test_one_failure_does_not_hide_the_others",
                  "test_boot_refuses_an_existing_name", "test_suspend_resume_or_not_supported")
     ssh = ("test_ssh_reaches_the_vm_with_the_delivered_key", "test_ssh_command_from_the_cli",
            "test_ssh_refuses_a_changed_host_key")
@@ -537,4 +539,4 @@ def test_read_only_suite_tests_share_one_vm_per_class(pytester: pytest.Pytester)
     import json
 
     booted = json.loads(vms.read_text())
-    assert len(booted) == (2 if ssh_runs else 1), sorted(booted)
+    assert len(booted) == (3 if ssh_runs else 2), sorted(booted)

@@ -175,12 +175,11 @@ class ComputeProviderSuite:
             return outcome.result
         return None
 
-    @pytest.fixture
-    def shared_vm(self, provider: Provider,
-                  shared_vms: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
-        """A running VM for tests that only read: booted once per class and test cloud
-        (the cloud's name and its home), booted again if a test cloud no longer has it."""
-        where = self.cloud_identity(provider)
+    def shared(self, provider: Provider, shared_vms: dict[tuple, dict[str, Any]],
+               slot: str = "") -> dict[str, Any]:
+        """The class's running VM ``slot`` in this test cloud (the cloud's name and its
+        home): booted on first use, and again if the test cloud no longer runs it."""
+        where = (*self.cloud_identity(provider), slot)
         vm = shared_vms.get(where)
         if vm is not None:
             fresh = self.still_running(provider, vm)
@@ -188,6 +187,13 @@ class ComputeProviderSuite:
                 return fresh
         shared_vms[where] = vm = self.boot(provider)
         return vm
+
+    @pytest.fixture
+    def shared_vm(self, provider: Provider,
+                  shared_vms: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
+        """A running VM for tests that only read: booted once per class and test cloud,
+        booted again if a test cloud no longer has it."""
+        return self.shared(provider, shared_vms)
 
     def wait(self, provider: Provider, name: str, status: str) -> dict[str, Any]:
         (outcome,) = provider.wait(name, status, timeout=self.timeout, interval=self.interval)
@@ -216,9 +222,9 @@ class ComputeProviderSuite:
         live = [r for r in provider.list() if r["name"] == vm["name"]]
         assert all(r["status"] in ("deleting", "terminated") for r in live)
 
-    def test_list_filters_by_names(self, provider: Provider,
-                                   shared_vm: dict[str, Any]) -> None:
-        first, second = shared_vm, self.boot(provider)
+    def test_list_filters_by_names(self, provider: Provider, shared_vm: dict[str, Any],
+                                   shared_vms: dict[tuple, dict[str, Any]]) -> None:
+        first, second = shared_vm, self.shared(provider, shared_vms, "second")
         listed = provider.list(names=first["name"])
         assert [r["name"] for r in listed] == [first["name"]]
         assert second["name"] in [r["name"] for r in provider.list()]
