@@ -135,7 +135,7 @@ from cloudmesh.compute.registry import kinds, load  # noqa: E402
 READ_BY_KIND = {"aws": {"image_owners"},
                 "azure": {"image_aliases", "image_offers", "image_publishers", "stop_mode",
                           "poll_interval", "operation_timeout"},
-                "google": {"image_projects", "operation_timeout"},
+                "google": {"image_projects", "operation_timeout", "poll_interval"},
                 "oracle": {"hard_reboot", "preserve_boot_volume", "ocpus", "memory_gb",
                            "work_timeout"},
                 "openstack": set(), "multipass": set()}
