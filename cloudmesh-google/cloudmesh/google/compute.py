@@ -202,9 +202,10 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
 
     # ---- operations ------------------------------------------------------------------
     def _wait(self, operation: Any, zone: str | None = None, what: str = "") -> Any:
-        """Poll a zone (or global) operation until DONE (kit ``poll_until``, at most
-        ``operation_timeout`` seconds), through the same endpoint and credentials; a
-        failed operation becomes a CloudError with GCE's message."""
+        """Poll a zone (or global) operation until DONE (kit ``poll_until``: pauses
+        doubling from 0.05 s up to ``poll_interval``, at most ``operation_timeout``
+        seconds), through the same endpoint and credentials; a failed operation becomes
+        a CloudError with GCE's message."""
         done = sdk.types().Operation.Status.DONE
         name = operation.name
 
