@@ -1,5 +1,6 @@
 """The lab's programs in examples/ run as a student runs them: against a sandbox started
-by 'cms sandbox start' in a fresh HOME, each as its own Python process."""
+by 'cms sandbox start' in a fresh HOME, each as its own Python process. The cms commands
+around them (boot, list, delete) run in this process, in the student's environment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cms
+from conftest import cms_here, run_cms
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -33,14 +34,20 @@ def sandbox_env(tmp_path_factory: pytest.TempPathFactory):
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+def student_cms(*args: str, env: dict[str, str]):
+    """A cms command line in this process with exactly the student's environment ENV."""
+    unset = {name: None for name in os.environ if name not in env}
+    return cms_here(*args, env={**unset, **env})
+
+
 def run_example(name: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(EXAMPLES / name), *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
 
 def test_list_cloud_shows_images_flavors_and_vms(sandbox_env):
-    assert run_cms("vm", "boot", "--cloud=sandbox", "--name=seen", "--wait",
-                   env=sandbox_env).code == 0
+    assert student_cms("vm", "boot", "--cloud=sandbox", "--name=seen", "--wait",
+                       env=sandbox_env).code == 0
     ran = run_example("list_cloud.py", sandbox_env, "sandbox")
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr == ""
@@ -50,7 +57,7 @@ def test_list_cloud_shows_images_flavors_and_vms(sandbox_env):
     assert any(line.startswith("Flavors (5 of ") for line in lines)
     assert "  seen: running" in "\n".join(lines)
     assert "sandbox-not-a-secret" not in ran.stdout  # Config never shows a secret
-    assert run_cms("vm", "delete", "seen", "--cloud=sandbox", env=sandbox_env).code == 0
+    assert student_cms("vm", "delete", "seen", "--cloud=sandbox", env=sandbox_env).code == 0
 
 
 def test_list_cloud_names_a_missing_cloud_in_one_line(sandbox_env):
@@ -72,14 +79,14 @@ def test_keys_and_groups_boots_sshes_and_deletes(sandbox_env):
     name = booted.split()[1].rstrip(":")
     assert f"{name}: {os.uname().sysname} " in out and "(exit code 0)" in out
     assert f"Deleted {name}" in out
-    listed = run_cms("vm", "list", "--cloud=sandbox", "--output=json", env=sandbox_env)
+    listed = student_cms("vm", "list", "--cloud=sandbox", "--output=json", env=sandbox_env)
     assert all(vm["name"] != name or vm["status"] == "terminated" for vm in listed.json())
     # what the program made through provider.keys and provider.secgroups is what the
     # CLI sees: the registry's key and the local group with its three rules
-    keys = run_cms("key", "list", "--output=json", env=sandbox_env)
+    keys = student_cms("key", "list", "--output=json", env=sandbox_env)
     assert [k["name"] for k in keys.json()] == ["lab-key"], keys
-    groups = run_cms("secgroup", "list", "--filter=name=lab-web", "--output=json",
-                     env=sandbox_env)
+    groups = student_cms("secgroup", "list", "--filter=name=lab-web", "--output=json",
+                         env=sandbox_env)
     (group,) = groups.json()
     assert {(r["protocol"], r["from_port"], r["to_port"]) for r in group["rules"]} == {
         ("tcp", 22, 22), ("tcp", 80, 443), ("icmp", None, None)}, groups.stdout

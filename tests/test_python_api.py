@@ -26,6 +26,7 @@ from cloudmesh.compute.testing.fixtures import require_ssh_server
 from cloudmesh.compute.testing.sshd import start_ssh_server
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, run_cms, write_config
 from fakes.multipass import harness
+from moto_catalogue import small_moto_catalogue  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "examples" / "lab.py"
@@ -47,6 +48,28 @@ def run_lab(cloud: str, env: dict[str, str] | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(LAB), cloud], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def run_lab_here(cloud: str) -> subprocess.CompletedProcess:
+    """examples/lab.py run as ``__main__`` in this process with ``cloud`` as its argument:
+    its exit code and what it printed (an exception it lets through fails the test, as
+    its traceback would show in a process)."""
+    import contextlib
+    import io
+    import runpy
+
+    out, err, saved_argv = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = [str(LAB), cloud]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_path(str(LAB), run_name="__main__")
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        sys.argv = saved_argv
+    return subprocess.CompletedProcess([str(LAB), cloud], code, out.getvalue(), err.getvalue())
 
 
 def test_the_readme_program_is_examples_lab() -> None:
@@ -87,9 +110,12 @@ def test_the_readme_snippets_run(moto: str, cms_home: Path) -> None:
 
 
 # ---- the program against moto --------------------------------------------------------
-def test_lab_program_on_moto(moto: str, cms_home: Path, tmp_path: Path) -> None:
+def test_lab_program_on_moto(small_moto_catalogue: str, cms_home: Path,
+                             tmp_path: Path) -> None:
     """Lists, boots, waits for SSH, runs uname over SSH (at the test's SSH server, reached
-    through default.ssh_host/ssh_port as a tunnel would be), deletes."""
+    through default.ssh_host/ssh_port as a tunnel would be), deletes. (moto's catalogue is
+    small: the program lists all of it.)"""
+    moto = small_moto_catalogue
     require_ssh_server()
     assert cms_here("key", "gen", "lab").code == 0
     public = (cms_home / "keys" / "lab.pub").read_text().strip()
@@ -117,14 +143,18 @@ def test_lab_program_on_moto(moto: str, cms_home: Path, tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_lab_program_reports_errors_in_one_line(moto: str, cms_home: Path) -> None:
+def test_lab_program_reports_errors_in_one_line(small_moto_catalogue: str,
+                                                cms_home: Path) -> None:
+    """(In this process: the program's own output and exit code are the point; the
+    program as a process runs in test_lab_program_on_moto.)"""
+    moto = small_moto_catalogue
     write_config(cms_home, {"mycloud": aws_cloud_spec(moto)})
-    unknown = run_lab("nocloud")
+    unknown = run_lab_here("nocloud")
     assert unknown.returncode == 4, unknown
     assert unknown.stderr.startswith("error: ") and len(unknown.stderr.splitlines()) == 1
     assert "nocloud" in unknown.stderr and "Traceback" not in unknown.stderr
     write_config(cms_home, {"mycloud": aws_cloud_spec(moto, image="ami-00000000")})
-    bad_image = run_lab("mycloud")
+    bad_image = run_lab_here("mycloud")
     assert bad_image.returncode in (1, 3), bad_image
     assert "Booted" not in bad_image.stdout and "Traceback" not in bad_image.stderr
     assert ec2_client(moto).describe_instances()["Reservations"] == []
@@ -303,14 +333,20 @@ FAULTS = {
 }
 
 
+#: cm.timeout of cloud 'f': every request is answered by a fault at once, except under
+#: "hang", where each of the 28 calls waits out the time-out (the proxy holds 1 s)
+TIMEOUTS = {"hang": 0.2}
+
+
 @pytest.fixture
-def faulty(moto: str, cms_home: Path) -> FaultProxy:
-    """Cloud 'f' reaches moto through a fault proxy (0.5 s per request, no retries); a VM
-    'vm1', a local key and the local group 'default' exist (made through 'direct')."""
+def faulty(moto: str, cms_home: Path, fault: str) -> FaultProxy:
+    """Cloud 'f' reaches moto through a fault proxy (0.5 s per request, TIMEOUTS for the
+    test's fault; no retries); a VM 'vm1', a local key and the local group 'default' exist
+    (made through 'direct')."""
     proxy = FaultProxy(moto)
     proxy.url = proxy.start()
     spec = aws_cloud_spec(proxy.url, key="k", ssh_host="127.0.0.1", ssh_port=9)
-    spec["cm"].update(timeout=0.5, retries=0)
+    spec["cm"].update(timeout=TIMEOUTS.get(fault, 0.5), retries=0)
     write_config(cms_home, {"f": spec, "direct": aws_cloud_spec(moto)}, default="f")
     assert cms_here("init").code == 0
     assert cms_here("key", "gen", "k").code == 0

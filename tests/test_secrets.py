@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MOTO_UBUNTU_AMI, cms_here, run_cms, write_config
+from moto_catalogue import small_moto_catalogue  # noqa: F401  (a fixture)
 
 SECRET_FIELDS = {
     "aws": ["access_key_id", "secret_access_key", "session_token"],
@@ -77,24 +78,6 @@ def planted(cms_home: Path, moto: str, monkeypatch) -> dict[str, str]:
     return canaries
 
 
-@pytest.fixture
-def small_catalogue(moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto (in this process) offers the t3 flavors and the one image the commands name:
-    the canaries are looked for in what cms prints, and moto building its whole catalogue
-    (about 1,400 instance types and 1,300 images) on every list request took most of this
-    test's minutes, on a loaded machine past cm.timeout. The next test's reset of moto
-    brings the images back; monkeypatch the instance types."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ec2.models import ec2_backends
-    from moto.ec2.models.instance_types import InstanceTypeBackend
-
-    monkeypatch.setattr(InstanceTypeBackend, "instance_types", [
-        t for t in InstanceTypeBackend.instance_types if t["InstanceType"].startswith("t3.")])
-    images = ec2_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].amis
-    for image in set(images) - {MOTO_UBUNTU_AMI}:
-        del images[image]
-
-
 COMMANDS = [
     ["help"], ["version"], ["provider", "list"], ["config", "cat"], ["config", "check"],
     ["config", "get", "cloudmesh"], ["config", "get", "cloudmesh.compute.aws.credentials"],
@@ -147,7 +130,7 @@ def canary_leaks(planted: dict[str, str], where: str, *texts: tuple[str, str]) -
             for name, value in planted.items() if value in text]
 
 
-def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path, small_catalogue: None,
+def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path, small_moto_catalogue: str,
                             capfd: pytest.CaptureFixture[str]) -> None:
     """Every invocation runs in this process (cms_here, with CMS_IN_PROCESS=1 so that
     'check' and multi-cloud lists run each kind here too) and its stdout and stderr are
