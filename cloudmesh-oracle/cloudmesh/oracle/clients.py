@@ -40,10 +40,13 @@ def config_errors(error: Exception) -> str:
 _SIGNERS: dict[tuple[str, ...], Any] = {}
 _SIGNERS_LOCK = threading.Lock()
 _SIGNERS_KEPT = 16
+#: salts the digests, so that a pass phrase's digest cannot be looked up in a table
+_SALT = os.urandom(16)
 
 
 def _digest(data: bytes | str | None) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data or b"").hexdigest()
+    raw = data.encode() if isinstance(data, str) else data or b""
+    return hashlib.sha256(_SALT + raw).hexdigest()
 
 
 def signer_for(config: dict[str, Any], pass_phrase: str | None) -> Any:
