@@ -137,8 +137,8 @@ READ_BY_KIND = {"aws": {"image_owners"},
                           "poll_interval", "operation_timeout"},
                 "google": {"image_projects", "operation_timeout", "poll_interval"},
                 "oracle": {"hard_reboot", "preserve_boot_volume", "ocpus", "memory_gb",
-                           "work_timeout"},
-                "openstack": set(), "multipass": set()}
+                           "work_timeout", "poll_interval"},
+                "openstack": {"poll_interval"}, "multipass": set()}
 
 
 @pytest.mark.parametrize("kind", sorted(READ_BY_KIND))
