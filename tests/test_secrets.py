@@ -2,8 +2,9 @@
 
 Canary values are planted in every secret credential field of every kind named in the
 design (and in an environment variable a config value refers to); then every command runs,
-succeeding and failing, with and without --debug, in every output format. No canary may
-appear in stdout, stderr, or any file cms keeps beside cloudmesh.yaml.
+succeeding and failing, with and without --debug, in every output format (in this process;
+what only a process shows, as processes too). No canary may appear in stdout, stderr, the
+test process's file descriptors 1 and 2, or any file cms keeps beside cloudmesh.yaml.
 
 Non-secret credential fields (region, project, endpoints, user names, file paths) are
 printed on purpose (by `cms config cat`, in error messages that name a profile or
