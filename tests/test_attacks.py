@@ -459,8 +459,11 @@ def interrupt(argv: list[str], busy: Callable[[], bool],
     """Start cms, send SIGINT once ``busy()`` says it is at work (its imports done, its
     requests under way; twice, 50 ms apart, if asked); the exit code, the seconds from
     the first signal to the exit, and stderr."""
+    # SIGINT as a terminal's shell gives it, even when the tests run in the background
+    # (a shell without job control starts those with SIGINT ignored, and a child inherits it)
     process = subprocess.Popen([CMS, *argv], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     give_up = time.monotonic() + 60
     while not busy() and process.poll() is None and time.monotonic() < give_up:
         time.sleep(0.05)
