@@ -245,7 +245,7 @@ def test_a_key_uploaded_by_someone_else_is_not_trusted(shared_sandbox: Path, tmp
 
 
 @pytest.mark.skipif(shutil.which("multipass") is not None, reason="Multipass is installed")
-def test_multipass_stand_in(sandbox_home: Path):
+def test_multipass_stand_in(sandbox_home: Path, tmp_path: Path):
     started = cms_here("sandbox", "start")
     assert started.code == 0, started
     assert "the cloud 'multipass'" in started.out
@@ -256,5 +256,14 @@ def test_multipass_stand_in(sandbox_home: Path):
     assert launched.code == 0, launched
     listed = cms_here("multipass", "list", "--output=json")
     assert [vm["name"] for vm in listed.json()] == ["lab1"]
+    # the stand-in runs with what the 'sandbox' extra installs: no pytest
+    no_pytest = tmp_path / "no-pytest"
+    no_pytest.mkdir()
+    (no_pytest / "pytest.py").write_text("raise ImportError('pytest is not installed')\n")
+    search = os.pathsep.join(filter(None, [str(no_pytest), os.environ.get("PYTHONPATH")]))
+    alone = subprocess.run([str(sandbox_home / "sandbox" / "multipass"), "list"],
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": search})
+    assert alone.returncode == 0 and "lab1" in alone.stdout, alone.stderr
     assert cms_here("sandbox", "stop").code == 0
     assert "multipass" not in (_config(sandbox_home)["cloudmesh"].get("compute") or {})

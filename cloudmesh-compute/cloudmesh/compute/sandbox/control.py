@@ -92,13 +92,19 @@ def status() -> dict[str, Any]:
 def _stand_in(where: Path) -> str:
     """An executable ``multipass`` that runs the stand-in with its state in ``where``."""
     path = where / "multipass"
+    # the fake's file alone: importing it as cloudmesh.compute.testing.fake_multipass
+    # would import the testing package, i.e. pytest (not in the 'sandbox' extra), per call
+    fake = Path(__file__).resolve().parents[1] / "testing" / "fake_multipass.py"
     create_private(path, (
         f"#!{sys.executable}\n"
         "# the sandbox's Multipass stand-in (cms sandbox start); no VM runs\n"
-        "import os, runpy, sys\n"
+        "import importlib.util, os, sys\n"
         f"os.environ['MULTIPASS_FAKE_STATE'] = {str(where / 'multipass-state.json')!r}\n"
         "sys.argv[0] = 'multipass'\n"
-        "runpy.run_module('cloudmesh.compute.testing.fake_multipass', run_name='__main__')\n"
+        f"spec = importlib.util.spec_from_file_location('fake_multipass', {str(fake)!r})\n"
+        "fake = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(fake)\n"
+        "sys.exit(fake.main(sys.argv[1:]))\n"
     ).encode())
     path.chmod(0o700)
     return str(path)
