@@ -17,7 +17,7 @@ from cloudmesh.compute.provider import Provider
 from cloudmesh.compute.testing import ComputeProviderSuite
 from cloudmesh.compute.testing.faultproxy import FaultProxy
 from cloudmesh.compute.testing.faults import FaultSetup, FaultSuite
-from cloudmesh.compute.testing.fixtures import write_config
+from cloudmesh.compute.testing.fixtures import cms_home_class, write_config  # noqa: F401
 from conftest import cms_here
 from test_cli import assert_one_line_error
 from fakes.openstack import NO_VALID_HOST, FakeOpenStack
@@ -64,17 +64,37 @@ def boot(provider: Provider, names: str, **options: Any) -> list:
 
 
 # ---- the shared suites --------------------------------------------------------------------
+@pytest.fixture(scope="class")
+def class_fake():
+    """One fake cloud for a test class: the conformance suite's read-only tests share a VM
+    in it."""
+    fake = FakeOpenStack(secrets.token_urlsafe(16), build_seconds=0.2, delete_seconds=0.1,
+                         action_seconds=0.1, max_limit=4)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
 class TestOpenStack(ComputeProviderSuite):
     image = IMAGE
     flavor = FLAVOR
     timeout = 30
     interval = 0.05
 
-    @pytest.fixture
-    def cloud(self, cms_home: Path, openstack_fake: FakeOpenStack) -> str:
-        self.fake = openstack_fake
-        write_config(cms_home, {"os": cloud_spec(openstack_fake)}, default="os")
-        yield "os"
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cloud(cls, cms_home_class: Path, class_fake: FakeOpenStack) -> str:
+        """The cloud 'os' on the class's fake, in the class's home."""
+        write_config(cms_home_class, {"os": cloud_spec(class_fake)}, default="os")
+        return "os"
+
+    @pytest.fixture(autouse=True)
+    def _fake_of_the_test(self, class_fake: FakeOpenStack):
+        self.fake = class_fake  # delivered_keys and reboot_count read the fake's state
+        yield
+        # every request cms sent is one the OpenStack API reference allows
+        violations, class_fake.spec_violations[:] = list(class_fake.spec_violations), []
+        assert not violations, violations
 
     def delivered_keys(self, provider, vm: dict) -> list[str]:
         # the key pair the boot request named, as Nova's metadata service hands it out

@@ -16,7 +16,7 @@ from cloudmesh.compute.errors import (CloudError, CredentialError, NotFound,  # 
                                       UsageError)
 from cloudmesh.compute.provider import Provider  # noqa: E402
 from cloudmesh.compute.testing import ComputeProviderSuite  # noqa: E402
-from cloudmesh.compute.testing.fixtures import write_config  # noqa: E402
+from cloudmesh.compute.testing.fixtures import cms_home_class, write_config  # noqa: E402,F401
 from conftest import cms_here  # noqa: E402
 from fakes.oracle import OciFake  # noqa: E402
 from fakes.oracle.harness import cloud_spec, delivered_keys, make_api_key  # noqa: E402
@@ -50,16 +50,38 @@ def oracle(cms_home: Path, fake: OciFake, api_key) -> str:
     return "oci"
 
 
+@pytest.fixture(scope="class")
+def class_fake():
+    """One fake for a test class: the conformance suite's read-only tests share a VM in it."""
+    server = OciFake(delay=0.05, page_size=4)
+    server.start()
+    yield server
+    server.stop()
+
+
 class TestOracleConformance(ComputeProviderSuite):
     image = IMAGE
     flavor = FLAVOR
     timeout = 30
     interval = 0.05
 
-    @pytest.fixture
-    def cloud(self, oracle: str, fake: OciFake) -> str:
-        self._fake = fake  # delivered_keys reads the fake's state
-        yield oracle
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cloud(cls, cms_home_class: Path, class_fake: OciFake, tmp_path_factory) -> str:
+        """The cloud 'oci' on the class's fake, in the class's home."""
+        key_file, fingerprint = make_api_key(tmp_path_factory.mktemp("oci"))
+        class_fake.api_keys = {fingerprint}
+        write_config(cms_home_class, {"oci": cloud_spec(class_fake.url, key_file, fingerprint)},
+                     default="oci")
+        return "oci"
+
+    @pytest.fixture(autouse=True)
+    def _fake_of_the_test(self, class_fake: OciFake):
+        self._fake = class_fake  # delivered_keys and reboot_count read the fake's state
+        yield
+        # a request outside Oracle's API description fails the test that sent it
+        violations, class_fake.violations[:] = list(class_fake.violations), []
+        assert not violations, violations
 
     def delivered_keys(self, provider, vm) -> list[str]:
         instance = self._fake.instances[vm["id"]]
