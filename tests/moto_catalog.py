@@ -8,9 +8,9 @@ in moto and in botocore, and ``--region=all`` builds all of moto's ~38 regions.
 ``small_moto_catalog`` gives moto, for one test, only the AMIs and instance-type families
 listed here (moto's own entries, unchanged), and resets moto at the end while the small
 catalogue still holds, so that the next test's reset does not rebuild those regions with
-the whole one. The test still talks to moto
-through the real SDK; the full catalogue stays in test_aws's conformance suite (a
-field-by-field mapping of every type and image moto knows).
+the whole one. The test still talks to moto through the real SDK; the full catalogue
+stays in test_aws's conformance suite (a field-by-field mapping of every type and image
+moto knows).
 """
 
 from __future__ import annotations
