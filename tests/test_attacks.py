@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cloudmesh.aws.compute import USER_TAG
@@ -83,7 +83,8 @@ def ssh_resolve(config: Path, host: str) -> dict[str, list[str]]:
                           text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     options: dict[str, list[str]] = {}
-    for line in done.stdout.splitlines():
+    # OpenSSH's lines end at \n alone (splitlines would also split at \x85, \u2028 ...)
+    for line in filter(None, done.stdout.split("\n")):
         key, _, value = line.partition(" ")
         options.setdefault(key, []).append(value)
     return options
@@ -721,6 +722,7 @@ class Target:
                                                                 fullmatch=True),
                                           cloud_text.map(lambda t: "/keys dir/" + t),
                                           st.integers(0, 4))))
+@example(name="n0", host="10.0.0.1", user="u", port=22, key="/keys dir/\x85")  # NEL
 def test_ssh_config_writer_with_any_cloud_text(tmp_path: Path, monkeypatch, name: str,
                                                host: str, user: str, port: object,
                                                key: str | None) -> None:

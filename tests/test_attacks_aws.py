@@ -3,8 +3,8 @@
 
 Each server here is a tiny http.server on 127.0.0.1 that answers the EC2 Query API's
 DescribeInstances as EC2 does, but hostile: a new NextToken on every page, a token that
-comes back, or an answer dripped one byte a second. cms runs in this process (the
-run_in_process runner: a command ends by its own deadlines, not by a process ending).
+comes back, or an answer dripped one byte a second. cms runs in this process, but as a
+process where the test is about the process ending (with a request still stuck in it).
 cm.timeout bounds each request, never a whole list: a slow account with many pages lists.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import hostile
-from conftest import TEST_KEY_ID, TEST_SECRET, cms_here, write_config
+from conftest import TEST_KEY_ID, TEST_SECRET, cms_here, run_cms, write_config
 from hostile import HostileServer
 
 #: a command (boto3's first import included) must end well within this
@@ -74,9 +74,10 @@ def hostile_cloud(cms_home: Path) -> Iterator[Callable[..., str]]:
     yield configure
 
 
-def list_vms(cloud: str) -> tuple[object, float]:
+def list_vms(cloud: str, process: bool = False) -> tuple[object, float]:
     started = time.monotonic()
-    result = cms_here("vm", "list", f"--cloud={cloud}")
+    result = (run_cms("vm", "list", f"--cloud={cloud}", timeout=60) if process
+              else cms_here("vm", "list", f"--cloud={cloud}"))
     return result, time.monotonic() - started
 
 
@@ -118,9 +119,10 @@ def test_a_repeated_next_token_ends_the_list(hostile_cloud, tokens):
 
 def test_an_endpoint_dripping_a_byte_a_second_ends_at_cm_timeout(hostile_cloud):
     """A page of some 600 bytes at one a second: cm.timeout (1 s) ends the command, not
-    the whole answer (and not before the deadline)."""
+    the whole answer (and not before the deadline). A process: it must exit while its
+    request is still stuck on the dripping answer."""
     with Hostile(lambda n: None, drip=True) as server:
-        result, seconds = list_vms(hostile_cloud(server, timeout=1))
+        result, seconds = list_vms(hostile_cloud(server, timeout=1), process=True)
     assert result.code == 1, result
     assert 1 <= seconds < LIMIT, f"cms vm list took {seconds:.1f} s against a dripping endpoint"
     assert "EC2 did not answer within 1s" in result.err, result.err

@@ -17,7 +17,7 @@ import pytest
 
 from cloudmesh.compute.provider import Provider
 from cloudmesh.compute.testing.fixtures import write_config
-from conftest import cms_here
+from conftest import cms_here, run_cms
 from fakes.openstack import FakeOpenStack
 from hostile import send_json, unconfigured_host
 
@@ -162,12 +162,14 @@ def test_cm_timeout_bounds_each_page_not_the_whole_list(hostile, cms_home: Path)
 
 def test_a_dripped_answer_ends_at_cm_timeout(hostile, cms_home: Path):
     """Each byte of the page comes 0.2 s after the last, well within a read timeout:
-    only a deadline on the whole request ends it."""
+    only a deadline on the whole request ends it. A process: it must exit while its
+    request is still stuck on the dripping answer."""
     fake, _ = hostile
     configure(cms_home, fake, 1)
     fake.pages = "drip"
     started = time.monotonic()
-    err = one_line_failure(cms_here("vm", "list", "--cloud=evil", "--refresh"), started)
+    err = one_line_failure(run_cms("vm", "list", "--cloud=evil", "--refresh", timeout=60),
+                           started)
     assert time.monotonic() - started < 10
     assert "no answer from cloud 'evil' (GET /compute/v2.1/servers/detail) within 1 s " \
            "(cm.timeout)" in err, err
