@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs 3 ms at start-up; type checkers see True
@@ -57,6 +58,17 @@ def _cells(record: dict[str, Any], kind: str) -> str | None:
     return json.dumps(table_cells([record], VM_COLUMNS)[0], default=str)
 
 
+#: the databases this process has open (close_all: what a process's exit does)
+_OPEN: "weakref.WeakSet[State]" = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every open state database, as the end of a process would: its write-ahead
+    log goes back into the file (the in-process runner calls it after each command)."""
+    for state in list(_OPEN):
+        state.close()
+
+
 class State:
     """The cms state database. Cheap to open; the file is created on first use."""
 
@@ -88,6 +100,7 @@ class State:
             except sqlite3.DatabaseError as error:  # not SQLite, or a damaged page
                 raise self.corrupt(error) from None
             self._connection = connection
+            _OPEN.add(self)
         return self._connection
 
     def _check_pages(self, connection: sqlite3.Connection) -> None:

@@ -181,6 +181,9 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         return CmsResult(int(code), out.text(), err.text())
     finally:
+        from cloudmesh.compute import state
+
+        state.close_all()  # as the process's exit would: the database file holds it all
         root.handlers, root.level = saved_logging
         for memory, saved in zip(memories, saved_memories):
             memory.clear()
