@@ -232,6 +232,9 @@ def rest_api():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Echo(BaseHTTPRequestHandler):
+        # headers and body are two writes: without this the body waits for the client's
+        # delayed ACK (40 ms an answer)
+        disable_nagle_algorithm = True
         def log_message(self, *args) -> None:
             pass
 

@@ -85,6 +85,9 @@ class Replay:
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
+            # headers and body are two writes: without this the body waits for the client's
+            # delayed ACK (40 ms an answer)
+            disable_nagle_algorithm = True
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name

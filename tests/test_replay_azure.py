@@ -36,6 +36,9 @@ class Replay:
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
+            # headers and body are two writes: without this the body waits for the client's
+            # delayed ACK (40 ms an answer)
+            disable_nagle_algorithm = True
             def log_message(self, *args: Any) -> None:
                 pass
 

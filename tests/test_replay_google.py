@@ -124,6 +124,9 @@ def replay():
     server = Replay()
 
     class Handler(BaseHTTPRequestHandler):
+        # headers and body are two writes: without this the body waits for the client's
+        # delayed ACK (40 ms an answer)
+        disable_nagle_algorithm = True
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *args: Any) -> None:
