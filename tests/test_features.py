@@ -14,6 +14,7 @@ import pytest
 
 from cloudmesh.compute.abc import FEATURES
 from conftest import cms_here, run_cms
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 README = Path(__file__).parents[1] / "README.md"
 OPERATIONS = list(FEATURES)
@@ -228,13 +229,10 @@ def test_a_field_no_record_has_is_named(aws_cloud: str) -> None:
     assert result.code == 2 and "no field 'stauts'" in result.err and "status" in result.err
 
 
-def test_image_flavor_key_secgroup_and_provider_lists_filter(aws_cloud: str,
-                                                             monkeypatch) -> None:
-    from moto_catalogue import trim_moto_catalogue
-
-    # moto's catalogue cut to two families and three images (the filters still have
+def test_image_flavor_key_secgroup_and_provider_lists_filter(small_moto_catalog: str,
+                                                             aws_cloud: str) -> None:
+    # moto's catalogue cut to three families and three images (the filters still have
     # something to leave out): its full one takes seconds to list on a loaded machine
-    trim_moto_catalogue(monkeypatch, flavor_prefixes=("t3.", "m5."), images=3)
     flavors = cms_here("flavor", "list", "-o", "json", "--filter=name=t3.*", "--limit=2")
     assert flavors.code == 0, flavors
     assert len(flavors.json()) == 2 and all(f["name"].startswith("t3.") for f in flavors.json())

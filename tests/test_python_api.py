@@ -26,7 +26,7 @@ from cloudmesh.compute.testing.fixtures import require_ssh_server
 from cloudmesh.compute.testing.sshd import start_ssh_server
 from conftest import MOTO_UBUNTU_AMI, aws_cloud_spec, cms_here, ec2_client, run_cms, write_config
 from fakes.multipass import harness
-from moto_catalogue import small_moto_catalogue  # noqa: F401  (a fixture)
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "examples" / "lab.py"
@@ -115,12 +115,12 @@ def test_the_readme_snippets_run(moto: str, cms_home: Path,
 
 
 # ---- the program against moto --------------------------------------------------------
-def test_lab_program_on_moto(small_moto_catalogue: str, cms_home: Path,
+def test_lab_program_on_moto(small_moto_catalog: str, cms_home: Path,
                              tmp_path: Path) -> None:
     """Lists, boots, waits for SSH, runs uname over SSH (at the test's SSH server, reached
     through default.ssh_host/ssh_port as a tunnel would be), deletes. (moto's catalogue is
     small: the program lists all of it.)"""
-    moto = small_moto_catalogue
+    moto = small_moto_catalog
     require_ssh_server()
     assert cms_here("key", "gen", "lab").code == 0
     public = (cms_home / "keys" / "lab.pub").read_text().strip()
@@ -148,11 +148,11 @@ def test_lab_program_on_moto(small_moto_catalogue: str, cms_home: Path,
     assert "Traceback" not in done.stderr
 
 
-def test_lab_program_reports_errors_in_one_line(small_moto_catalogue: str,
+def test_lab_program_reports_errors_in_one_line(small_moto_catalog: str,
                                                 cms_home: Path) -> None:
     """(In this process: the program's own output and exit code are the point; the
     program as a process runs in test_lab_program_on_moto.)"""
-    moto = small_moto_catalogue
+    moto = small_moto_catalog
     write_config(cms_home, {"mycloud": aws_cloud_spec(moto)})
     unknown = run_lab_here("nocloud")
     assert unknown.returncode == 4, unknown

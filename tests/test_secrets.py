@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MOTO_UBUNTU_AMI, cms_here, run_cms, write_config
-from moto_catalogue import small_moto_catalogue  # noqa: F401  (a fixture)
+from moto_catalog import small_moto_catalog  # noqa: F401  (a fixture)
 
 SECRET_FIELDS = {
     "aws": ["access_key_id", "secret_access_key", "session_token"],
@@ -131,7 +131,7 @@ def canary_leaks(planted: dict[str, str], where: str, *texts: tuple[str, str]) -
             for name, value in planted.items() if value in text]
 
 
-def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path, small_moto_catalogue: str,
+def test_no_canary_anywhere(planted: dict[str, str], cms_home: Path, small_moto_catalog: str,
                             capfd: pytest.CaptureFixture[str]) -> None:
     """Every invocation runs in this process (cms_here, with CMS_IN_PROCESS=1 so that
     'check' and multi-cloud lists run each kind here too) and its stdout and stderr are
