@@ -248,6 +248,19 @@ def multipass_state(cms_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "default": {"image": "24.04", "flavor": "tiny"}, "_state": state_file}
 
 
+@pytest.fixture
+def sigint_reaches_children():
+    """The children this test sends SIGINT to react to it even when pytest itself runs
+    with SIGINT ignored (started in the background without job control): an ignored
+    signal is inherited across exec, a handled one is reset to the default."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def clouds_config(cms_home: Path, **clouds: dict) -> None:
     write_config(cms_home, {name: {k: v for k, v in spec.items() if not k.startswith("_")}
                             for name, spec in clouds.items()})
@@ -494,8 +507,8 @@ def test_dryrun_says_what_it_would_do_without_a_request(cms_home: Path,
     assert not multipass_state["_state"].exists()
 
 
-def test_ctrl_c_mid_run_cleans_up_and_exits_130(cms_home: Path,
-                                                multipass_state: dict) -> None:
+def test_ctrl_c_mid_run_cleans_up_and_exits_130(cms_home: Path, multipass_state: dict,
+                                                sigint_reaches_children: None) -> None:
     """A real process: SIGINT while it waits for SSH (nothing listens), then the cleanup."""
     clouds_config(cms_home, mp=multipass_state)
     process = subprocess.Popen([CMS, "check", "--deep", "mp", "--yes", "--timeout=120",
@@ -553,7 +566,7 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
 
 
 def test_a_second_ctrl_c_stops_a_hanging_cleanup_and_names_what_is_left(
-        cms_home: Path, openstack_fake) -> None:
+        cms_home: Path, openstack_fake, sigint_reaches_children: None) -> None:
     """SIGINT while SSH is awaited, then a second one while the VM's DELETE hangs: exit 130
     at once, the rows name the VM and its key pair with their commands, and the fake holds
     exactly those; a later --cleanup removes them."""

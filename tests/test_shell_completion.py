@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -256,6 +257,19 @@ def test_script_stops_at_the_first_failure_with_its_exit_code(cached: Path,
     assert run_cms("--file=/no/such/script").code == 4
 
 
+@pytest.fixture
+def sigint_reaches_children():
+    """The children this test sends SIGINT to react to it even when pytest itself runs
+    with SIGINT ignored (started in the background without job control): an ignored
+    signal is inherited across exec, a handled one is reset to the default."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Terminal:
     """``cms`` with no arguments on a pseudo-terminal, as a person would run it."""
 
@@ -300,7 +314,8 @@ class Terminal:
         os.close(self.leader)
 
 
-def test_interactive_shell_through_a_terminal(cached: Path) -> None:
+def test_interactive_shell_through_a_terminal(cached: Path,
+                                             sigint_reaches_children: None) -> None:
     """Driven through a pseudo-terminal as a person would: a prompt, help, a command, a
     variable, a failing line that does not end the session, '!', then quit."""
     import signal
@@ -366,7 +381,8 @@ def test_help_does_not_load_the_shell(cms_home: Path) -> None:
     assert not {"cloudmesh.compute.repl", "cmd", "readline", "shlex"} & modules
 
 
-def test_ctrl_c_ends_a_running_command_not_the_session(aws_cloud: str) -> None:
+def test_ctrl_c_ends_a_running_command_not_the_session(aws_cloud: str,
+                                                       sigint_reaches_children: None) -> None:
     """A wait on two VMs inside the cms> shell runs in a fan-out; ^C stops that command
     (its threads are left to finish) and gives a new prompt: the session goes on."""
     import signal
