@@ -45,9 +45,10 @@ def statuses(result) -> dict[str, str]:
     return {row["cloud"]: row["status"] for row in result.json()}
 
 
-#: kinds whose SDK reads HOME once, at import (openstacksdk's clouds.yaml search path):
-#: in this process it would look in an earlier test's HOME, so they run as processes
-HOME_AT_IMPORT = {"openstack"}
+#: kinds whose SDK reads its environment once, at import (openstacksdk's clouds.yaml
+#: search path in HOME; google-auth's NO_GCE_CHECK): in this process they would see an
+#: earlier test's, so they run as processes
+HOME_AT_IMPORT = {"openstack", "google"}
 
 
 def check(env: dict[str, str], *clouds: str, kind: str = ""):
