@@ -70,6 +70,21 @@ TEST_SECRET = "testing-not-a-secret"
 
 
 @pytest.fixture(scope="session")
+def sigint_reaches_children():
+    """The cms processes tests send SIGINT to (Ctrl-C tests) react to it even when pytest
+    itself runs with SIGINT ignored (started in the background without job control): an
+    ignored signal is inherited across exec, a handled one is reset to the default."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     """moto's server in a thread of the test process; its URL."""
     # moto's request recorder (it reads this when moto is imported, here) writes to this

@@ -248,19 +248,6 @@ def multipass_state(cms_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "default": {"image": "24.04", "flavor": "tiny"}, "_state": state_file}
 
 
-@pytest.fixture
-def sigint_reaches_children():
-    """The children this test sends SIGINT to react to it even when pytest itself runs
-    with SIGINT ignored (started in the background without job control): an ignored
-    signal is inherited across exec, a handled one is reset to the default."""
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def clouds_config(cms_home: Path, **clouds: dict) -> None:
     write_config(cms_home, {name: {k: v for k, v in spec.items() if not k.startswith("_")}
                             for name, spec in clouds.items()})

@@ -319,7 +319,7 @@ def children_of(pid: int) -> set[int]:
 
 
 def test_ctrl_c_during_a_multi_kind_list_exits_130_and_ends_every_worker(
-        three_regions: str, cms_home: Path):
+        three_regions: str, cms_home: Path, sigint_reaches_children: None):
     """A real process: SIGINT (to cms alone, as a signal from another terminal would be)
     while the openstack worker waits on a Keystone that never answers."""
     import signal

@@ -257,19 +257,6 @@ def test_script_stops_at_the_first_failure_with_its_exit_code(cached: Path,
     assert run_cms("--file=/no/such/script").code == 4
 
 
-@pytest.fixture
-def sigint_reaches_children():
-    """The children this test sends SIGINT to react to it even when pytest itself runs
-    with SIGINT ignored (started in the background without job control): an ignored
-    signal is inherited across exec, a handled one is reset to the default."""
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class Terminal:
     """``cms`` with no arguments on a pseudo-terminal, as a person would run it."""
 
