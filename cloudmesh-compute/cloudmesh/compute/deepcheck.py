@@ -328,9 +328,8 @@ class DeepCheck:
 
 
 def retry(action: Callable[[], Any], remaining: Callable[[], float], attempts: int = 3) -> Any:
-    """``action`` again after a failure (a delete that fails once must not leave a VM),
-    after a pause that doubles: 1 s first, less when the check has little time left (as
-    its polling interval, a hundredth of the time left)."""
+    """``action`` again after a failure (a delete that fails once must not leave a VM);
+    the pause doubles from a hundredth of the time left (at most 1 s), as the polling."""
     first_pause = min(1.0, max(0.05, remaining() / 100))
     for attempt in range(attempts):
         try:
