@@ -330,7 +330,7 @@ class DeepCheck:
 def retry(action: Callable[[], Any], remaining: Callable[[], float], attempts: int = 3) -> Any:
     """``action`` again after a failure (a delete that fails once must not leave a VM);
     the pause doubles from a hundredth of the time left (at most 1 s), as the polling."""
-    first_pause = min(1.0, max(0.05, remaining() / 100))
+    pause = min(1.0, max(0.05, remaining() / 100))
     for attempt in range(attempts):
         try:
             return action()
@@ -339,8 +339,7 @@ def retry(action: Callable[[], Any], remaining: Callable[[], float], attempts: i
         except CmsError:
             if attempt == attempts - 1 or remaining() <= 0:
                 raise
-        time.sleep(min(first_pause * 2 ** attempt, max(0.0, remaining())))
-    return None
+        time.sleep(min(pause * 2 ** attempt, max(0.0, remaining())))
 
 
 def vm_present(facade: Any, name: str) -> bool:
