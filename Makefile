@@ -14,9 +14,9 @@
 #               session and the lab's Python programs over it, 'cms sandbox stop'
 # make bench:   install, then the benchmark suite (see README, Performance)
 
-# bytecode is written as in a user's shell: with PYTHONDONTWRITEBYTECODE (set on some
-# machines, such as the ones this project is developed on) every cms process the tests start compiles cms's modules
-# again, and pytest rewrites every plugin's asserts (hypothesis's: 3 s) in each pytest
+# bytecode is written as in a user's shell: with PYTHONDONTWRITEBYTECODE (set on the
+# machines this project is developed on) every cms process the tests start compiles
+# cms's modules again, and each pytest rewrites every plugin's asserts (hypothesis: 3 s)
 unexport PYTHONDONTWRITEBYTECODE
 
 PYTHON ?= python3
