@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloudmesh.compute.testing.fixtures import VENDOR_ENV_KEEP, VENDOR_ENV_PREFIXES
+from cloudmesh.compute.testing.fixtures import isolate_home
 from conftest import cms_here, run_cms
 
 
@@ -58,16 +58,8 @@ def shared_sandbox(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox started by a real ``cms sandbox start`` (which has exited since) in a
     home of this module's, for the tests that only use a running sandbox; its config
     dir. (The home and environment are cms_home's, kept for the module.)"""
-    home = tmp_path_factory.mktemp("sandbox") / "home"
-    home.mkdir()
-    config_dir = home / ".cloudmesh"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.setenv("CLOUDMESH_CONFIG_DIR", str(config_dir))
-        monkeypatch.delenv("CMS_DEBUG", raising=False)
-        for name in list(os.environ):
-            if name.startswith(VENDOR_ENV_PREFIXES) and name not in VENDOR_ENV_KEEP:
-                monkeypatch.delenv(name, raising=False)
+        config_dir = isolate_home(tmp_path_factory.mktemp("sandbox") / "home", monkeypatch)
         started = run_cms("sandbox", "start")
         assert started.code == 0, started
         try:
