@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -138,11 +139,21 @@ _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGPIP
                  if hasattr(signal, name))
 
 
+def _filters_of_a_new_process() -> None:
+    """Python's default warning filters, nothing shown yet (a new process's state)."""
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                     ResourceWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
 def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
                    cwd: str | os.PathLike | None = None) -> CmsResult:
     """Run ``cms ARGS...`` through cms's own dispatch in this process, isolated as a
     subprocess would be: ``env`` on top of the current environment, ``cwd`` as the working
-    directory, ``stdin`` as its input (none: an empty one), stdout and stderr captured.
+    directory, ``stdin`` as its input (none: an empty one), stdout and stderr captured
+    (a Python warning on stderr, as a new process with its default filters prints it).
     The environment, working directory, standard streams and signal handlers are put back
     afterwards, whatever the command did; so are the root logger (none of the test run's
     handlers during the call) and what cms remembers per process (PROCESS_MEMORY).
@@ -175,11 +186,17 @@ def run_in_process(*args: str, env: dict[str, str] | None = None, stdin: str | N
             os.chdir(cwd)
         sys.stdin = _Capture((stdin or "").encode())
         sys.stdout, sys.stderr = out, err
-        try:
-            code = dispatch(list(args))
-        except SystemExit as exit_:  # a command that exits is still one result
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        return CmsResult(int(code), out.text(), err.text())
+        with warnings.catch_warnings(record=True) as caught:
+            _filters_of_a_new_process()
+            try:
+                code = dispatch(list(args))
+            except SystemExit as exit_:  # a command that exits is still one result
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        # a warning is printed on stderr, as a new process would print it (pytest would
+        # otherwise record it, and a test that reads stderr would never see it)
+        shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                        for w in caught)
+        return CmsResult(int(code), out.text(), err.text() + shown)
     finally:
         from cloudmesh.compute import state
 
