@@ -6,6 +6,7 @@ would, so every connection goes to the test's sshd."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -161,3 +162,23 @@ def test_ssh_config_blocks_leave_the_rest_alone(vms: list[str], sshd: Sshd) -> N
     assert cms_here("ssh", "config", "delete", "vm[1-2]").code == 0
     assert config.read_text().rstrip("\n") == mine.rstrip("\n")
     assert cms_here("ssh", "config", "delete", "vm1").code == 3
+
+
+@pytest.mark.parametrize("error, words", [
+    (socket.timeout("timed out"), "no answer within 3s"),
+    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "cannot be resolved"),
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "nothing listens on that port"),
+    (OSError(errno.EHOSTUNREACH, "No route to host"), "no route to the host"),
+    (OSError(errno.ETIMEDOUT, "Connection timed out"), "no answer within 3s"),
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "the connection was reset"),
+    (EOFError(), "not an SSH server"),
+    (OSError(errno.EACCES, "Permission denied"), "permission denied"),
+    (RuntimeError("odd failure"), "odd failure"),
+    (RuntimeError(), "RuntimeError"),
+])
+def test_a_failed_connection_is_named_in_plain_words(error: BaseException, words: str) -> None:
+    """The reason cms gives for an SSH connection that failed, for each way it fails
+    (some happen only on real networks: no route, a name that does not resolve)."""
+    from cloudmesh.compute.sshclient import _reason
+
+    assert words in _reason(error, 3.0)
