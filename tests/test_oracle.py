@@ -548,6 +548,6 @@ def test_a_changed_key_file_is_read_again(oracle: str, fake: OciFake, api_key) -
     key_file, _ = api_key
     fake.seed_instances(["before"])
     assert [r["name"] for r in Provider(oracle).list()] == ["before"]
-    key_file.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    key_file.write_text("this file no longer holds a key\n")  # what a careless copy leaves
     with pytest.raises(CredentialError, match="not a usable private key"):
         Provider(oracle).list()
