@@ -35,6 +35,7 @@ from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.markers import OWNER_KEY, marker, owned_by
 from cloudmesh.compute.kit.paging import MAX_PAGES, pages
 from cloudmesh.compute.lazy import require
+from cloudmesh.compute.settings import seconds_setting
 
 if TYPE_CHECKING:  # the facade builds it; we only read it
     from cloudmesh.compute.bootspec import BootSpec
@@ -53,6 +54,8 @@ NODE_STATE_MAP = {
 #: VirtualMachineImage properties.architecture -> cms arch
 ARCHITECTURES = {"x64": "x86_64", "arm64": "arm64"}
 #: provisioning states that say more than the power state
+#: seconds between two polls of an operation when Azure asks for no pause (default.poll_interval)
+POLL_INTERVAL = 2.0
 PROVISIONING_MAP = {"creating": "booting", "deleting": "deleting", "failed": "error"}
 #: the tag on a VM naming the cms key it was booted with (record data, not ownership)
 TAG_KEY = "cms-key"
@@ -75,9 +78,6 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
         "resume": "Azure hibernates only VMs created with hibernation enabled; "
                   "use 'cms vm start'",
     }
-    #: default: keys beyond the common ones (cloudmesh.compute.settings)
-    settings = {"image_aliases": (list, dict), "image_offers": list, "image_publishers": list,
-                "stop_mode": str, "poll_interval": float, "operation_timeout": float}
     key_delivery = "inject"
     default_username = "azureuser"
     zero_config = False
@@ -139,7 +139,7 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
             return getattr(sdk, cls)(credential, self.subscription, **arm.client_options(
                 credential, self.base_url, bool(self.credentials.get("base_url")),
                 self.guard, retries, self.timeout,
-                float(self.defaults.get("poll_interval", 2))))
+                seconds_setting(self.defaults, "poll_interval", POLL_INTERVAL)))
         return self.translated(make)
 
     @client_on_first_use
@@ -215,7 +215,7 @@ class Provider(AzureNetwork, SecurityGroups, SshPublicKeys, MarketplaceImages,
             begin, "__name__", "").removeprefix("begin_")
         polling = arm.bounded_polling(
             what=what, timeout=self.operation_timeout,
-            interval=float(self.defaults.get("poll_interval", 2)),
+            interval=seconds_setting(self.defaults, "poll_interval", POLL_INTERVAL),
             clock=self.poll_clock, sleep=self.poll_sleep)
         return self._call(begin, *args, polling=polling, **kwargs)
 

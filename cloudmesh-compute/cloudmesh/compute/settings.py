@@ -122,3 +122,10 @@ def hint(provider_class: type, block: str) -> str:
     else:
         keys = sorted(declared_defaults(provider_class) or {})
     return f"the {block} keys are: {', '.join(keys)}"
+
+
+def seconds_setting(defaults: dict[str, Any], key: str, default: float, least: float = 0.01) -> float:
+    """A declared seconds setting of ``default:`` (its type checked on use): ``default``
+    when unset, never below ``least`` (0 would poll a cloud without a pause)."""
+    value = defaults.get(key)
+    return max(least, float(default if value is None or value == "" else value))

@@ -35,6 +35,7 @@ from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.paging import pages
 from cloudmesh.compute.kit.polling import poll_until
+from cloudmesh.compute.settings import seconds_setting
 from cloudmesh.google import sdk
 from cloudmesh.google.access import LOGIN, NAME_RULE, FirewallGroups, ProjectKeys, rewrite
 from cloudmesh.google.images import IMAGE_URL, ImageCatalogue
@@ -113,8 +114,7 @@ class Provider(ImageCatalogue, Launch, ProjectKeys, FirewallGroups, ComputeNodeA
         # a declared setting: the base class has refused a value that is no number
         self.operation_timeout = float(self.defaults.get("operation_timeout")
                                        or OPERATION_TIMEOUT)
-        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
-                                             or POLL_INTERVAL))
+        self.poll_interval = seconds_setting(self.defaults, "poll_interval", POLL_INTERVAL)
 
     # ---- credentials and clients -----------------------------------------------------
     @client_on_first_use

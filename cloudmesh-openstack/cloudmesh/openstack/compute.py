@@ -29,6 +29,7 @@ from cloudmesh.compute.kit.clients import client_on_first_use
 from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.polling import poll_until
+from cloudmesh.compute.settings import seconds_setting
 from cloudmesh.openstack.images import UUID, ImageVerbs, login_of
 from cloudmesh.openstack.keypairs import KeyPairVerbs
 from cloudmesh.openstack.secgroups import SecurityGroupVerbs
@@ -109,8 +110,7 @@ class Provider(ImageVerbs, KeyPairVerbs, SecurityGroupVerbs, ComputeNodeABC):
         self._checked: set[str] = set()  # services whose catalog endpoint was checked
         self._image_logins: dict[str, str] = {}  # image id -> its login
         # a declared setting: the base class has refused a value that is no number
-        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
-                                             or POLL_INTERVAL))
+        self.poll_interval = seconds_setting(self.defaults, "poll_interval", POLL_INTERVAL)
 
     # ---- connection -------------------------------------------------------------------
     @client_on_first_use

@@ -30,6 +30,7 @@ from cloudmesh.compute.kit.finding import find_one
 from cloudmesh.compute.kit.http import classify_http
 from cloudmesh.compute.kit.paging import MAX_PAGES, pages
 from cloudmesh.compute.kit.polling import poll_until
+from cloudmesh.compute.settings import seconds_setting
 from cloudmesh.oracle.clients import OciClients, config_errors, oci_sdk
 from cloudmesh.oracle.images import ImageCatalogue, arch, image_login
 from cloudmesh.oracle.network import NetworkMixin
@@ -79,8 +80,7 @@ class Provider(OciClients, ImageCatalogue, NetworkMixin, ComputeNodeABC):
         self._ad: str | None = self.credentials.get("availability_domain") or None
         # a declared setting: the base class has refused a value that is no number
         self.work_timeout = float(self.defaults.get("work_timeout") or WORK_TIMEOUT)
-        self.poll_interval = max(0.01, float(self.defaults.get("poll_interval")
-                                             or POLL_INTERVAL))
+        self.poll_interval = seconds_setting(self.defaults, "poll_interval", POLL_INTERVAL)
 
     # ---- errors --------------------------------------------------------------------------
     def translate_error(self, error: Exception) -> CmsError | None:
